@@ -1,0 +1,39 @@
+# SystemOTA: see README.md. The two commands a newcomer needs:
+#   make demo    build a QEMU device, stage an update, reboot, see it applied
+#   make check   the whole test suite
+
+CC ?= cc
+BUILD ?= build
+CFLAGS ?= -O2 -g
+WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+	-Wvla -Wpointer-arith -Wcast-qual -Wundef -Wno-missing-field-initializers \
+	-Wno-format-truncation
+ifdef WERROR
+WARNINGS += -Werror
+endif
+ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iapplier
+LIBS = -lmbedcrypto -lzstd -lblkid
+
+SRCS = $(filter-out applier/main.c,$(wildcard applier/*.c))
+OBJS = $(SRCS:applier/%.c=$(BUILD)/obj/%.o)
+
+all: $(BUILD)/systemota $(BUILD)/systemota.static
+
+$(BUILD)/obj/%.o: applier/%.c $(wildcard applier/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/libsystemota.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/systemota: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# The initramfs and the demo's busybox root carry this one: no shared libraries needed.
+$(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
+	$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
+	strip -o $@.stripped $@
+
+.PHONY: all

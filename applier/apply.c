@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+#include "apply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "boot.h"
+#include "bundle.h"
+#include "fail.h"
+#include "install.h"
+#include "io.h"
+#include "log.h"
+#include "staged.h"
+#include "state.h"
+#include "util.h"
+
+struct ctx {
+	const struct apply_config *cfg;
+	struct state_dev dev;
+	struct state_record st;
+};
+
+/* Commits next as the new record; on success it becomes the current one. */
+static int commit(struct ctx *x, struct state_record *next)
+{
+	int r = state_commit(&x->dev, next);
+
+	if (r < 0) {
+		log_error("cannot commit boot state: %s", fail_reason());
+		return r;
+	}
+	x->st = *next;
+	return 0;
+}
+
+static void fill_install(const struct bundle *b, struct boot_install *in)
+{
+	memcpy(in->txn, b->txn, sizeof(in->txn));
+	memcpy(in->image_digest, b->manifest.image_digest, sizeof(in->image_digest));
+	in->image_size = b->manifest.image_size;
+	in->version = b->manifest.version;
+	memcpy(in->label, b->manifest.label, sizeof(in->label));
+}
+
+/* WRITING -> stream, read back -> TRYING, or back to IDLE with the reason. */
+static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[CRYPTO_DIGEST_SIZE])
+{
+	struct state_record next;
+	uint8_t target = x->st.target;
+
+	log_info("installing version %llu (%s) into slot %c, attempt %u",
+		 (unsigned long long)b->manifest.version, b->manifest.label,
+		 state_slot_letter(target), x->st.apply_attempts);
+	int r = install_image(b, x->cfg->slot_path[target]);
+	if (r < 0) {
+		char why[STATE_REASON_SIZE];
+		snprintf(why, sizeof(why), "%s", fail_reason());
+		log_error("install failed: %s", why);
+		boot_install_failed(&x->st, r, why, fp, &next);
+		commit(x, &next);
+		return r;
+	}
+	boot_install_done(&x->st, x->cfg->tries, &next);
+	r = commit(x, &next);
+	if (r == 0)
+		log_info("slot %c written and verified; trying it (%u boots)",
+			 state_slot_letter(target), x->cfg->tries);
+	return r;
+}
+
+/* Records a rejection, unless this very rejection is already the record's last word. */
+static void reject(struct ctx *x, const struct staged_file *f, int error)
+{
+	struct state_record next;
+
+	log_error("rejected %s: %s", f->name, fail_reason());
+	if (memcmp(x->st.last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0 &&
+	    x->st.last_error == -error)
+		return;
+	boot_reject(&x->st, error, fail_reason(), f->fingerprint, &next);
+	commit(x, &next);
+}
+
+/* Opens, verifies and judges one staged file: 0 (install it), STAGED_SKIP, or -errno. */
+static int judge(struct ctx *x, const struct staged_list *list, const struct staged_file *f,
+		 struct bundle *b)
+{
+	uint64_t slot_size;
+	int r;
+
+	if (memcmp(x->st.last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0) {
+		log_info("%s: rejected before (%s); ignoring it", f->name, x->st.last_reason);
+		return STAGED_SKIP;
+	}
+	r = staged_open(list, f, x->cfg->keys, b);
+	if (r < 0)
+		return r;
+	r = install_slot_size(x->cfg->slot_path[!x->st.active], &slot_size);
+	if (r == 0)
+		r = staged_check(b, x->cfg->compatible, &x->st, slot_size);
+	if (r != 0)
+		bundle_close(b);
+	return r;
+}
+
+/* IDLE: look in the drop-in directory and install the first acceptable bundle. */
+static int apply_staged(struct ctx *x)
+{
+	struct staged_list list;
+	struct state_record next;
+	int r, first_error = 0;
+
+	r = staged_list(x->cfg->dropin_dir, &list);
+	if (r < 0) {
+		log_warn("cannot read the drop-in directory: %s", fail_reason());
+		return r;
+	}
+	for (size_t i = 0; i < list.n; i++) {
+		struct staged_file *f = &list.files[i];
+		struct bundle b;
+		r = judge(x, &list, f, &b);
+		if (r == STAGED_SKIP)
+			continue;
+		if (r < 0) {
+			/* Record only the first rejection, so the record stays stable boot after boot. */
+			if (!first_error) {
+				reject(x, f, r);
+				first_error = r;
+			} else {
+				log_error("rejected %s: %s", f->name, fail_reason());
+			}
+			continue;
+		}
+		struct boot_install in;
+		fill_install(&b, &in);
+		boot_begin_install(&x->st, &in, &next);
+		r = commit(x, &next);
+		if (r == 0)
+			r = install(x, &b, f->fingerprint);
+		bundle_close(&b);
+		staged_list_free(&list);
+		return r;
+	}
+	staged_list_free(&list);
+	return first_error;
+}
+
+/* WRITING found at boot: the previous attempt was cut short. */
+static int resume(struct ctx *x)
+{
+	struct state_record next;
+	struct staged_list list;
+	int r;
+
+	log_warn("an install of version %llu into slot %c was interrupted (attempt %u of %d)",
+		 (unsigned long long)x->st.target_version, state_slot_letter(x->st.target),
+		 x->st.apply_attempts, BOOT_MAX_APPLY_ATTEMPTS);
+	/* Count this attempt before making it, so a crash in it is counted too. */
+	int gave_up = boot_resume_install(&x->st, &next);
+	r = commit(x, &next);
+	if (r < 0 || gave_up) {
+		if (gave_up)
+			log_error("%s", x->st.last_reason);
+		return r;
+	}
+	r = x->cfg->dropin_dir ? staged_list(x->cfg->dropin_dir, &list) : -ENOENT;
+	if (r == 0) {
+		for (size_t i = 0; i < list.n; i++) {
+			struct bundle b;
+			if (staged_open(&list, &list.files[i], x->cfg->keys, &b) < 0)
+				continue;
+			if (memcmp(b.txn, x->st.txn, CRYPTO_DIGEST_SIZE) == 0) {
+				r = install(x, &b, list.files[i].fingerprint);
+				bundle_close(&b);
+				staged_list_free(&list);
+				return r;
+			}
+			bundle_close(&b);
+		}
+		staged_list_free(&list);
+	}
+	r = fail(-ENOENT, "the bundle of the interrupted install is no longer staged");
+	log_error("%s", fail_reason());
+	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[CRYPTO_DIGEST_SIZE]){ 0 }, &next);
+	commit(x, &next);
+	return r;
+}
+
+static int load(struct ctx *x)
+{
+	int r = state_open(x->cfg->state_path, true, &x->dev);
+
+	if (r < 0) {
+		log_error("%s", fail_reason());
+		return r;
+	}
+	r = state_load(&x->dev, &x->st);
+	if (r == -ENODATA) {
+		/* Documented fallback: slot A, a fresh record, and the reason for the user. */
+		struct state_record next;
+		log_error("%s; re-initialising, booting slot A", fail_reason());
+		boot_reinit(fail_reason(), &next);
+		r = commit(x, &next);
+	} else if (r < 0) {
+		log_error("%s", fail_reason());
+	}
+	return r;
+}
+
+int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
+{
+	struct ctx x = { .cfg = cfg, .dev = { .fd = -1 } };
+	struct state_record next;
+	uint8_t slot;
+	int r, err;
+
+	*ret_slot = 0;
+	r = load(&x);
+	if (r < 0) {
+		state_close(&x.dev);
+		return r;
+	}
+	*ret_slot = x.st.active;
+	log_info("state: %s, active slot %c (version %llu)", state_kind_name(x.st.state),
+		 state_slot_letter(x.st.active),
+		 (unsigned long long)x.st.slot[x.st.active].version);
+
+	err = 0;
+	if (x.st.state == STATE_WRITING)
+		err = resume(&x);
+	else if (x.st.state == STATE_IDLE && cfg->dropin_dir)
+		err = apply_staged(&x);
+
+	if (x.st.state == STATE_WRITING) {
+		/* Only a failed commit leaves us here; the active slot is the safe choice. */
+		*ret_slot = x.st.active;
+		state_close(&x.dev);
+		return err ? err : -EIO;
+	}
+	if (boot_choose(&x.st, &next, &slot)) {
+		if (next.state == STATE_IDLE)
+			log_error("%s", next.last_reason);
+		r = commit(&x, &next);
+		if (r < 0) {
+			/* The try could not be counted: never boot an unconfirmed slot uncounted. */
+			slot = x.st.active;
+			err = r;
+		} else if (next.state == STATE_TRYING) {
+			log_info("trial boot of slot %c: %u more tries after this one",
+				 state_slot_letter(slot), next.tries_left);
+		}
+	}
+	*ret_slot = slot;
+	state_close(&x.dev);
+	return err;
+}

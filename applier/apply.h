@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The applier, run by the initramfs before the root filesystem is mounted:
+ * load the boot-state record, finish or abandon an interrupted install,
+ * install a staged bundle into the inactive slot, and decide which slot boots
+ * (counting a trial boot, or rolling back). Every transition is one commit of
+ * the record, computed by boot.c.
+ *
+ * The applier never writes the active slot, never writes the data partition,
+ * and always returns a slot to boot: on any failure, the last good one.
+ */
+
+#include <stdint.h>
+
+#include "crypto.h"
+
+struct apply_config {
+	const char *state_path;
+	const char *slot_path[2];
+	const char *dropin_dir; /* NULL when the data partition could not be mounted */
+	const struct crypto_keyring *keys;
+	const char *compatible;
+	uint8_t tries;
+};
+
+/*
+ * Runs the whole boot-time sequence. *ret_slot is always set to the slot to
+ * boot. Returns 0, or -errno when something failed (the slot is then the
+ * last good one, or A if the state device itself is unusable).
+ */
+int apply_run(const struct apply_config *cfg, uint8_t *ret_slot);

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+#include "boot.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fail.h"
+
+static void set_reason(struct state_record *r, int error, const char *reason)
+{
+	r->last_error = error < 0 ? -error : error;
+	snprintf(r->last_reason, sizeof(r->last_reason), "%s", reason);
+}
+
+static void clear_transaction(struct state_record *r)
+{
+	r->state = STATE_IDLE;
+	r->tries_left = 0;
+	r->apply_attempts = 0;
+}
+
+void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
+			struct state_record *next)
+{
+	*next = *cur;
+	next->state = STATE_WRITING;
+	next->target = !cur->active;
+	next->apply_attempts = 1;
+	next->tries_left = 0;
+	memcpy(next->txn, in->txn, STATE_DIGEST_SIZE);
+	memcpy(next->image_digest, in->image_digest, STATE_DIGEST_SIZE);
+	next->image_size = in->image_size;
+	next->target_version = in->version;
+	memcpy(next->target_label, in->label, STATE_LABEL_SIZE);
+	/* From this commit on the target's old contents are gone: it must never boot. */
+	next->slot[next->target].status = SLOT_INCOMPLETE;
+	next->slot[next->target].version = 0;
+	memset(next->slot[next->target].label, 0, STATE_LABEL_SIZE);
+}
+
+int boot_resume_install(const struct state_record *cur, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->apply_attempts < BOOT_MAX_APPLY_ATTEMPTS) {
+		next->apply_attempts++;
+		return 0;
+	}
+	char why[STATE_REASON_SIZE];
+	snprintf(why, sizeof(why), "install of version %llu interrupted %u times; gave up",
+		 (unsigned long long)cur->target_version, cur->apply_attempts);
+	clear_transaction(next);
+	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
+	set_reason(next, -ECANCELED, why);
+	return 1;
+}
+
+void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next)
+{
+	*next = *cur;
+	next->state = STATE_TRYING;
+	next->tries_left = tries;
+	next->max_tries = tries;
+	next->apply_attempts = 0;
+	next->slot[cur->target].status = SLOT_UNCONFIRMED;
+	next->slot[cur->target].version = cur->target_version;
+	memcpy(next->slot[cur->target].label, cur->target_label, STATE_LABEL_SIZE);
+}
+
+void boot_install_failed(const struct state_record *cur, int error, const char *reason,
+			 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+{
+	*next = *cur;
+	clear_transaction(next);
+	memcpy(next->last_rejected, fingerprint, STATE_DIGEST_SIZE);
+	set_reason(next, error, reason);
+}
+
+void boot_reject(const struct state_record *cur, int error, const char *reason,
+		 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+{
+	*next = *cur;
+	memcpy(next->last_rejected, fingerprint, STATE_DIGEST_SIZE);
+	set_reason(next, error, reason);
+}
+
+int boot_choose(const struct state_record *cur, struct state_record *next, uint8_t *ret_slot)
+{
+	*next = *cur;
+	if (cur->state != STATE_TRYING) {
+		*ret_slot = cur->active;
+		return 0;
+	}
+	if (cur->tries_left > 0) {
+		/* Count the try before booting: a crash in the new slot has then already paid. */
+		next->tries_left--;
+		*ret_slot = cur->target;
+		return 1;
+	}
+	char why[STATE_REASON_SIZE];
+	snprintf(why, sizeof(why),
+		 "slot %c (version %llu) not confirmed after %u trial boots; rolled back to slot %c",
+		 state_slot_letter(cur->target), (unsigned long long)cur->target_version,
+		 cur->max_tries, state_slot_letter(cur->active));
+	clear_transaction(next);
+	next->slot[cur->target].status = SLOT_BAD;
+	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
+	set_reason(next, -ETIMEDOUT, why);
+	*ret_slot = cur->active;
+	return 1;
+}
+
+int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->state == STATE_TRYING && booted == cur->target) {
+		clear_transaction(next);
+		next->active = cur->target;
+		next->target = !cur->target;
+		next->slot[cur->target].status = SLOT_GOOD;
+		memcpy(next->last_done, cur->txn, STATE_DIGEST_SIZE);
+		next->last_error = 0;
+		next->last_reason[0] = '\0';
+		return 1;
+	}
+	if (booted != cur->active)
+		return fail(-EPERM, "booted slot %c is neither on trial nor the active slot %c",
+			    state_slot_letter(booted), state_slot_letter(cur->active));
+	if (cur->slot[booted].status == SLOT_GOOD)
+		return 0;
+	/* The factory slot, never confirmed yet: confirming it is what mark-good means. */
+	next->slot[booted].status = SLOT_GOOD;
+	return 1;
+}
+
+int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->state != STATE_TRYING || booted != cur->target)
+		return fail(-EPERM, "booted slot %c is not on trial; nothing to mark bad",
+			    state_slot_letter(booted));
+	char why[STATE_REASON_SIZE];
+	snprintf(why, sizeof(why), "slot %c (version %llu) marked bad by the running system",
+		 state_slot_letter(cur->target), (unsigned long long)cur->target_version);
+	clear_transaction(next);
+	next->slot[cur->target].status = SLOT_BAD;
+	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
+	set_reason(next, -ECANCELED, why);
+	return 1;
+}
+
+void boot_reinit(const char *why, struct state_record *next)
+{
+	char reason[STATE_REASON_SIZE];
+
+	state_init(next);
+	snprintf(reason, sizeof(reason), "state record unreadable, re-initialised (%s)", why);
+	set_reason(next, -EBADMSG, reason);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The boot decision: every transition of the boot-state record, as pure
+ * functions from the current record (plus an event) to the next one. No I/O
+ * happens here, so tests/unit/test-boot.c can check every state exhaustively.
+ * The applier (apply.c) and mark-good/mark-bad (main path) commit what these
+ * return, one commit per transition:
+ *
+ *   IDLE --valid bundle--> WRITING --written, read back, verified--> TRYING
+ *   WRITING --install failed--> IDLE (last_failed or last_rejected, reason)
+ *   WRITING found at boot --attempts < max--> WRITING (attempts+1), retry
+ *   WRITING found at boot --attempts = max--> IDLE (last_failed, reason)
+ *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
+ *   TRYING --tries_left = 0--> IDLE, target BAD, boot active (rollback)
+ *   TRYING --mark-good from target--> IDLE, active = target
+ *   TRYING --mark-bad from target--> IDLE, target BAD
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "state.h"
+
+#define BOOT_MAX_APPLY_ATTEMPTS 3
+#define BOOT_DEFAULT_TRIES 3
+
+/* What a verified bundle asks to install. */
+struct boot_install {
+	uint8_t txn[STATE_DIGEST_SIZE];
+	uint8_t image_digest[STATE_DIGEST_SIZE];
+	uint64_t image_size;
+	uint64_t version;
+	char label[STATE_LABEL_SIZE];
+};
+
+/* IDLE -> WRITING into the inactive slot, attempt 1. */
+void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
+			struct state_record *next);
+
+/*
+ * WRITING found at boot: the last attempt was interrupted. Returns 0 with the
+ * attempt counted (WRITING, attempts + 1) when another attempt is allowed, or
+ * 1 with the install abandoned (IDLE, last_failed, reason) when it is not.
+ */
+int boot_resume_install(const struct state_record *cur, struct state_record *next);
+
+/* WRITING -> TRYING with tries trial boots allowed. */
+void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next);
+
+/*
+ * WRITING -> IDLE after a failed install (corrupt payload, device error). The
+ * target stays INCOMPLETE. Only the file's fingerprint is recorded, not the
+ * transaction, so a good copy of the same update can still be staged.
+ */
+void boot_install_failed(const struct state_record *cur, int error, const char *reason,
+			 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+
+/* IDLE, a staged file refused before anything was written: record why. */
+void boot_reject(const struct state_record *cur, int error, const char *reason,
+		 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+
+/*
+ * The boot itself. Sets *ret_slot to the slot to boot and returns 1 when next
+ * must be committed before booting it, 0 when cur stands as is:
+ *   IDLE:    the active slot, no commit
+ *   TRYING:  tries left: the target, with one try consumed
+ *            none left: roll back (IDLE, target BAD, reason), the active slot
+ *   WRITING: never reaches here (the applier resolves it first); boots active
+ */
+int boot_choose(const struct state_record *cur, struct state_record *next, uint8_t *ret_slot);
+
+/*
+ * mark-good from the running system, booted from slot booted. Returns 1 with
+ * next to commit, 0 when already done (idempotent), or -errno with a reason:
+ * -EPERM when the booted slot is not the one on trial or not the active one.
+ */
+int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next);
+
+/* mark-bad: TRYING -> IDLE with the target BAD. Same return convention. */
+int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_record *next);
+
+/* Fills next with a fresh record after both copies were found unreadable, saying why. */
+void boot_reinit(const char *why, struct state_record *next);

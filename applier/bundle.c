@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+#include "bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "codec.h"
+#include "fail.h"
+#include "io.h"
+#include "util.h"
+
+/*
+ * Header, 32 bytes:
+ *   0 magic[8] "SOTABNDL"   8 format u32 (1)   12 manifest_size u32
+ *  16 sigblock_size u32 (128)   20 flags u32 (0)   24 payload_size u64
+ */
+int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *ret)
+{
+	struct bundle_header h;
+
+	if (len < BUNDLE_HEADER_SIZE)
+		return fail(-EBADMSG, "bundle truncated: %zu bytes, no room for the header", len);
+	if (memcmp(buf, BUNDLE_MAGIC, 8) != 0)
+		return fail(-EBADMSG, "not a SystemOTA bundle (bad magic)");
+	h.format = util_le32(buf + 8);
+	h.manifest_size = util_le32(buf + 12);
+	h.sigblock_size = util_le32(buf + 16);
+	h.flags = util_le32(buf + 20);
+	h.payload_size = util_le64(buf + 24);
+	if (h.format != BUNDLE_FORMAT)
+		return fail(-EPROTO, "unsupported bundle format %u (this applier reads %d)",
+			    h.format, BUNDLE_FORMAT);
+	if (h.flags != 0)
+		return fail(-EPROTO, "unsupported bundle flags 0x%x", h.flags);
+	if (h.sigblock_size != BUNDLE_SIGBLOCK_SIZE)
+		return fail(-EBADMSG, "signature block size %u, must be %d", h.sigblock_size,
+			    BUNDLE_SIGBLOCK_SIZE);
+	if (h.manifest_size < BUNDLE_MANIFEST_FIXED_SIZE ||
+	    h.manifest_size > BUNDLE_MAX_MANIFEST_SIZE)
+		return fail(-EBADMSG, "manifest size %u outside %d..%d", h.manifest_size,
+			    BUNDLE_MANIFEST_FIXED_SIZE, BUNDLE_MAX_MANIFEST_SIZE);
+	if (h.payload_size > BUNDLE_MAX_CHUNKS * (uint64_t)codec_bound(BUNDLE_MAX_CHUNK_SIZE))
+		return fail(-EFBIG, "payload size %llu exceeds the maximum",
+			    (unsigned long long)h.payload_size);
+	*ret = h;
+	return 0;
+}
+
+/*
+ * Manifest, 192 bytes then the chunk table:
+ *   0 compatible[64]  64 version u64  72 image_size u64  80 image_sha256[32]
+ * 112 chunk_size u32  116 chunk_count u32  120 compression u8  121 reserved[7] (0)
+ * 128 created u64  136 label[32]  168 reserved[24] (0)
+ * 192 chunk_count x { stored_size u32, sha256[32] }
+ */
+static int check_table(const struct bundle_manifest *m, const struct bundle_header *h)
+{
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < m->chunk_count; i++) {
+		struct bundle_chunk c;
+		bundle_chunk(m, i, &c);
+		if (c.stored_size == 0)
+			return fail(-EBADMSG, "chunk %u has stored size 0", i);
+		if (m->compression == CODEC_NONE && c.stored_size != c.size)
+			return fail(-EBADMSG, "uncompressed chunk %u stores %u bytes for %u", i,
+				    c.stored_size, c.size);
+		if (c.stored_size > codec_bound(c.size))
+			return fail(-EBADMSG, "chunk %u stored size %u exceeds the bound %zu", i,
+				    c.stored_size, codec_bound(c.size));
+		total += c.stored_size;
+	}
+	if (total != h->payload_size)
+		return fail(-EBADMSG, "chunk sizes add up to %llu, header declares %llu",
+			    (unsigned long long)total, (unsigned long long)h->payload_size);
+	return 0;
+}
+
+int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_header *h,
+			  struct bundle_manifest *ret)
+{
+	struct bundle_manifest m;
+
+	if (len != h->manifest_size || len < BUNDLE_MANIFEST_FIXED_SIZE)
+		return fail(-EBADMSG, "manifest is %zu bytes, header declares %u", len,
+			    h->manifest_size);
+	if (!util_is_clean_string(buf, BUNDLE_COMPATIBLE_SIZE) || buf[0] == 0)
+		return fail(-EBADMSG, "manifest compatible string is empty or not clean ASCII");
+	if (!util_is_clean_string(buf + 136, BUNDLE_LABEL_SIZE))
+		return fail(-EBADMSG, "manifest label is not clean ASCII");
+	if (!util_is_zero(buf + 121, 7) || !util_is_zero(buf + 168, 24))
+		return fail(-EBADMSG, "manifest reserved bytes are not zero");
+	memcpy(m.compatible, buf, BUNDLE_COMPATIBLE_SIZE);
+	m.version = util_le64(buf + 64);
+	m.image_size = util_le64(buf + 72);
+	memcpy(m.image_digest, buf + 80, CRYPTO_DIGEST_SIZE);
+	m.chunk_size = util_le32(buf + 112);
+	m.chunk_count = util_le32(buf + 116);
+	m.compression = buf[120];
+	m.created = util_le64(buf + 128);
+	memcpy(m.label, buf + 136, BUNDLE_LABEL_SIZE);
+	m.table = buf + BUNDLE_MANIFEST_FIXED_SIZE;
+
+	if (m.compression != CODEC_NONE && m.compression != CODEC_ZSTD)
+		return fail(-EPROTO, "unsupported compression %u", m.compression);
+	if (m.chunk_size < BUNDLE_MIN_CHUNK_SIZE || m.chunk_size > BUNDLE_MAX_CHUNK_SIZE ||
+	    (m.chunk_size & (m.chunk_size - 1)))
+		return fail(-EBADMSG, "chunk size %u is not a power of two in %u..%u",
+			    m.chunk_size, BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
+	if (m.image_size == 0 || m.image_size > BUNDLE_MAX_IMAGE_SIZE)
+		return fail(-EFBIG, "image size %llu outside 1..%llu",
+			    (unsigned long long)m.image_size,
+			    (unsigned long long)BUNDLE_MAX_IMAGE_SIZE);
+	if (m.chunk_count > BUNDLE_MAX_CHUNKS ||
+	    m.chunk_count != (m.image_size + m.chunk_size - 1) / m.chunk_size)
+		return fail(-EBADMSG, "chunk count %u does not cover image size %llu", m.chunk_count,
+			    (unsigned long long)m.image_size);
+	if ((uint64_t)len != BUNDLE_MANIFEST_FIXED_SIZE +
+				     (uint64_t)BUNDLE_CHUNK_ENTRY_SIZE * m.chunk_count)
+		return fail(-EBADMSG, "manifest size %zu does not match %u chunk entries", len,
+			    m.chunk_count);
+	int r = check_table(&m, h);
+	if (r < 0)
+		return r;
+	*ret = m;
+	return 0;
+}
+
+/* Signature block, 128 bytes: 0 key_id[32]  32 sig_len u16 (1..72)  34 sig[94], zero-padded */
+int bundle_parse_sigblock(const uint8_t *buf, size_t len, struct bundle_sigblock *ret)
+{
+	struct bundle_sigblock s;
+
+	if (len != BUNDLE_SIGBLOCK_SIZE)
+		return fail(-EBADMSG, "signature block is %zu bytes, must be %d", len,
+			    BUNDLE_SIGBLOCK_SIZE);
+	memcpy(s.key_id, buf, CRYPTO_KEY_ID_SIZE);
+	s.sig_len = util_le16(buf + 32);
+	if (s.sig_len == 0 || s.sig_len > CRYPTO_SIG_MAX)
+		return fail(-EBADMSG, "signature length %u outside 1..%d", s.sig_len,
+			    CRYPTO_SIG_MAX);
+	if (!util_is_zero(buf + 34 + s.sig_len, BUNDLE_SIGBLOCK_SIZE - 34 - s.sig_len))
+		return fail(-EBADMSG, "signature block padding is not zero");
+	memcpy(s.sig, buf + 34, s.sig_len);
+	*ret = s;
+	return 0;
+}
+
+void bundle_chunk(const struct bundle_manifest *m, uint32_t i, struct bundle_chunk *ret)
+{
+	const uint8_t *e = m->table + (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i;
+	uint64_t start = (uint64_t)i * m->chunk_size;
+
+	ret->stored_size = util_le32(e);
+	ret->digest = e + 4;
+	ret->size = (uint32_t)MIN((uint64_t)m->chunk_size, m->image_size - start);
+}
+
+void bundle_write_header(const struct bundle_header *h, uint8_t out[BUNDLE_HEADER_SIZE])
+{
+	memset(out, 0, BUNDLE_HEADER_SIZE);
+	memcpy(out, BUNDLE_MAGIC, 8);
+	util_put_le32(out + 8, h->format);
+	util_put_le32(out + 12, h->manifest_size);
+	util_put_le32(out + 16, h->sigblock_size);
+	util_put_le32(out + 20, h->flags);
+	util_put_le64(out + 24, h->payload_size);
+}
+
+void bundle_write_manifest_fixed(const struct bundle_manifest *m,
+				 uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE])
+{
+	memset(out, 0, BUNDLE_MANIFEST_FIXED_SIZE);
+	memcpy(out, m->compatible, BUNDLE_COMPATIBLE_SIZE);
+	util_put_le64(out + 64, m->version);
+	util_put_le64(out + 72, m->image_size);
+	memcpy(out + 80, m->image_digest, CRYPTO_DIGEST_SIZE);
+	util_put_le32(out + 112, m->chunk_size);
+	util_put_le32(out + 116, m->chunk_count);
+	out[120] = m->compression;
+	util_put_le64(out + 128, m->created);
+	memcpy(out + 136, m->label, BUNDLE_LABEL_SIZE);
+}
+
+void bundle_write_chunk_entry(uint8_t *out, uint32_t stored_size, const uint8_t *digest)
+{
+	util_put_le32(out, stored_size);
+	memcpy(out + 4, digest, CRYPTO_DIGEST_SIZE);
+}
+
+void bundle_write_sigblock(const struct bundle_sigblock *s, uint8_t out[BUNDLE_SIGBLOCK_SIZE])
+{
+	memset(out, 0, BUNDLE_SIGBLOCK_SIZE);
+	memcpy(out, s->key_id, CRYPTO_KEY_ID_SIZE);
+	util_put_le16(out + 32, s->sig_len);
+	memcpy(out + 34, s->sig, s->sig_len);
+}
+
+static int read_head(struct bundle *b)
+{
+	uint8_t hdr[BUNDLE_HEADER_SIZE];
+	int r;
+
+	if (b->file_size < BUNDLE_HEADER_SIZE)
+		return fail(-EBADMSG, "bundle truncated: %llu bytes, no room for the header",
+			    (unsigned long long)b->file_size);
+	r = io_pread_all(b->fd, hdr, sizeof(hdr), 0);
+	if (r < 0)
+		return fail(r, "cannot read bundle header");
+	r = bundle_parse_header(hdr, sizeof(hdr), &b->header);
+	if (r < 0)
+		return r;
+	/* Every size below is bounded by the header's checked maxima, so no sum can overflow. */
+	b->head_len = BUNDLE_HEADER_SIZE + b->header.manifest_size + BUNDLE_SIGBLOCK_SIZE;
+	b->payload_offset = b->head_len;
+	uint64_t want = b->payload_offset + b->header.payload_size;
+	if (b->file_size < want)
+		return fail(-EBADMSG, "bundle truncated: %llu bytes, header declares %llu",
+			    (unsigned long long)b->file_size, (unsigned long long)want);
+	if (b->file_size > want)
+		return fail(-EBADMSG, "bundle has %llu trailing bytes after the payload",
+			    (unsigned long long)(b->file_size - want));
+	b->head = malloc(b->head_len);
+	if (!b->head)
+		return -ENOMEM;
+	/* The one and only read of the signed part: everything after parses this copy. */
+	r = io_pread_all(b->fd, b->head, b->head_len, 0);
+	if (r < 0)
+		return fail(r, "cannot read bundle manifest");
+	if (memcmp(b->head, hdr, sizeof(hdr)) != 0)
+		return fail(-EBADMSG, "bundle header changed while being read");
+	crypto_sha256(b->head, BUNDLE_HEADER_SIZE + b->header.manifest_size, b->txn);
+	r = bundle_parse_manifest(b->head + BUNDLE_HEADER_SIZE, b->header.manifest_size,
+				  &b->header, &b->manifest);
+	if (r < 0)
+		return r;
+	return bundle_parse_sigblock(b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size,
+				     BUNDLE_SIGBLOCK_SIZE, &b->sig);
+}
+
+int bundle_open_fd(int fd, struct bundle *ret)
+{
+	struct stat st;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		bundle_close(ret);
+		return fail(r, "cannot stat bundle");
+	}
+	if (!S_ISREG(st.st_mode)) {
+		bundle_close(ret);
+		return fail(-EBADMSG, "bundle is not a regular file");
+	}
+	ret->file_size = (uint64_t)st.st_size;
+	r = read_head(ret);
+	if (r < 0)
+		bundle_close(ret);
+	return r;
+}
+
+int bundle_open(const char *path, struct bundle *ret)
+{
+	int fd = io_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+
+	if (fd < 0) {
+		memset(ret, 0, sizeof(*ret));
+		ret->fd = -1;
+		return fail(fd, "cannot open bundle %s", path);
+	}
+	return bundle_open_fd(fd, ret);
+}
+
+int bundle_verify(struct bundle *b, const struct crypto_keyring *kr)
+{
+	int r = crypto_verify(kr, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
+
+	b->verified = r == 0;
+	return r;
+}
+
+void bundle_close(struct bundle *b)
+{
+	if (b->fd >= 0)
+		io_close(b->fd);
+	free(b->head);
+	b->head = NULL;
+	b->fd = -1;
+	b->verified = false;
+}

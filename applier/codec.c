@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#include "codec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+#include "fail.h"
+
+struct codec {
+	ZSTD_DCtx *d;
+	ZSTD_CCtx *c;
+};
+
+size_t codec_bound(size_t len)
+{
+	return ZSTD_COMPRESSBOUND(len);
+}
+
+int codec_new(struct codec **ret)
+{
+	struct codec *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->d = ZSTD_createDCtx();
+	if (!c->d) {
+		free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
+
+void codec_free(struct codec *c)
+{
+	if (!c)
+		return;
+	ZSTD_freeDCtx(c->d);
+	ZSTD_freeCCtx(c->c);
+	free(c);
+}
+
+int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
+		     size_t expected)
+{
+	/* The frame must span the chunk exactly: no second frame, no trailing bytes. */
+	size_t frame = ZSTD_findFrameCompressedSize(src, src_len);
+	if (ZSTD_isError(frame) || frame != src_len)
+		return fail(-EBADMSG, "chunk is not exactly one zstd frame");
+	unsigned long long content = ZSTD_getFrameContentSize(src, src_len);
+	if (content == ZSTD_CONTENTSIZE_ERROR)
+		return fail(-EBADMSG, "corrupt zstd frame header");
+	if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected)
+		return fail(-EBADMSG, "zstd frame declares %llu bytes, chunk holds %zu", content,
+			    expected);
+	/*
+	 * One-shot decompression writes straight into dst and cannot go past
+	 * dst's end (zstd reports dstSize_tooSmall instead), so a frame that
+	 * declares nothing or lies still cannot exceed the chunk.
+	 */
+	size_t n = ZSTD_decompressDCtx(c->d, dst, expected, src, src_len);
+	if (ZSTD_isError(n))
+		return fail(-EBADMSG, "zstd: %s", ZSTD_getErrorName(n));
+	if (n != expected)
+		return fail(-EBADMSG, "chunk decompressed to %zu bytes, expected %zu", n, expected);
+	return 0;
+}
+
+int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
+		   size_t dst_cap, size_t *ret_len)
+{
+	if (!c->c) {
+		c->c = ZSTD_createCCtx();
+		if (!c->c)
+			return -ENOMEM;
+	}
+	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
+	/* The content size goes in the frame header: the decompressor checks it against the table. */
+	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_contentSizeFlag, 1);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_checksumFlag, 0);
+	if (!ZSTD_isError(r))
+		r = ZSTD_compress2(c->c, dst, dst_cap, src, src_len);
+	if (ZSTD_isError(r))
+		return fail(-EIO, "zstd compression failed: %s", ZSTD_getErrorName(r));
+	*ret_len = r;
+	return 0;
+}
+
+const char *codec_name(uint8_t kind)
+{
+	switch (kind) {
+	case CODEC_NONE:
+		return "none";
+	case CODEC_ZSTD:
+		return "zstd";
+	default:
+		return "unknown";
+	}
+}

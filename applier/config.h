@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Device configuration, /etc/systemota/system.conf: "key = value" lines, '#'
+ * comments. The same file serves the initramfs (the dracut module copies it)
+ * and the running system. Command-line options override single keys; tests
+ * use that to point everything at plain files.
+ *
+ *   compatible = demo-x86_64              must match a bundle's compatible string
+ *   keys       = /etc/systemota/keys      trusted public keys (*.pem), revoked list
+ *   tries      = 3                        trial boots before rolling back (1..16)
+ *   state      = PARTLABEL=systemota-state
+ *   slot-a     = PARTLABEL=systemota-a
+ *   slot-b     = PARTLABEL=systemota-b
+ *   data       = PARTLABEL=systemota-data the data partition (the initramfs mounts it read-only)
+ *   data-dir   = /data                    where the running system mounts it
+ *   dropin     = systemota/staged         drop-in directory, relative to the data partition
+ *
+ * A device is either a path or PARTLABEL=<name>, looked up with libblkid.
+ */
+
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/systemota/system.conf"
+#define CONFIG_VALUE_MAX 256
+
+struct config {
+	char compatible[64];
+	char keys[CONFIG_VALUE_MAX];
+	uint8_t tries;
+	char state[CONFIG_VALUE_MAX];
+	char slot[2][CONFIG_VALUE_MAX];
+	char data[CONFIG_VALUE_MAX];
+	char data_dir[CONFIG_VALUE_MAX];
+	char dropin[CONFIG_VALUE_MAX];
+};
+
+void config_defaults(struct config *c);
+
+/* Reads path over the defaults. A missing file is fine when optional is set. */
+int config_load(struct config *c, const char *path, int optional);
+
+/* Sets one key as the file would ("slot-a", "tries", ...). -EINVAL with a reason for a bad key or value. */
+int config_set(struct config *c, const char *key, const char *value);

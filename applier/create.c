@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+#include "create.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "codec.h"
+#include "crypto.h"
+#include "fail.h"
+#include "io.h"
+#include "log.h"
+#include "util.h"
+
+struct builder {
+	const struct create_options *o;
+	int in, out;
+	struct bundle_header h;
+	struct bundle_manifest m;
+	uint8_t *manifest; /* fixed part + chunk table */
+	struct codec *codec;
+	uint8_t *raw, *stored;
+};
+
+static int check_options(const struct create_options *o, uint64_t image_size)
+{
+	uint32_t cs = o->chunk_size;
+
+	if (cs < BUNDLE_MIN_CHUNK_SIZE || cs > BUNDLE_MAX_CHUNK_SIZE || (cs & (cs - 1)))
+		return fail(-EINVAL, "chunk size must be a power of two in %u..%u",
+			    BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
+	if (image_size == 0 || image_size > (uint64_t)BUNDLE_MAX_CHUNKS * cs)
+		return fail(-EFBIG, "image of %llu bytes: must be 1..%llu bytes at this chunk size",
+			    (unsigned long long)image_size,
+			    (unsigned long long)BUNDLE_MAX_CHUNKS * cs);
+	if (!o->compatible[0] || strlen(o->compatible) >= BUNDLE_COMPATIBLE_SIZE)
+		return fail(-EINVAL, "compatible string must be 1..%d characters",
+			    BUNDLE_COMPATIBLE_SIZE - 1);
+	if (strlen(o->label) >= BUNDLE_LABEL_SIZE)
+		return fail(-EINVAL, "label must be at most %d characters", BUNDLE_LABEL_SIZE - 1);
+	if (!util_is_clean_string((const uint8_t *)o->compatible, strlen(o->compatible) + 1) ||
+	    !util_is_clean_string((const uint8_t *)o->label, strlen(o->label) + 1))
+		return fail(-EINVAL, "compatible and label must be printable ASCII");
+	if (o->version == 0)
+		return fail(-EINVAL, "version must be at least 1");
+	return 0;
+}
+
+/* Compresses and writes every chunk, filling the chunk table and the image digest. */
+static int write_chunks(struct builder *bld, uint64_t offset)
+{
+	struct crypto_sha256 image;
+	uint64_t total = 0;
+
+	crypto_sha256_init(&image);
+	/* The table is filled as we go; bundle_chunk() below only derives each chunk's size. */
+	bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
+	for (uint32_t i = 0; i < bld->m.chunk_count; i++) {
+		struct bundle_chunk c;
+		uint8_t digest[CRYPTO_DIGEST_SIZE];
+		const uint8_t *stored = bld->raw;
+		size_t stored_len;
+
+		bundle_chunk(&bld->m, i, &c);
+		int r = io_pread_all(bld->in, bld->raw, c.size, (uint64_t)i * bld->m.chunk_size);
+		if (r < 0)
+			return fail(r, "reading image chunk %u", i);
+		crypto_sha256_update(&image, bld->raw, c.size);
+		stored_len = c.size;
+		if (bld->m.compression == CODEC_ZSTD) {
+			r = codec_compress(bld->codec, bld->o->level, bld->raw, c.size, bld->stored,
+					   codec_bound(bld->m.chunk_size), &stored_len);
+			if (r < 0)
+				return r;
+			stored = bld->stored;
+		}
+		crypto_sha256(stored, stored_len, digest);
+		bundle_write_chunk_entry(bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
+						 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
+					 (uint32_t)stored_len, digest);
+		r = io_pwrite_all(bld->out, stored, stored_len, offset + total);
+		if (r < 0)
+			return fail(r, "writing bundle");
+		total += stored_len;
+	}
+	crypto_sha256_final(&image, bld->m.image_digest);
+	bld->h.payload_size = total;
+	return 0;
+}
+
+/* Writes header, manifest and signature in front of the payload. */
+static int write_head(struct builder *bld)
+{
+	size_t mlen = bld->h.manifest_size;
+	size_t signed_len = BUNDLE_HEADER_SIZE + mlen;
+	uint8_t *head = malloc(signed_len + BUNDLE_SIGBLOCK_SIZE);
+	uint8_t digest[CRYPTO_DIGEST_SIZE];
+	struct bundle_sigblock s;
+	size_t sig_len;
+	int r;
+
+	if (!head)
+		return -ENOMEM;
+	bundle_write_manifest_fixed(&bld->m, bld->manifest);
+	bundle_write_header(&bld->h, head);
+	memcpy(head + BUNDLE_HEADER_SIZE, bld->manifest, mlen);
+	crypto_sha256(head, signed_len, digest);
+	r = crypto_sign(bld->o->key, digest, s.sig, &sig_len, s.key_id);
+	if (r == 0) {
+		s.sig_len = (uint16_t)sig_len;
+		bundle_write_sigblock(&s, head + signed_len);
+		r = io_pwrite_all(bld->out, head, signed_len + BUNDLE_SIGBLOCK_SIZE, 0);
+		if (r < 0)
+			r = fail(r, "writing bundle");
+	}
+	free(head);
+	return r;
+}
+
+static int build(struct builder *bld, uint64_t image_size)
+{
+	const struct create_options *o = bld->o;
+	int r;
+
+	memset(&bld->m, 0, sizeof(bld->m));
+	util_set_string(bld->m.compatible, sizeof(bld->m.compatible), o->compatible);
+	util_set_string(bld->m.label, sizeof(bld->m.label), o->label);
+	bld->m.version = o->version;
+	bld->m.image_size = image_size;
+	bld->m.chunk_size = o->chunk_size;
+	bld->m.chunk_count = (uint32_t)((image_size + o->chunk_size - 1) / o->chunk_size);
+	bld->m.compression = o->level > 0 ? CODEC_ZSTD : CODEC_NONE;
+	bld->m.created = o->created;
+	bld->h.format = BUNDLE_FORMAT;
+	bld->h.sigblock_size = BUNDLE_SIGBLOCK_SIZE;
+	bld->h.manifest_size =
+		BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * bld->m.chunk_count;
+
+	bld->manifest = calloc(1, bld->h.manifest_size);
+	bld->raw = malloc(o->chunk_size);
+	bld->stored = malloc(codec_bound(o->chunk_size));
+	if (!bld->manifest || !bld->raw || !bld->stored)
+		return -ENOMEM;
+	r = codec_new(&bld->codec);
+	if (r < 0)
+		return r;
+	r = write_chunks(bld, BUNDLE_HEADER_SIZE + bld->h.manifest_size + BUNDLE_SIGBLOCK_SIZE);
+	if (r < 0)
+		return r;
+	r = write_head(bld);
+	if (r < 0)
+		return r;
+	r = io_sync(bld->out);
+	return r < 0 ? fail(r, "flushing bundle") : 0;
+}
+
+int create_bundle(const struct create_options *o)
+{
+	struct builder bld = { .o = o, .in = -1, .out = -1 };
+	char tmp[4096];
+	uint64_t size;
+	int r;
+
+	bld.in = io_open(o->image, O_RDONLY, 0);
+	if (bld.in < 0)
+		return fail(bld.in, "cannot open image %s: %s", o->image, strerror(-bld.in));
+	r = io_size(bld.in, &size);
+	if (r == 0)
+		r = check_options(o, size);
+	if (r == 0 && snprintf(tmp, sizeof(tmp), "%s.tmp", o->output) >= (int)sizeof(tmp))
+		r = fail(-ENAMETOOLONG, "output path too long");
+	if (r == 0) {
+		bld.out = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (bld.out < 0)
+			r = fail(bld.out, "cannot create %s: %s", tmp, strerror(-bld.out));
+	}
+	if (r == 0)
+		r = build(&bld, size);
+	if (bld.out >= 0)
+		io_close(bld.out);
+	io_close(bld.in);
+	if (r == 0 && rename(tmp, o->output) < 0)
+		r = fail(-errno, "cannot rename %s to %s: %s", tmp, o->output, strerror(errno));
+	if (r < 0 && bld.out >= 0)
+		unlink(tmp);
+	if (r == 0)
+		log_info("created %s: version %llu (%s), %u chunks, payload %llu of %llu bytes",
+			 o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
+			 (unsigned long long)bld.h.payload_size, (unsigned long long)size);
+	codec_free(bld.codec);
+	free(bld.manifest);
+	free(bld.raw);
+	free(bld.stored);
+	return r;
+}

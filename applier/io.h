@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The I/O layer. Every open, read, write, flush, rename and unlink that the
+ * applier, mark-good and stage make goes through these functions, so that a
+ * test can record the writes and flushes (to enumerate crash states) or fail
+ * any single call (fault injection). In production no hooks are set and each
+ * function is a thin, EINTR-safe wrapper around the system call.
+ *
+ * All functions return >= 0 on success and -errno on failure. The *_all
+ * variants either transfer every byte or fail; a short transfer that makes no
+ * progress is reported as -EIO.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum io_op { IO_OPEN, IO_READ, IO_WRITE, IO_SYNC, IO_RENAME, IO_UNLINK, IO_CLOSE };
+
+/*
+ * Test hooks. before() is called before each operation; if it returns a
+ * negative errno, the operation is not performed and that error is returned.
+ * For IO_WRITE it may instead return a positive byte count smaller than len,
+ * to simulate a short write (that many bytes are written, then the call
+ * reports the short count to its caller). after_write() and after_sync() are
+ * called after a successful write or flush, with what was done.
+ */
+struct io_hooks {
+	int (*before)(void *userdata, enum io_op op, int fd, size_t len);
+	void (*after_write)(void *userdata, int fd, const void *buf, size_t len, uint64_t off);
+	void (*after_sync)(void *userdata, int fd);
+	void *userdata;
+};
+
+/* Installs hooks (NULL removes them). Tests only. */
+void io_set_hooks(const struct io_hooks *hooks);
+
+int io_open(const char *path, int flags, mode_t mode);
+int io_openat(int dirfd, const char *path, int flags, mode_t mode);
+int io_close(int fd);
+
+/* Reads exactly len bytes at off. A file that ends first gives -ENODATA. */
+int io_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* Reads exactly len bytes from the current position; -ENODATA at a premature end. */
+int io_read_all(int fd, void *buf, size_t len);
+
+/* Writes exactly len bytes at off. */
+int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
+/* Flushes the file's data (and the metadata needed to read it back) to stable storage. */
+int io_sync(int fd);
+
+int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int io_unlinkat(int dirfd, const char *path, int flags);
+
+/* The size of a regular file or a block device, in bytes. */
+int io_size(int fd, uint64_t *ret_size);

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * systemota: one binary for the build host (bundle, key), the running system
+ * (stage, status, mark-good, mark-bad) and the initramfs (apply, boot-slot).
+ * This file only parses the command line and wires modules together.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "create.h"
+#include "fail.h"
+#include "log.h"
+#include "util.h"
+
+static const char usage[] =
+	"usage: systemota [options] COMMAND\n"
+	"\n"
+	"Build host:\n"
+	"  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
+	"                [--chunk-size BYTES] [--level N] -o OUT\n"
+	"  bundle info [--json] FILE        show a bundle's manifest\n"
+	"  bundle verify FILE               check signature, every chunk and the image digest\n"
+	"  key generate PRIVATE PUBLIC      make a P-256 key pair\n"
+	"  key id FILE                      print a key's id\n"
+	"  state init [--active A|B] [--slot-version N] [--slot-label L] [--force]\n"
+	"                                   write a fresh boot-state record (factory)\n"
+	"Running system:\n"
+	"  stage FILE                       verify a bundle and stage it for the next boot\n"
+	"  status [--json]                  booted and active slot, state, versions, last error\n"
+	"  mark-good                        confirm the booted slot\n"
+	"  mark-bad                         refuse the slot on trial (reboot to roll back)\n"
+	"  device state|a|b|data            print a partition's device path\n"
+	"Initramfs:\n"
+	"  apply                            install a staged bundle, pick the slot to boot,\n"
+	"                                   print \"SLOT DEVICE\"\n"
+	"  boot-slot                        print the last good slot, changing nothing\n"
+	"\n"
+	"Options: --config FILE, --state DEV, --slot-a DEV, --slot-b DEV, --data DEV,\n"
+	"  --data-dir DIR, --keys DIR, --compatible STR, --tries N, --booted A|B, -v, -q\n";
+
+static int parse_slot(const char *s)
+{
+	if (strcmp(s, "A") == 0 || strcmp(s, "a") == 0)
+		return 0;
+	if (strcmp(s, "B") == 0 || strcmp(s, "b") == 0)
+		return 1;
+	return -1;
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (!*s || *end || errno || s[0] == '-')
+		return fail(-EINVAL, "not a number: '%s'", s);
+	*ret = v;
+	return 0;
+}
+
+enum {
+	OPT_CONFIG = 256,
+	OPT_STATE,
+	OPT_SLOT_A,
+	OPT_SLOT_B,
+	OPT_DATA,
+	OPT_DATA_DIR,
+	OPT_KEYS,
+	OPT_COMPATIBLE,
+	OPT_TRIES,
+	OPT_BOOTED,
+	OPT_JSON,
+	OPT_IMAGE,
+	OPT_KEY,
+	OPT_VERSION,
+	OPT_LABEL,
+	OPT_CHUNK_SIZE,
+	OPT_LEVEL,
+	OPT_CREATED,
+	OPT_ACTIVE,
+	OPT_SLOT_VERSION,
+	OPT_SLOT_LABEL,
+	OPT_FORCE,
+};
+
+static const struct option options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "slot-a", required_argument, NULL, OPT_SLOT_A },
+	{ "slot-b", required_argument, NULL, OPT_SLOT_B },
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
+	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "compatible", required_argument, NULL, OPT_COMPATIBLE },
+	{ "tries", required_argument, NULL, OPT_TRIES },
+	{ "booted", required_argument, NULL, OPT_BOOTED },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "created", required_argument, NULL, OPT_CREATED },
+	{ "active", required_argument, NULL, OPT_ACTIVE },
+	{ "slot-version", required_argument, NULL, OPT_SLOT_VERSION },
+	{ "slot-label", required_argument, NULL, OPT_SLOT_LABEL },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "output", required_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* Options that set a config key, in the order of the enum above. */
+static const char *const config_keys[] = {
+	[OPT_STATE - OPT_STATE] = "state",	 [OPT_SLOT_A - OPT_STATE] = "slot-a",
+	[OPT_SLOT_B - OPT_STATE] = "slot-b",	 [OPT_DATA - OPT_STATE] = "data",
+	[OPT_DATA_DIR - OPT_STATE] = "data-dir", [OPT_KEYS - OPT_STATE] = "keys",
+	[OPT_COMPATIBLE - OPT_STATE] = "compatible", [OPT_TRIES - OPT_STATE] = "tries",
+};
+
+static int parse_option(struct cli *c, int opt, const char *arg)
+{
+	uint64_t v;
+	int r = 0;
+
+	switch (opt) {
+	case OPT_IMAGE:
+		c->create.image = arg;
+		break;
+	case OPT_KEY:
+		c->create.key = arg;
+		break;
+	case OPT_LABEL:
+		c->create.label = arg;
+		break;
+	case 'o':
+		c->create.output = arg;
+		break;
+	case OPT_VERSION:
+		r = parse_u64(arg, &c->create.version);
+		break;
+	case OPT_CREATED:
+		r = parse_u64(arg, &c->create.created);
+		break;
+	case OPT_CHUNK_SIZE:
+		r = parse_u64(arg, &v);
+		c->create.chunk_size = v > UINT32_MAX ? 0 : (uint32_t)v;
+		break;
+	case OPT_LEVEL:
+		r = parse_u64(arg, &v);
+		if (r == 0 && v > 22)
+			r = fail(-EINVAL, "zstd level must be 0..22");
+		c->create.level = (int)v;
+		break;
+	case OPT_SLOT_VERSION:
+		r = parse_u64(arg, &c->slot_version);
+		break;
+	case OPT_SLOT_LABEL:
+		c->slot_label = arg;
+		break;
+	case OPT_ACTIVE:
+	case OPT_BOOTED: {
+		int s = parse_slot(arg);
+		if (s < 0)
+			return fail(-EINVAL, "a slot is A or B, not '%s'", arg);
+		*(opt == OPT_ACTIVE ? &c->active : &c->booted) = s;
+		break;
+	}
+	default:
+		return fail(-EINVAL, "unexpected option");
+	}
+	return r;
+}
+
+/* Parses options into c; leaves the command words in argv[optind..]. */
+static int parse_args(struct cli *c, int argc, char **argv)
+{
+	const char *overrides[OPT_TRIES - OPT_STATE + 1] = { 0 };
+	int opt, r;
+
+	c->booted = -1;
+	c->active = 0;
+	c->create.chunk_size = CREATE_DEFAULT_CHUNK_SIZE;
+	c->create.level = CREATE_DEFAULT_LEVEL;
+	c->create.label = "";
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	c->create.created = epoch ? strtoull(epoch, NULL, 10) : (uint64_t)time(NULL);
+	while ((opt = getopt_long(argc, argv, "o:vqh", options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			exit(EXIT_SUCCESS);
+		} else if (opt == 'v') {
+			log_set_level(LOG_LEVEL_DEBUG);
+		} else if (opt == 'q') {
+			log_set_level(LOG_LEVEL_WARN);
+		} else if (opt == OPT_CONFIG) {
+			c->config_path = optarg;
+		} else if (opt == OPT_JSON) {
+			c->json = true;
+		} else if (opt == OPT_FORCE) {
+			c->force = true;
+		} else if (opt >= OPT_STATE && opt <= OPT_TRIES) {
+			overrides[opt - OPT_STATE] = optarg;
+			c->data_dir_given |= opt == OPT_DATA_DIR;
+		} else if (opt == '?') {
+			return fail(-EINVAL, "see systemota --help");
+		} else if ((r = parse_option(c, opt, optarg)) < 0) {
+			return r;
+		}
+	}
+	config_defaults(&c->cfg);
+	r = config_load(&c->cfg, c->config_path ? c->config_path : CONFIG_DEFAULT_PATH,
+			!c->config_path);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(overrides); i++)
+		if (overrides[i])
+			r = config_set(&c->cfg, config_keys[i], overrides[i]);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	int r = parse_args(&c, argc, argv);
+
+	if (r == 0)
+		r = cmd_dispatch(&c, argc - optind, argv + optind);
+	if (r < 0) {
+		log_error("%s", fail_reason()[0] ? fail_reason() : strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Streaming the payload of a verified bundle, one chunk at a time, in
+ * constant memory (two buffers of at most the chunk size and its zstd bound).
+ * Each chunk is read once, hashed, compared with its signed digest, and only
+ * then decompressed. The SHA-256 of the whole inflated image is checked
+ * against the manifest after the last chunk.
+ */
+
+#include <stdint.h>
+
+#include "bundle.h"
+#include "crypto.h"
+
+struct codec;
+
+struct payload_chunk {
+	uint32_t index;
+	uint64_t image_offset;
+	const uint8_t *stored; /* the verified stored bytes */
+	uint32_t stored_size;
+	const uint8_t *data; /* the inflated bytes */
+	uint32_t size;
+};
+
+struct payload {
+	const struct bundle *b;
+	struct codec *codec;
+	uint8_t *in;
+	uint8_t *out;
+	uint32_t next;
+	uint64_t file_offset;
+	struct crypto_sha256 image_hash;
+};
+
+/* -EPERM when the bundle's signature has not been verified. */
+int payload_open(struct payload *p, const struct bundle *b);
+
+/*
+ * The next chunk: returns 1 and fills ret, or 0 after the last chunk once
+ * the image digest matched, or -errno with a reason (-EBADMSG for a chunk or
+ * image digest mismatch or a corrupt frame, -EIO for a read error). The
+ * chunk's buffers are valid until the next call.
+ */
+int payload_next(struct payload *p, struct payload_chunk *ret);
+
+void payload_close(struct payload *p);

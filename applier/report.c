@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+#include "report.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "codec.h"
+#include "fail.h"
+#include "util.h"
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void hex_field(char out[2 * STATE_DIGEST_SIZE + 1], const uint8_t *digest)
+{
+	if (util_is_zero(digest, STATE_DIGEST_SIZE))
+		out[0] = '\0';
+	else
+		util_hex(out, digest, STATE_DIGEST_SIZE);
+}
+
+static const char *slot_name(int slot)
+{
+	return slot < 0 ? "unknown" : slot ? "B" : "A";
+}
+
+static void status_json(FILE *f, const struct report_status *s)
+{
+	const struct state_record *st = s->st;
+	char hex[2 * STATE_DIGEST_SIZE + 1];
+
+	fprintf(f, "{\n  \"booted\": \"%s\",\n", slot_name(s->booted));
+	if (!st) {
+		fprintf(f, "  \"error\": ");
+		json_string(f, s->state_error ? s->state_error : "");
+		fprintf(f, "\n}\n");
+		return;
+	}
+	fprintf(f, "  \"active\": \"%s\",\n  \"state\": \"%s\",\n", slot_name(st->active),
+		state_kind_name(st->state));
+	fprintf(f, "  \"target\": \"%s\",\n  \"tries_left\": %u,\n  \"max_tries\": %u,\n",
+		slot_name(st->target), st->tries_left, st->max_tries);
+	fprintf(f, "  \"apply_attempts\": %u,\n  \"sequence\": %" PRIu64 ",\n", st->apply_attempts,
+		st->seq);
+	fprintf(f, "  \"version_floor\": %" PRIu64 ",\n  \"slots\": {\n", st->version_floor);
+	for (int i = 0; i < 2; i++) {
+		fprintf(f, "    \"%s\": { \"status\": \"%s\", \"version\": %" PRIu64 ", \"label\": ",
+			slot_name(i), state_slot_status_name(st->slot[i].status), st->slot[i].version);
+		json_string(f, st->slot[i].label);
+		fprintf(f, " }%s\n", i == 0 ? "," : "");
+	}
+	fprintf(f, "  },\n");
+	hex_field(hex, st->txn);
+	fprintf(f, "  \"transaction\": \"%s\",\n", st->state == STATE_IDLE ? "" : hex);
+	hex_field(hex, st->last_done);
+	fprintf(f, "  \"last_done\": \"%s\",\n", hex);
+	hex_field(hex, st->last_failed);
+	fprintf(f, "  \"last_failed\": \"%s\",\n", hex);
+	if (st->last_error) {
+		fprintf(f, "  \"last_error\": { \"code\": \"%s\", \"errno\": %d, \"reason\": ",
+			fail_code_name(st->last_error), st->last_error);
+		json_string(f, st->last_reason);
+		fprintf(f, " },\n");
+	} else {
+		fprintf(f, "  \"last_error\": null,\n");
+	}
+	fprintf(f, "  \"staged\": [");
+	for (size_t i = 0; i < s->n_staged; i++) {
+		const struct report_staged *b = &s->staged[i];
+		fprintf(f, "%s\n    { \"file\": ", i ? "," : "");
+		json_string(f, b->name);
+		fprintf(f, ", \"version\": %" PRIu64 ", \"label\": ", b->version);
+		json_string(f, b->label);
+		fprintf(f, ", \"verdict\": ");
+		json_string(f, b->verdict);
+		fprintf(f, " }");
+	}
+	fprintf(f, "%s]\n}\n", s->n_staged ? "\n  " : "");
+}
+
+static void status_text(FILE *f, const struct report_status *s)
+{
+	const struct state_record *st = s->st;
+
+	fprintf(f, "Booted slot:   %s\n", slot_name(s->booted));
+	if (!st) {
+		fprintf(f, "Boot state:    unreadable (%s)\n", s->state_error ? s->state_error : "");
+		return;
+	}
+	fprintf(f, "Active slot:   %s (last known good)\n", slot_name(st->active));
+	fprintf(f, "State:         %s", state_kind_name(st->state));
+	if (st->state == STATE_TRYING)
+		fprintf(f, " slot %s, version %" PRIu64 ", %u of %u tries left", slot_name(st->target),
+			st->target_version, st->tries_left, st->max_tries);
+	else if (st->state == STATE_WRITING)
+		fprintf(f, " slot %s, version %" PRIu64 ", attempt %u", slot_name(st->target),
+			st->target_version, st->apply_attempts);
+	fprintf(f, "\n");
+	for (int i = 0; i < 2; i++)
+		fprintf(f, "Slot %s:        %s, version %" PRIu64 "%s%s%s\n", slot_name(i),
+			state_slot_status_name(st->slot[i].status), st->slot[i].version,
+			st->slot[i].label[0] ? " (" : "", st->slot[i].label,
+			st->slot[i].label[0] ? ")" : "");
+	if (st->last_error)
+		fprintf(f, "Last error:    %s: %s\n", fail_code_name(st->last_error), st->last_reason);
+	else
+		fprintf(f, "Last error:    none\n");
+	if (!s->n_staged)
+		fprintf(f, "Staged:        none\n");
+	for (size_t i = 0; i < s->n_staged; i++)
+		fprintf(f, "Staged:        %s, version %" PRIu64 " (%s): %s\n", s->staged[i].name,
+			s->staged[i].version, s->staged[i].label, s->staged[i].verdict);
+}
+
+void report_status(FILE *f, const struct report_status *s, bool json)
+{
+	if (json)
+		status_json(f, s);
+	else
+		status_text(f, s);
+}
+
+void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool json)
+{
+	const struct bundle_manifest *m = &b->manifest;
+	char txn[2 * CRYPTO_DIGEST_SIZE + 1], img[2 * CRYPTO_DIGEST_SIZE + 1];
+	char key[2 * CRYPTO_KEY_ID_SIZE + 1];
+
+	util_hex(txn, b->txn, sizeof(b->txn));
+	util_hex(img, m->image_digest, sizeof(m->image_digest));
+	util_hex(key, b->sig.key_id, sizeof(b->sig.key_id));
+	if (json) {
+		fprintf(f, "{\n  \"compatible\": ");
+		json_string(f, m->compatible);
+		fprintf(f, ",\n  \"version\": %" PRIu64 ",\n  \"label\": ", m->version);
+		json_string(f, m->label);
+		fprintf(f,
+			",\n  \"image_size\": %" PRIu64 ",\n  \"image_sha256\": \"%s\",\n"
+			"  \"chunk_size\": %u,\n  \"chunks\": %u,\n  \"compression\": \"%s\",\n"
+			"  \"payload_size\": %" PRIu64 ",\n  \"created\": %" PRIu64 ",\n"
+			"  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"verdict\": ",
+			m->image_size, img, m->chunk_size, m->chunk_count, codec_name(m->compression),
+			b->header.payload_size, m->created, txn, key);
+		json_string(f, verdict);
+		fprintf(f, "\n}\n");
+		return;
+	}
+	fprintf(f, "Compatible:   %s\nVersion:      %" PRIu64 " (%s)\n", m->compatible, m->version,
+		m->label);
+	fprintf(f, "Image:        %" PRIu64 " bytes, sha256 %s\n", m->image_size, img);
+	fprintf(f, "Payload:      %" PRIu64 " bytes in %u chunks of %u, %s\n",
+		b->header.payload_size, m->chunk_count, m->chunk_size, codec_name(m->compression));
+	fprintf(f, "Created:      %" PRIu64 "\nTransaction:  %s\nSigned by:    key %s\n",
+		m->created, txn, key);
+	fprintf(f, "Signature:    %s\n", verdict);
+}

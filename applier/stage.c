@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+#include "stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bundle.h"
+#include "fail.h"
+#include "io.h"
+#include "log.h"
+#include "payload.h"
+#include "staged.h"
+
+#define STAGE_TEMP ".update.sota.tmp"
+
+/* Copies the verified bundle into fd: the signed head as read, then each chunk once verified. */
+static int copy_verified(const struct bundle *b, int fd)
+{
+	struct payload p;
+	struct payload_chunk c;
+	uint64_t off = b->payload_offset;
+	int r;
+
+	r = io_pwrite_all(fd, b->head, b->head_len, 0);
+	if (r < 0)
+		return fail(r, "writing staged bundle: %s", strerror(-r));
+	r = payload_open(&p, b);
+	if (r < 0)
+		return r;
+	while ((r = payload_next(&p, &c)) > 0) {
+		r = io_pwrite_all(fd, c.stored, c.stored_size, off);
+		if (r < 0) {
+			r = fail(r, "writing staged bundle: %s", strerror(-r));
+			break;
+		}
+		off += c.stored_size;
+	}
+	payload_close(&p);
+	return r;
+}
+
+static int mkdir_parents(const char *dir)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Removes every staged bundle but keep (NULL: those whose transaction is done). */
+static int remove_others(int dirfd, const char *dropin, const char *keep,
+			 const struct crypto_keyring *keys, const struct state_record *st)
+{
+	struct staged_list list;
+	int removed = 0;
+	int r = staged_list(dropin, &list);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < list.n; i++) {
+		const char *name = list.files[i].name;
+		if (keep && strcmp(name, keep) == 0)
+			continue;
+		if (!keep) {
+			struct bundle b;
+			if (staged_open(&list, &list.files[i], keys, &b) < 0)
+				continue;
+			int done = memcmp(b.txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0;
+			bundle_close(&b);
+			if (!done)
+				continue;
+		}
+		if (io_unlinkat(list.dirfd, name, 0) == 0) {
+			log_info("removed %s", name);
+			removed++;
+		}
+	}
+	staged_list_free(&list);
+	if (removed) {
+		r = io_sync(dirfd);
+		if (r < 0)
+			return fail(r, "flushing drop-in directory: %s", strerror(-r));
+	}
+	return removed;
+}
+
+static int write_staged(const struct bundle *b, int dirfd)
+{
+	int fd, r;
+
+	(void)io_unlinkat(dirfd, STAGE_TEMP, 0);
+	fd = io_openat(dirfd, STAGE_TEMP, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return fail(fd, "cannot create %s: %s", STAGE_TEMP, strerror(-fd));
+	r = copy_verified(b, fd);
+	if (r == 0) {
+		r = io_sync(fd);
+		if (r < 0)
+			r = fail(r, "flushing staged bundle: %s", strerror(-r));
+	}
+	int c = io_close(fd);
+	if (r == 0 && c < 0)
+		r = fail(c, "closing staged bundle: %s", strerror(-c));
+	/* Only a complete, flushed file takes the name the applier looks for. */
+	if (r == 0) {
+		r = io_renameat(dirfd, STAGE_TEMP, dirfd, STAGE_NAME);
+		if (r < 0)
+			r = fail(r, "renaming staged bundle: %s", strerror(-r));
+	}
+	if (r == 0) {
+		r = io_sync(dirfd);
+		if (r < 0)
+			r = fail(r, "flushing drop-in directory: %s", strerror(-r));
+	}
+	if (r < 0)
+		(void)io_unlinkat(dirfd, STAGE_TEMP, 0);
+	return r;
+}
+
+int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
+		 const char *compatible, const struct state_record *st, uint64_t slot_size)
+{
+	struct bundle b;
+	int dirfd, r;
+
+	r = bundle_open(src, &b);
+	if (r < 0)
+		return r;
+	r = bundle_verify(&b, keys);
+	if (r == 0) {
+		r = staged_check(&b, compatible, st, slot_size);
+		if (r == STAGED_SKIP)
+			r = fail(-EALREADY, "version %llu was already installed or failed before",
+				 (unsigned long long)b.manifest.version);
+	}
+	if (r == 0) {
+		r = mkdir_parents(dropin);
+		if (r < 0)
+			r = fail(r, "cannot create %s: %s", dropin, strerror(-r));
+	}
+	if (r < 0) {
+		bundle_close(&b);
+		return r;
+	}
+	dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY, 0);
+	if (dirfd < 0) {
+		bundle_close(&b);
+		return fail(dirfd, "cannot open %s: %s", dropin, strerror(-dirfd));
+	}
+	r = write_staged(&b, dirfd);
+	if (r == 0) {
+		log_info("staged version %llu (%s) as %s/%s; reboot to apply",
+			 (unsigned long long)b.manifest.version, b.manifest.label, dropin,
+			 STAGE_NAME);
+		int n = remove_others(dirfd, dropin, STAGE_NAME, keys, st);
+		if (n < 0)
+			log_warn("could not remove older staged bundles: %s", fail_reason());
+	}
+	io_close(dirfd);
+	bundle_close(&b);
+	return r;
+}
+
+int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
+		  const struct state_record *st)
+{
+	int dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY, 0);
+
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? 0 : fail(dirfd, "cannot open %s", dropin);
+	int r = remove_others(dirfd, dropin, NULL, keys, st);
+	io_close(dirfd);
+	return r;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The running system's side of an update: `systemota stage FILE` and the
+ * clean-up after `systemota mark-good`.
+ */
+
+#include <stdint.h>
+
+#include "crypto.h"
+#include "state.h"
+
+#define STAGE_NAME "update.sota"
+
+/*
+ * Verifies src completely (signature, compatible string, version against st,
+ * every chunk and the image digest), then stages it atomically as
+ * dropin/update.sota: written to a temporary file from verified bytes only,
+ * flushed, renamed, and the directory flushed. Any other staged bundle is
+ * removed afterwards: one update is staged at a time. On failure nothing in
+ * the drop-in directory changes.
+ */
+int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
+		 const char *compatible, const struct state_record *st, uint64_t slot_size);
+
+/* Removes staged bundles whose transaction the record lists as done. Returns how many. */
+int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
+		  const struct state_record *st);

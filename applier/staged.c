@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include "staged.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fail.h"
+#include "io.h"
+#include "log.h"
+#include "util.h"
+
+#define SUFFIX ".sota"
+
+int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SIZE])
+{
+	struct crypto_sha256 h;
+	struct stat st;
+	uint8_t buf[56];
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	util_put_le64(buf, (uint64_t)st.st_ino);
+	util_put_le64(buf + 8, (uint64_t)st.st_size);
+	util_put_le64(buf + 16, (uint64_t)st.st_mtim.tv_sec);
+	util_put_le64(buf + 24, (uint64_t)st.st_mtim.tv_nsec);
+	util_put_le64(buf + 32, (uint64_t)st.st_ctim.tv_sec);
+	util_put_le64(buf + 40, (uint64_t)st.st_ctim.tv_nsec);
+	util_put_le64(buf + 48, (uint64_t)st.st_mode);
+	crypto_sha256_init(&h);
+	crypto_sha256_update(&h, name, strlen(name));
+	crypto_sha256_update(&h, buf, sizeof(buf));
+	crypto_sha256_final(&h, ret);
+	return 0;
+}
+
+static int is_bundle_name(const char *name)
+{
+	size_t n = strlen(name);
+	return name[0] != '.' && n > strlen(SUFFIX) && strcmp(name + n - strlen(SUFFIX), SUFFIX) == 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct staged_file *)a)->name, ((const struct staged_file *)b)->name);
+}
+
+int staged_list(const char *dir, struct staged_list *ret)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->dirfd = -1;
+	fd = io_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fail(fd, "cannot open drop-in directory %s: %s", dir, strerror(-fd));
+	d = fdopendir(dup(fd));
+	if (!d) {
+		io_close(fd);
+		return fail(-errno, "cannot list drop-in directory %s", dir);
+	}
+	while ((de = readdir(d))) {
+		if (!is_bundle_name(de->d_name))
+			continue;
+		if (strlen(de->d_name) >= STAGED_NAME_MAX) {
+			log_warn("ignoring staged file with an overlong name");
+			continue;
+		}
+		if (ret->n == STAGED_MAX_FILES) {
+			log_warn("more than %d staged files; ignoring the rest", STAGED_MAX_FILES);
+			break;
+		}
+		struct staged_file *f = &ret->files[ret->n];
+		snprintf(f->name, sizeof(f->name), "%s", de->d_name);
+		if (staged_fingerprint(fd, f->name, f->fingerprint) == 0)
+			ret->n++;
+	}
+	closedir(d);
+	qsort(ret->files, ret->n, sizeof(ret->files[0]), name_cmp);
+	ret->dirfd = fd;
+	return 0;
+}
+
+void staged_list_free(struct staged_list *l)
+{
+	if (l->dirfd >= 0)
+		io_close(l->dirfd);
+	l->dirfd = -1;
+	l->n = 0;
+}
+
+int staged_open(const struct staged_list *l, const struct staged_file *f,
+		const struct crypto_keyring *keys, struct bundle *ret)
+{
+	struct stat st;
+	int fd, r;
+
+	/* O_NOFOLLOW: a symlink could point anywhere; O_NONBLOCK: a FIFO must not hang the boot. */
+	fd = io_openat(l->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (fd < 0) {
+		memset(ret, 0, sizeof(*ret));
+		ret->fd = -1;
+		return fail(fd == -ELOOP ? -EBADMSG : fd, "%s: %s", f->name,
+			    fd == -ELOOP ? "a symlink, not a bundle" : strerror(-fd));
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		io_close(fd);
+		memset(ret, 0, sizeof(*ret));
+		ret->fd = -1;
+		return fail(-EBADMSG, "%s: not a regular file", f->name);
+	}
+	r = bundle_open_fd(fd, ret);
+	if (r == 0) {
+		r = bundle_verify(ret, keys);
+		if (r < 0)
+			bundle_close(ret);
+	}
+	return r;
+}
+
+int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,
+		 uint64_t slot_size)
+{
+	const struct bundle_manifest *m = &b->manifest;
+	uint64_t installed = st->slot[st->active].version;
+
+	if (memcmp(b->txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0) {
+		log_info("version %llu is already installed", (unsigned long long)m->version);
+		return STAGED_SKIP;
+	}
+	if (memcmp(b->txn, st->last_failed, CRYPTO_DIGEST_SIZE) == 0) {
+		log_info("version %llu failed before (%s); not retrying it",
+			 (unsigned long long)m->version, st->last_reason);
+		return STAGED_SKIP;
+	}
+	if (strncmp(m->compatible, compatible, sizeof(m->compatible)) != 0)
+		return fail(-EMEDIUMTYPE, "bundle is for '%s', this device is '%s'", m->compatible,
+			    compatible);
+	if (m->version <= installed)
+		return fail(-ESTALE, "version %llu is not newer than the installed %llu",
+			    (unsigned long long)m->version, (unsigned long long)installed);
+	if (m->version < st->version_floor)
+		return fail(-ESTALE, "version %llu is below the minimum version %llu",
+			    (unsigned long long)m->version, (unsigned long long)st->version_floor);
+	if (slot_size && m->image_size > slot_size)
+		return fail(-ENOSPC, "image of %llu bytes does not fit the %llu-byte slot",
+			    (unsigned long long)m->image_size, (unsigned long long)slot_size);
+	return 0;
+}

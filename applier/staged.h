@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The drop-in directory: listing staged bundles, and judging one against the
+ * device (signature, compatible string, version, history, slot size). Shared
+ * by the applier, `systemota stage` and `systemota status`, so all three
+ * refuse the same things with the same words.
+ *
+ * A staged bundle is any entry named "*.sota". They are considered in name
+ * order; the applier installs the first acceptable one. At most
+ * STAGED_MAX_FILES entries are looked at.
+ */
+
+#include <stdint.h>
+
+#include "bundle.h"
+#include "crypto.h"
+#include "state.h"
+
+#define STAGED_MAX_FILES 16
+#define STAGED_NAME_MAX 128
+#define STAGED_SKIP 1 /* judged before: already installed, or its update failed */
+
+struct staged_file {
+	char name[STAGED_NAME_MAX];
+	uint8_t fingerprint[CRYPTO_DIGEST_SIZE];
+};
+
+struct staged_list {
+	int dirfd;
+	size_t n;
+	struct staged_file files[STAGED_MAX_FILES];
+};
+
+/* Lists "*.sota" entries of dir, sorted by name, with their fingerprints. */
+int staged_list(const char *dir, struct staged_list *ret);
+void staged_list_free(struct staged_list *l);
+
+/*
+ * Opens f (a regular file, not followed through a symlink) and verifies its
+ * signature. On success *ret is an open, verified bundle.
+ */
+int staged_open(const struct staged_list *l, const struct staged_file *f,
+		const struct crypto_keyring *keys, struct bundle *ret);
+
+/*
+ * Judges a verified bundle against the device: compatible string, version
+ * (newer than the active slot's and not below the floor), and slot size
+ * (when slot_size is not 0). Returns 0 when it may be installed,
+ * STAGED_SKIP when the record says it was installed or failed before, or
+ * -errno with a reason.
+ */
+int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,
+		 uint64_t slot_size);
+
+/*
+ * The fingerprint of an entry: SHA-256 over its name, inode, size, mode and
+ * modification and change times. A rejected file is not looked at again until
+ * one of these changes, and any new copy changes them.
+ */
+int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SIZE]);

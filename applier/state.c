@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fail.h"
+#include "io.h"
+#include "util.h"
+
+/*
+ * Byte layout of one copy, little-endian (docs/state-record.md):
+ *
+ *   0  magic "SOST"        4  format u16     6  record size u16
+ *   8  sequence u64
+ *  16  state u8   17 active u8   18 target u8   19 tries_left u8
+ *  20  max_tries u8   21 apply_attempts u8   22 reserved u16 (0)
+ *  24  last_error u32 (positive errno)    28 reserved u32 (0)
+ *  32  slot A: version u64, status u8, reserved[7]
+ *  48  slot B: version u64, status u8, reserved[7]
+ *  64  txn[32]   96 image_digest[32]
+ * 128  image_size u64   136 target_version u64   144 version_floor u64   152 reserved u64
+ * 160  last_done[32]   192 last_failed[32]   224 last_rejected[32]
+ * 256  slot A label[32]   288 slot B label[32]   320 target label[32]
+ * 352  last_reason[128]
+ * 480  reserved[28] (0)
+ * 508  CRC32 of bytes 0..507
+ */
+enum {
+	OFF_MAGIC = 0,
+	OFF_FORMAT = 4,
+	OFF_SIZE = 6,
+	OFF_SEQ = 8,
+	OFF_STATE = 16,
+	OFF_ACTIVE = 17,
+	OFF_TARGET = 18,
+	OFF_TRIES = 19,
+	OFF_MAX_TRIES = 20,
+	OFF_ATTEMPTS = 21,
+	OFF_LAST_ERROR = 24,
+	OFF_SLOT = 32, /* 16 bytes per slot */
+	OFF_TXN = 64,
+	OFF_IMAGE_DIGEST = 96,
+	OFF_IMAGE_SIZE = 128,
+	OFF_TARGET_VERSION = 136,
+	OFF_VERSION_FLOOR = 144,
+	OFF_LAST_DONE = 160,
+	OFF_LAST_FAILED = 192,
+	OFF_LAST_REJECTED = 224,
+	OFF_LABEL = 256, /* 32 bytes per slot */
+	OFF_TARGET_LABEL = 320,
+	OFF_REASON = 352,
+	OFF_CRC = 508,
+};
+
+void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
+{
+	memset(out, 0, STATE_RECORD_SIZE);
+	memcpy(out + OFF_MAGIC, STATE_MAGIC, 4);
+	util_put_le16(out + OFF_FORMAT, STATE_FORMAT);
+	util_put_le16(out + OFF_SIZE, STATE_RECORD_SIZE);
+	util_put_le64(out + OFF_SEQ, r->seq);
+	out[OFF_STATE] = r->state;
+	out[OFF_ACTIVE] = r->active;
+	out[OFF_TARGET] = r->target;
+	out[OFF_TRIES] = r->tries_left;
+	out[OFF_MAX_TRIES] = r->max_tries;
+	out[OFF_ATTEMPTS] = r->apply_attempts;
+	util_put_le32(out + OFF_LAST_ERROR, (uint32_t)r->last_error);
+	for (int i = 0; i < 2; i++) {
+		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
+		out[OFF_SLOT + 16 * i + 8] = r->slot[i].status;
+		memcpy(out + OFF_LABEL + STATE_LABEL_SIZE * i, r->slot[i].label, STATE_LABEL_SIZE);
+	}
+	memcpy(out + OFF_TXN, r->txn, STATE_DIGEST_SIZE);
+	memcpy(out + OFF_IMAGE_DIGEST, r->image_digest, STATE_DIGEST_SIZE);
+	util_put_le64(out + OFF_IMAGE_SIZE, r->image_size);
+	util_put_le64(out + OFF_TARGET_VERSION, r->target_version);
+	util_put_le64(out + OFF_VERSION_FLOOR, r->version_floor);
+	memcpy(out + OFF_LAST_DONE, r->last_done, STATE_DIGEST_SIZE);
+	memcpy(out + OFF_LAST_FAILED, r->last_failed, STATE_DIGEST_SIZE);
+	memcpy(out + OFF_LAST_REJECTED, r->last_rejected, STATE_DIGEST_SIZE);
+	memcpy(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
+	memcpy(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
+	/* Strings are NUL-padded in memory already; force termination so encode(decode) is exact. */
+	out[OFF_REASON + STATE_REASON_SIZE - 1] = 0;
+	for (int i = 0; i < 2; i++)
+		out[OFF_LABEL + STATE_LABEL_SIZE * (i + 1) - 1] = 0;
+	out[OFF_TARGET_LABEL + STATE_LABEL_SIZE - 1] = 0;
+	util_put_le32(out + OFF_CRC, util_crc32(0, out, OFF_CRC));
+}
+
+static int decode_string(char *dst, size_t size, const uint8_t *src, const char *what)
+{
+	if (!util_is_clean_string(src, size))
+		return fail(-EBADMSG, "state record: %s is not a clean string", what);
+	memcpy(dst, src, size);
+	return 0;
+}
+
+int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
+{
+	struct state_record r = { 0 };
+	int e;
+
+	if (len < STATE_RECORD_SIZE)
+		return fail(-EBADMSG, "state record: %zu bytes, need %d", len, STATE_RECORD_SIZE);
+	if (memcmp(buf + OFF_MAGIC, STATE_MAGIC, 4) != 0)
+		return fail(-EBADMSG, "state record: bad magic");
+	if (util_le32(buf + OFF_CRC) != util_crc32(0, buf, OFF_CRC))
+		return fail(-EBADMSG, "state record: CRC mismatch");
+	if (util_le16(buf + OFF_FORMAT) != STATE_FORMAT)
+		return fail(-EBADMSG, "state record: unknown format %u", util_le16(buf + OFF_FORMAT));
+	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
+		return fail(-EBADMSG, "state record: bad size field");
+
+	r.seq = util_le64(buf + OFF_SEQ);
+	r.state = buf[OFF_STATE];
+	r.active = buf[OFF_ACTIVE];
+	r.target = buf[OFF_TARGET];
+	r.tries_left = buf[OFF_TRIES];
+	r.max_tries = buf[OFF_MAX_TRIES];
+	r.apply_attempts = buf[OFF_ATTEMPTS];
+	r.last_error = (int32_t)util_le32(buf + OFF_LAST_ERROR);
+	if (r.state > STATE_TRYING || r.active > 1 || r.target > 1)
+		return fail(-EBADMSG, "state record: state or slot out of range");
+	if (r.max_tries > STATE_MAX_TRIES || r.tries_left > r.max_tries)
+		return fail(-EBADMSG, "state record: tries out of range");
+	if (r.state != STATE_IDLE && r.target == r.active)
+		return fail(-EBADMSG, "state record: target slot is the active slot");
+	if (r.last_error < 0 || r.last_error > 4095)
+		return fail(-EBADMSG, "state record: last error out of range");
+	for (int i = 0; i < 2; i++) {
+		r.slot[i].version = util_le64(buf + OFF_SLOT + 16 * i);
+		r.slot[i].status = buf[OFF_SLOT + 16 * i + 8];
+		if (r.slot[i].status > SLOT_BAD)
+			return fail(-EBADMSG, "state record: slot status out of range");
+		e = decode_string(r.slot[i].label, STATE_LABEL_SIZE,
+				  buf + OFF_LABEL + STATE_LABEL_SIZE * i, "slot label");
+		if (e < 0)
+			return e;
+	}
+	memcpy(r.txn, buf + OFF_TXN, STATE_DIGEST_SIZE);
+	memcpy(r.image_digest, buf + OFF_IMAGE_DIGEST, STATE_DIGEST_SIZE);
+	r.image_size = util_le64(buf + OFF_IMAGE_SIZE);
+	r.target_version = util_le64(buf + OFF_TARGET_VERSION);
+	r.version_floor = util_le64(buf + OFF_VERSION_FLOOR);
+	memcpy(r.last_done, buf + OFF_LAST_DONE, STATE_DIGEST_SIZE);
+	memcpy(r.last_failed, buf + OFF_LAST_FAILED, STATE_DIGEST_SIZE);
+	memcpy(r.last_rejected, buf + OFF_LAST_REJECTED, STATE_DIGEST_SIZE);
+	e = decode_string(r.target_label, STATE_LABEL_SIZE, buf + OFF_TARGET_LABEL, "target label");
+	if (e < 0)
+		return e;
+	e = decode_string(r.last_reason, STATE_REASON_SIZE, buf + OFF_REASON, "last reason");
+	if (e < 0)
+		return e;
+	*ret = r;
+	return 0;
+}
+
+void state_init(struct state_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = STATE_IDLE;
+	r->active = 0;
+	r->target = 1;
+}
+
+const char *state_kind_name(uint8_t state)
+{
+	static const char *const names[] = { "idle", "writing", "trying" };
+	return state < ARRAY_SIZE(names) ? names[state] : "invalid";
+}
+
+const char *state_slot_status_name(uint8_t status)
+{
+	static const char *const names[] = { "unknown", "good", "incomplete", "unconfirmed", "bad" };
+	return status < ARRAY_SIZE(names) ? names[status] : "invalid";
+}
+
+int state_open(const char *path, bool writable, struct state_dev *ret)
+{
+	uint64_t size;
+	int fd, r;
+
+	/*
+	 * O_DIRECT|O_DSYNC: the commit must reach the medium, not the page cache.
+	 * Plain files on tmpfs refuse O_DIRECT; tests use those, and there the
+	 * explicit io_sync() in state_commit() is what counts.
+	 */
+	int flags = (writable ? O_RDWR | O_DSYNC : O_RDONLY);
+	fd = io_open(path, flags | O_DIRECT, 0);
+	if (fd == -EINVAL)
+		fd = io_open(path, flags, 0);
+	if (fd < 0)
+		return fail(fd, "cannot open state device %s", path);
+	r = io_size(fd, &size);
+	if (r < 0 || size < STATE_MIN_DEVICE_SIZE) {
+		io_close(fd);
+		return fail(r < 0 ? r : -ENOSPC, "state device %s is too small or unreadable", path);
+	}
+	ret->fd = fd;
+	ret->copy_offset[0] = 0;
+	/* Copy 1 sits at the middle of the partition, rounded down to a block. */
+	ret->copy_offset[1] = (size / 2) & ~(uint64_t)(STATE_BLOCK_SIZE - 1);
+	ret->current = -1;
+	ret->seq = 0;
+	return 0;
+}
+
+void state_close(struct state_dev *d)
+{
+	if (d->fd >= 0)
+		io_close(d->fd);
+	d->fd = -1;
+}
+
+static uint8_t *block_alloc(void)
+{
+	void *p = NULL;
+
+	/* O_DIRECT needs buffers aligned to the logical block size; 4096 covers every device. */
+	if (posix_memalign(&p, STATE_BLOCK_SIZE, STATE_BLOCK_SIZE) != 0)
+		return NULL;
+	memset(p, 0, STATE_BLOCK_SIZE);
+	return p;
+}
+
+int state_load(struct state_dev *d, struct state_record *ret)
+{
+	_cleanup_free_ uint8_t *block = block_alloc();
+	struct state_record copy[2];
+	int valid[2] = { 0, 0 }, ioerr = 0;
+	char why[2][FAIL_REASON_MAX];
+
+	if (!block)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		int r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
+		if (r < 0) {
+			ioerr = r;
+			snprintf(why[i], sizeof(why[i]), "read error %s", fail_code_name(r));
+			continue;
+		}
+		valid[i] = state_decode(block, STATE_RECORD_SIZE, &copy[i]) == 0;
+		if (!valid[i])
+			snprintf(why[i], sizeof(why[i]), "%s", fail_reason());
+	}
+	if (!valid[0] && !valid[1]) {
+		d->current = -1;
+		if (ioerr && ioerr != -ENODATA)
+			return fail(-EIO, "state device unreadable (%s / %s)", why[0], why[1]);
+		return fail(-ENODATA, "no valid state record (copy 0: %s; copy 1: %s)", why[0],
+			    why[1]);
+	}
+	int pick = !valid[0] || (valid[1] && copy[1].seq > copy[0].seq);
+	d->current = pick;
+	d->seq = copy[pick].seq;
+	*ret = copy[pick];
+	return 0;
+}
+
+int state_commit(struct state_dev *d, struct state_record *r)
+{
+	_cleanup_free_ uint8_t *block = block_alloc();
+	_cleanup_free_ uint8_t *check = block_alloc();
+	int target = d->current < 0 ? 0 : !d->current;
+	struct state_record next = *r;
+	int e;
+
+	if (!block || !check)
+		return -ENOMEM;
+	next.seq = d->seq + 1;
+	state_encode(&next, block);
+	e = io_pwrite_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[target]);
+	if (e < 0)
+		return fail(e, "writing state record copy %d failed", target);
+	e = io_sync(d->fd);
+	if (e < 0)
+		return fail(e, "flushing state record copy %d failed", target);
+	e = io_pread_all(d->fd, check, STATE_BLOCK_SIZE, d->copy_offset[target]);
+	if (e < 0)
+		return fail(e, "reading back state record copy %d failed", target);
+	if (memcmp(block, check, STATE_BLOCK_SIZE) != 0)
+		return fail(-EIO, "state record copy %d read back different", target);
+	d->current = target;
+	d->seq = next.seq;
+	*r = next;
+	return 0;
+}

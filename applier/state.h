@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The boot-state record: the device's memory of which slot is good, what is
+ * being installed and how many trial boots remain. It lives raw on its own
+ * partition, in two copies (docs/state-record.md has the byte layout):
+ *
+ *   partition offset 0          copy 0: one 4096-byte block, record in its first 512 bytes
+ *   partition offset size/2     copy 1: likewise, in a different erase block
+ *
+ * Reading takes the valid copy with the highest sequence number. A commit
+ * writes the other copy with sequence + 1 and reads it back, so a torn or lost
+ * write leaves the previous record valid and in charge. Nothing ever repairs
+ * the older copy: it is the fallback until the next commit overwrites it.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATE_MAGIC "SOST"
+#define STATE_FORMAT 1
+#define STATE_RECORD_SIZE 512
+#define STATE_BLOCK_SIZE 4096
+#define STATE_MIN_DEVICE_SIZE (2 * STATE_BLOCK_SIZE)
+#define STATE_LABEL_SIZE 32
+#define STATE_DIGEST_SIZE 32
+#define STATE_REASON_SIZE 128
+#define STATE_MAX_TRIES 16
+
+enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
+
+enum slot_status {
+	SLOT_UNKNOWN = 0,     /* never written by us (e.g. factory image, not yet confirmed) */
+	SLOT_GOOD = 1,	      /* booted and confirmed */
+	SLOT_INCOMPLETE = 2,  /* being written, or a write was abandoned: never boot it */
+	SLOT_UNCONFIRMED = 3, /* written and verified, on trial */
+	SLOT_BAD = 4,	      /* failed its trial or was marked bad */
+};
+
+struct state_slot {
+	uint64_t version;
+	uint8_t status; /* enum slot_status */
+	char label[STATE_LABEL_SIZE];
+};
+
+struct state_record {
+	uint64_t seq;
+	uint8_t state;	/* enum state_kind */
+	uint8_t active; /* last known good slot: 0 = A, 1 = B */
+	uint8_t target; /* slot being written or tried */
+	uint8_t tries_left;
+	uint8_t max_tries;
+	uint8_t apply_attempts;
+	int32_t last_error; /* positive errno of the last failure, 0 if none */
+	struct state_slot slot[2];
+	uint8_t txn[STATE_DIGEST_SIZE]; /* transaction in progress: digest of the signed manifest */
+	uint8_t image_digest[STATE_DIGEST_SIZE];
+	uint64_t image_size;
+	uint64_t target_version;
+	uint64_t version_floor;
+	uint8_t last_done[STATE_DIGEST_SIZE];
+	uint8_t last_failed[STATE_DIGEST_SIZE];
+	uint8_t last_rejected[STATE_DIGEST_SIZE]; /* fingerprint of the last rejected file */
+	char target_label[STATE_LABEL_SIZE];
+	char last_reason[STATE_REASON_SIZE];
+};
+
+/* Pure: serialises r into exactly STATE_RECORD_SIZE bytes, CRC included. */
+void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE]);
+
+/*
+ * Pure: parses and validates one copy (magic, format, size, CRC, every enum in
+ * range, every string clean). Returns 0, or -EBADMSG with a reason.
+ */
+int state_decode(const uint8_t *buf, size_t len, struct state_record *ret);
+
+/* A fresh record: slot A active, idle. Used on first boot and when both copies are unreadable. */
+void state_init(struct state_record *r);
+
+const char *state_kind_name(uint8_t state);
+const char *state_slot_status_name(uint8_t status);
+static inline char state_slot_letter(uint8_t slot)
+{
+	return slot ? 'B' : 'A';
+}
+
+/* An open state partition (or, in tests, a plain file). */
+struct state_dev {
+	int fd;
+	uint64_t copy_offset[2];
+	int current; /* copy the last load/commit used, -1 if neither is valid */
+	uint64_t seq;
+};
+
+/* Opens the device for reading, or for reading and committing. */
+int state_open(const char *path, bool writable, struct state_dev *ret);
+void state_close(struct state_dev *d);
+
+/*
+ * Reads both copies and returns the valid one with the highest sequence.
+ * -ENODATA (with a reason) when neither copy is valid; -EIO when the device
+ * cannot be read.
+ */
+int state_load(struct state_dev *d, struct state_record *ret);
+
+/*
+ * Writes r to the copy not in use, with sequence = last + 1, flushes, reads it
+ * back and compares. On success r->seq holds the new sequence and that copy is
+ * current. On failure the previous record is still the valid one.
+ */
+int state_commit(struct state_dev *d, struct state_record *r);
