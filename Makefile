@@ -36,4 +36,17 @@ $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
 	strip -o $@.stripped $@
 
-.PHONY: all
+# Unit tests: every tests/unit/test-*.c linked into one runner.
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/obj/unit-%.o)
+
+$(BUILD)/obj/unit-%.o: tests/unit/%.c tests/unit/test.h $(wildcard applier/*.h) | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+.PHONY: all unit

@@ -302,6 +302,15 @@ static int cmd_device(struct cli *c, const char *name)
 	const char *specs[] = { c->cfg.state, c->cfg.slot[0], c->cfg.slot[1], c->cfg.data };
 	_cleanup_free_ char *path = NULL;
 
+	if (strcmp(name, "all") == 0) {
+		/* What the initramfs waits for: the record and both slots, each exactly once. */
+		struct devices d;
+		int r = devices_resolve(&c->cfg, &d);
+		if (r == 0)
+			printf("%s\n%s\n%s\n", d.state, d.slot[0], d.slot[1]);
+		devices_free(&d);
+		return r;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (strcmp(name, names[i]) != 0)
 			continue;
@@ -310,7 +319,7 @@ static int cmd_device(struct cli *c, const char *name)
 			printf("%s\n", path);
 		return r;
 	}
-	return fail(-EINVAL, "unknown device '%s' (state, a, b or data)", name);
+	return fail(-EINVAL, "unknown device '%s' (state, a, b, data or all)", name);
 }
 
 static int need_args(int argc, int n, const char *what)

@@ -17,7 +17,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	char line[512];
 	va_list ap;
 
-	if (level > max_level)
+	if (level > max_level || level < LOG_LEVEL_ERROR)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);

@@ -38,7 +38,7 @@ static const char usage[] =
 	"  status [--json]                  booted and active slot, state, versions, last error\n"
 	"  mark-good                        confirm the booted slot\n"
 	"  mark-bad                         refuse the slot on trial (reboot to roll back)\n"
-	"  device state|a|b|data            print a partition's device path\n"
+	"  device state|a|b|data|all        print partition device paths\n"
 	"Initramfs:\n"
 	"  apply                            install a staged bundle, pick the slot to boot,\n"
 	"                                   print \"SLOT DEVICE\"\n"

@@ -1,0 +1,54 @@
+#!/bin/bash
+# shellcheck disable=SC2154 # moddir: set by dracut
+# dracut module "systemota": the SystemOTA applier in the initramfs.
+#
+# With root=systemota on the kernel command line, this initramfs installs a
+# staged update (if any) and chooses the root slot itself; see README.md.
+#
+# What goes in, each overridable from the environment of the dracut run:
+#   SYSTEMOTA_BINARY  the applier          (default /usr/sbin/systemota)
+#   SYSTEMOTA_CONF    the device config    (default /etc/systemota/system.conf)
+#   SYSTEMOTA_KEYS    trusted public keys  (default /etc/systemota/keys: *.pem, revoked)
+
+# called by dracut
+check() {
+    require_binaries "${SYSTEMOTA_BINARY:-/usr/sbin/systemota}" || return 1
+    # Only when asked for (dracut -a systemota, or add_dracutmodules+=" systemota ").
+    return 255
+}
+
+# called by dracut
+depends() {
+    echo base udev-rules
+    return 0
+}
+
+# called by dracut
+installkernel() {
+    # The slots' filesystems; block drivers are the platform's business.
+    hostonly='' instmods ext4 squashfs
+}
+
+# called by dracut
+install() {
+    local bin=${SYSTEMOTA_BINARY:-/usr/sbin/systemota}
+    local conf=${SYSTEMOTA_CONF:-/etc/systemota/system.conf}
+    local keys=${SYSTEMOTA_KEYS:-/etc/systemota/keys}
+    local k n=0
+
+    inst_binary "$bin" /usr/sbin/systemota
+    inst_simple "$conf" /etc/systemota/system.conf
+    for k in "$keys"/*.pem; do
+        [ -f "$k" ] || continue
+        inst_simple "$k" "/etc/systemota/keys/${k##*/}"
+        n=$((n + 1))
+    done
+    if [ "$n" -eq 0 ]; then
+        dfatal "systemota: no trusted public key (*.pem) in $keys"
+        return 1
+    fi
+    [ -f "$keys/revoked" ] && inst_simple "$keys/revoked" /etc/systemota/keys/revoked
+    inst_multiple mount umount
+    inst_hook cmdline 90 "$moddir/systemota-cmdline.sh"
+    inst_hook mount 90 "$moddir/systemota-mount.sh"
+}
