@@ -49,4 +49,39 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
-.PHONY: all unit
+# The QEMU demo device (kernel, initramfs, root images, bundle, disk).
+QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* initramfs/90systemota/* keys/trusted/* keys/*.key)
+$(BUILD)/qemu/.done: $(BUILD)/systemota $(BUILD)/systemota.static $(QEMU_INPUTS)
+	qemu/build.sh $(abspath $(BUILD))/qemu
+	touch $@
+
+qemu-device: $(BUILD)/qemu/.done
+
+deps:
+	.ci/deps
+
+# The README's two commands.
+demo: deps
+	$(MAKE) all
+	$(MAKE) qemu-device
+	qemu/demo.sh
+
+check: deps
+	$(MAKE) all $(BUILD)/unit-tests
+	$(MAKE) qemu-device
+	BUILD=$(abspath $(BUILD)) tests/run.sh
+
+PREFIX ?= /usr
+DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
+install: $(BUILD)/systemota
+	install -D -m 0755 $(BUILD)/systemota $(DESTDIR)$(PREFIX)/sbin/systemota
+	install -d $(DESTDIR)$(DRACUTDIR)/90systemota
+	install -m 0755 initramfs/90systemota/*.sh $(DESTDIR)$(DRACUTDIR)/90systemota/
+	install -d -m 0755 $(DESTDIR)/etc/systemota/keys
+	test -e $(DESTDIR)/etc/systemota/system.conf || \
+		install -m 0644 initramfs/system.conf.example $(DESTDIR)/etc/systemota/system.conf
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all unit qemu-device deps demo check install clean

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Version 1 stages version 2 -> reboot -> slot B runs version 2 on trial ->
+# mark-good -> idle, active B, bundle removed -> a further reboot stays on B.
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+cp "$QEMU_BUILD/v2.sota" "$work/ctl/"
+
+boot 1 'systemota stage /ctl/v2.sota && echo "STAGED"; after=reboot'
+expect_booted 1 1 A
+expect_log 1 '^STAGED$'
+expect_state '"state": "idle"' '"active": "A"' '"staged"'
+
+boot 2 'systemota status --json; systemota mark-good && echo "MARKED-GOOD"; ls /data/systemota/staged; after=reboot'
+expect_booted 2 2 B
+expect_log 2 'systemota: installing version 2 \(2.0\) into slot B'
+expect_log 2 'systemota: slot B written and verified'
+expect_log 2 '"state": "trying"'
+expect_log 2 '^MARKED-GOOD$'
+expect_log 2 'removed update.sota'
+expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2' \
+	'"A": \{ "status": "good", "version": 1' '"last_error": null'
+expect_slot_holds B "$QEMU_BUILD/root-v2.img"
+expect_slot_holds A "$QEMU_BUILD/root-v1.img"
+
+boot 3 'systemota status'
+expect_booted 3 2 B
+expect_no_log 3 'installing'
+expect_state '"state": "idle"' '"active": "B"'
+finish

@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# Shared helpers for the QEMU test cases (tests/qemu/<case>/run.sh), sourced.
+#
+# A case boots the demo device (qemu/build.sh's factory disk, copied) one boot
+# at a time with `boot N 'step script'`, then asserts on what matters: the
+# console log of each boot, the boot-state record read from the disk image on
+# the host, and the bytes of each slot. Any failed assertion fails the case;
+# run.sh exits 0 only if none did.
+
+set -uo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../qemu/layout.sh
+. "$top/qemu/layout.sh"
+# shellcheck source=../../qemu/vm.sh
+. "$top/qemu/vm.sh"
+sota=$top/build/systemota
+case_name=$(basename "$(cd "$(dirname "$0")" && pwd)")
+work=$top/build/tests/qemu/$case_name
+failures=0
+
+rm -rf "$work" && mkdir -p "$work/ctl"
+cp --sparse=always "$QEMU_BUILD/disk.img" "$work/disk.img"
+
+log() { printf '  [%s] %s\n' "$case_name" "$*"; }
+
+fail() {
+	log "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+# boot N STEP: one boot of the device, running STEP (shell) in its init.
+boot() {
+	printf '%s\n' "$2" > "$work/ctl/step.sh"
+	if ! vm_boot "$work/disk.img" "$work/ctl" "$work/boot$1.log"; then
+		fail "boot $1: QEMU failed or timed out (log: $work/boot$1.log)"
+	fi
+	log "boot $1: $(grep -o 'running version [0-9]* from slot [AB]' "$work/boot$1.log" || echo 'no system came up')"
+}
+
+# expect_booted N VERSION SLOT: boot N ran VERSION from SLOT.
+expect_booted() {
+	grep -q "running version $2 from slot $3 \*\*\*" "$work/boot$1.log" ||
+		fail "boot $1 did not run version $2 from slot $3"
+}
+
+# expect_log N PATTERN: boot N's console has a line matching PATTERN (grep -E).
+expect_log() {
+	grep -qE -- "$2" "$work/boot$1.log" || fail "boot $1: no console line matches '$2'"
+}
+
+expect_no_log() {
+	! grep -qE -- "$2" "$work/boot$1.log" || fail "boot $1: unexpected console line '$2'"
+}
+
+# state_json: the boot-state record as `systemota status --json`, read on the host.
+state_json() {
+	vm_part "$work/disk.img" "$STATE_START" "$STATE_SECTORS" "$work/state.img"
+	"$sota" --config /dev/null --state "$work/state.img" --slot-a /dev/null --slot-b /dev/null \
+		--data-dir /nonexistent status --json
+}
+
+# expect_state PATTERN...: each grep -E pattern matches the record's JSON.
+expect_state() {
+	local json p
+	json=$(state_json)
+	for p in "$@"; do
+		grep -qE -- "$p" <<< "$json" || fail "state record does not match '$p': $(tr -d '\n' <<< "$json")"
+	done
+}
+
+# slot_digest A|B SIZE: SHA-256 of the first SIZE bytes of a slot on the disk image.
+slot_digest() {
+	local start=$SLOT_A_START
+	[ "$1" = B ] && start=$SLOT_B_START
+	dd if="$work/disk.img" bs=512 skip="$start" count="$SLOT_SECTORS" status=none |
+		head -c "$2" | sha256sum | cut -d' ' -f1
+}
+
+# flip_byte FILE OFFSET: inverts the lowest bit of one byte in place.
+flip_byte() {
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die; seek($f, $ARGV[1], 0); read($f, my $b, 1) == 1 or die;
+		seek($f, $ARGV[1], 0); print $f chr(ord($b) ^ 1); close($f) or die' "$1" "$2"
+}
+
+file_digest() { sha256sum < "$1" | cut -d' ' -f1; }
+
+# expect_slot_holds A|B IMAGE: the slot's bytes are exactly IMAGE's.
+expect_slot_holds() {
+	[ "$(slot_digest "$1" "$(stat -c %s "$2")")" = "$(file_digest "$2")" ] ||
+		fail "slot $1 does not hold $(basename "$2")"
+}
+
+finish() {
+	if [ "$failures" -eq 0 ]; then
+		log "passed"
+		exit 0
+	fi
+	log "failed ($failures assertions; logs in $work)"
+	exit 1
+}

@@ -1,0 +1,39 @@
+#!/bin/bash
+# make check: runs every suite, then sums their "N passed, N failed" lines.
+#   tests/run.sh [SUITE...]   suites: unit qemu (default: all)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+total_pass=0 total_fail=0 summary=()
+
+run_suite() { # run_suite NAME COMMAND...
+	local name=$1 out last p f start=$SECONDS
+	shift
+	echo "==> $name"
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	last=$(tail -n 1 "$out")
+	rm -f "$out"
+	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+	else
+		p=0 f=1 # a suite that cannot report has failed
+		echo "$name: no summary line"
+	fi
+	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+	summary+=("$(printf '%-8s %4d passed, %d failed  (%d s)' "$name" "$p" "$f" $((SECONDS - start)))")
+}
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit qemu)
+for s in "${suites[@]}"; do
+	case $s in
+	unit) run_suite unit "$build/unit-tests" ;;
+	qemu) run_suite qemu "$top/tests/qemu/run-all.sh" ;;
+	*) echo "unknown suite $s" >&2; exit 2 ;;
+	esac
+done
+echo "==> summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

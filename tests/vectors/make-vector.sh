@@ -1,0 +1,14 @@
+#!/bin/sh
+# Regenerates the bundle test vector documented in docs/bundle-format.md:
+#   image: 100000 bytes, byte i = (i * 7) mod 251
+#   bundle: compatible "test-vector", version 7, label "7.0", chunk size 65536
+#           (2 chunks), zstd level 3, created 1700000000, signed with keys/dev-private.key
+# ECDSA signing is deterministic (RFC 6979), so the same inputs give the same file
+# with the same zstd version (Debian 12: 1.5.4).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$here/../..
+perl -e 'print join("", map { chr(($_ * 7) % 251) } 0 .. 99999)' > "$here/vector1.img"
+"$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector1.img" \
+	--key "$top/keys/dev-private.key" --compatible test-vector --version 7 --label 7.0 \
+	--chunk-size 65536 --level 3 --created 1700000000 -o "$here/vector1.sota"
