@@ -41,7 +41,7 @@ UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/obj/unit-%.o)
 
 $(BUILD)/obj/unit-%.o: tests/unit/%.c tests/unit/test.h $(wildcard applier/*.h) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)

@@ -53,8 +53,8 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[CRYPT
 	uint8_t target = x->st.target;
 
 	log_info("installing version %llu (%s) into slot %c, attempt %u",
-		 (unsigned long long)b->manifest.version, b->manifest.label,
-		 state_slot_letter(target), x->st.apply_attempts);
+	         (unsigned long long)b->manifest.version, b->manifest.label,
+	         state_slot_letter(target), x->st.apply_attempts);
 	int r = install_image(b, x->cfg->slot_path[target]);
 	if (r < 0) {
 		char why[STATE_REASON_SIZE];
@@ -68,7 +68,7 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[CRYPT
 	r = commit(x, &next);
 	if (r == 0)
 		log_info("slot %c written and verified; trying it (%u boots)",
-			 state_slot_letter(target), x->cfg->tries);
+		         state_slot_letter(target), x->cfg->tries);
 	return r;
 }
 
@@ -87,7 +87,7 @@ static void reject(struct ctx *x, const struct staged_file *f, int error)
 
 /* Opens, verifies and judges one staged file: 0 (install it), STAGED_SKIP, or -errno. */
 static int judge(struct ctx *x, const struct staged_list *list, const struct staged_file *f,
-		 struct bundle *b)
+                 struct bundle *b)
 {
 	uint64_t slot_size;
 	int r;
@@ -126,7 +126,8 @@ static int apply_staged(struct ctx *x)
 		if (r == STAGED_SKIP)
 			continue;
 		if (r < 0) {
-			/* Record only the first rejection, so the record stays stable boot after boot. */
+			/* Record only the first rejection, so the record stays stable boot after
+			 * boot. */
 			if (!first_error) {
 				reject(x, f, r);
 				first_error = r;
@@ -157,8 +158,8 @@ static int resume(struct ctx *x)
 	int r;
 
 	log_warn("an install of version %llu into slot %c was interrupted (attempt %u of %d)",
-		 (unsigned long long)x->st.target_version, state_slot_letter(x->st.target),
-		 x->st.apply_attempts, BOOT_MAX_APPLY_ATTEMPTS);
+	         (unsigned long long)x->st.target_version, state_slot_letter(x->st.target),
+	         x->st.apply_attempts, BOOT_MAX_APPLY_ATTEMPTS);
 	/* Count this attempt before making it, so a crash in it is counted too. */
 	int gave_up = boot_resume_install(&x->st, &next);
 	r = commit(x, &next);
@@ -185,7 +186,7 @@ static int resume(struct ctx *x)
 	}
 	r = fail(-ENOENT, "the bundle of the interrupted install is no longer staged");
 	log_error("%s", fail_reason());
-	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[CRYPTO_DIGEST_SIZE]){ 0 }, &next);
+	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[CRYPTO_DIGEST_SIZE]){0}, &next);
 	commit(x, &next);
 	return r;
 }
@@ -213,7 +214,7 @@ static int load(struct ctx *x)
 
 int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 {
-	struct ctx x = { .cfg = cfg, .dev = { .fd = -1 } };
+	struct ctx x = {.cfg = cfg, .dev = {.fd = -1}};
 	struct state_record next;
 	uint8_t slot;
 	int r, err;
@@ -226,8 +227,8 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	}
 	*ret_slot = x.st.active;
 	log_info("state: %s, active slot %c (version %llu)", state_kind_name(x.st.state),
-		 state_slot_letter(x.st.active),
-		 (unsigned long long)x.st.slot[x.st.active].version);
+	         state_slot_letter(x.st.active),
+	         (unsigned long long)x.st.slot[x.st.active].version);
 
 	err = 0;
 	if (x.st.state == STATE_WRITING)
@@ -246,12 +247,13 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 			log_error("%s", next.last_reason);
 		r = commit(&x, &next);
 		if (r < 0) {
-			/* The try could not be counted: never boot an unconfirmed slot uncounted. */
+			/* The try could not be counted: never boot an unconfirmed slot uncounted.
+			 */
 			slot = x.st.active;
 			err = r;
 		} else if (next.state == STATE_TRYING) {
 			log_info("trial boot of slot %c: %u more tries after this one",
-				 state_slot_letter(slot), next.tries_left);
+			         state_slot_letter(slot), next.tries_left);
 		}
 	}
 	*ret_slot = slot;

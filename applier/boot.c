@@ -21,7 +21,7 @@ static void clear_transaction(struct state_record *r)
 }
 
 void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
-			struct state_record *next)
+                        struct state_record *next)
 {
 	*next = *cur;
 	next->state = STATE_WRITING;
@@ -48,7 +48,7 @@ int boot_resume_install(const struct state_record *cur, struct state_record *nex
 	}
 	char why[STATE_REASON_SIZE];
 	snprintf(why, sizeof(why), "install of version %llu interrupted %u times; gave up",
-		 (unsigned long long)cur->target_version, cur->apply_attempts);
+	         (unsigned long long)cur->target_version, cur->apply_attempts);
 	clear_transaction(next);
 	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
 	set_reason(next, -ECANCELED, why);
@@ -68,7 +68,7 @@ void boot_install_done(const struct state_record *cur, uint8_t tries, struct sta
 }
 
 void boot_install_failed(const struct state_record *cur, int error, const char *reason,
-			 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+                         const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
 {
 	*next = *cur;
 	clear_transaction(next);
@@ -77,7 +77,7 @@ void boot_install_failed(const struct state_record *cur, int error, const char *
 }
 
 void boot_reject(const struct state_record *cur, int error, const char *reason,
-		 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+                 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
 {
 	*next = *cur;
 	memcpy(next->last_rejected, fingerprint, STATE_DIGEST_SIZE);
@@ -98,10 +98,11 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 		return 1;
 	}
 	char why[STATE_REASON_SIZE];
-	snprintf(why, sizeof(why),
-		 "slot %c (version %llu) not confirmed after %u trial boots; rolled back to slot %c",
-		 state_slot_letter(cur->target), (unsigned long long)cur->target_version,
-		 cur->max_tries, state_slot_letter(cur->active));
+	snprintf(
+	        why, sizeof(why),
+	        "slot %c (version %llu) not confirmed after %u trial boots; rolled back to slot %c",
+	        state_slot_letter(cur->target), (unsigned long long)cur->target_version,
+	        cur->max_tries, state_slot_letter(cur->active));
 	clear_transaction(next);
 	next->slot[cur->target].status = SLOT_BAD;
 	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
@@ -125,7 +126,7 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 	}
 	if (booted != cur->active)
 		return fail(-EPERM, "booted slot %c is neither on trial nor the active slot %c",
-			    state_slot_letter(booted), state_slot_letter(cur->active));
+		            state_slot_letter(booted), state_slot_letter(cur->active));
 	if (cur->slot[booted].status == SLOT_GOOD)
 		return 0;
 	/* The factory slot, never confirmed yet: confirming it is what mark-good means. */
@@ -138,10 +139,10 @@ int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_r
 	*next = *cur;
 	if (cur->state != STATE_TRYING || booted != cur->target)
 		return fail(-EPERM, "booted slot %c is not on trial; nothing to mark bad",
-			    state_slot_letter(booted));
+		            state_slot_letter(booted));
 	char why[STATE_REASON_SIZE];
 	snprintf(why, sizeof(why), "slot %c (version %llu) marked bad by the running system",
-		 state_slot_letter(cur->target), (unsigned long long)cur->target_version);
+	         state_slot_letter(cur->target), (unsigned long long)cur->target_version);
 	clear_transaction(next);
 	next->slot[cur->target].status = SLOT_BAD;
 	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);

@@ -37,7 +37,7 @@ struct boot_install {
 
 /* IDLE -> WRITING into the inactive slot, attempt 1. */
 void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
-			struct state_record *next);
+                        struct state_record *next);
 
 /*
  * WRITING found at boot: the last attempt was interrupted. Returns 0 with the
@@ -55,11 +55,11 @@ void boot_install_done(const struct state_record *cur, uint8_t tries, struct sta
  * transaction, so a good copy of the same update can still be staged.
  */
 void boot_install_failed(const struct state_record *cur, int error, const char *reason,
-			 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+                         const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
 
 /* IDLE, a staged file refused before anything was written: record why. */
 void boot_reject(const struct state_record *cur, int error, const char *reason,
-		 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+                 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
 
 /*
  * The boot itself. Sets *ret_slot to the slot to boot and returns 1 when next

@@ -32,19 +32,19 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
 	h.payload_size = util_le64(buf + 24);
 	if (h.format != BUNDLE_FORMAT)
 		return fail(-EPROTO, "unsupported bundle format %u (this applier reads %d)",
-			    h.format, BUNDLE_FORMAT);
+		            h.format, BUNDLE_FORMAT);
 	if (h.flags != 0)
 		return fail(-EPROTO, "unsupported bundle flags 0x%x", h.flags);
 	if (h.sigblock_size != BUNDLE_SIGBLOCK_SIZE)
 		return fail(-EBADMSG, "signature block size %u, must be %d", h.sigblock_size,
-			    BUNDLE_SIGBLOCK_SIZE);
+		            BUNDLE_SIGBLOCK_SIZE);
 	if (h.manifest_size < BUNDLE_MANIFEST_FIXED_SIZE ||
 	    h.manifest_size > BUNDLE_MAX_MANIFEST_SIZE)
 		return fail(-EBADMSG, "manifest size %u outside %d..%d", h.manifest_size,
-			    BUNDLE_MANIFEST_FIXED_SIZE, BUNDLE_MAX_MANIFEST_SIZE);
+		            BUNDLE_MANIFEST_FIXED_SIZE, BUNDLE_MAX_MANIFEST_SIZE);
 	if (h.payload_size > BUNDLE_MAX_CHUNKS * (uint64_t)codec_bound(BUNDLE_MAX_CHUNK_SIZE))
 		return fail(-EFBIG, "payload size %llu exceeds the maximum",
-			    (unsigned long long)h.payload_size);
+		            (unsigned long long)h.payload_size);
 	*ret = h;
 	return 0;
 }
@@ -67,26 +67,26 @@ static int check_table(const struct bundle_manifest *m, const struct bundle_head
 			return fail(-EBADMSG, "chunk %u has stored size 0", i);
 		if (m->compression == CODEC_NONE && c.stored_size != c.size)
 			return fail(-EBADMSG, "uncompressed chunk %u stores %u bytes for %u", i,
-				    c.stored_size, c.size);
+			            c.stored_size, c.size);
 		if (c.stored_size > codec_bound(c.size))
 			return fail(-EBADMSG, "chunk %u stored size %u exceeds the bound %zu", i,
-				    c.stored_size, codec_bound(c.size));
+			            c.stored_size, codec_bound(c.size));
 		total += c.stored_size;
 	}
 	if (total != h->payload_size)
 		return fail(-EBADMSG, "chunk sizes add up to %llu, header declares %llu",
-			    (unsigned long long)total, (unsigned long long)h->payload_size);
+		            (unsigned long long)total, (unsigned long long)h->payload_size);
 	return 0;
 }
 
 int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_header *h,
-			  struct bundle_manifest *ret)
+                          struct bundle_manifest *ret)
 {
 	struct bundle_manifest m;
 
 	if (len != h->manifest_size || len < BUNDLE_MANIFEST_FIXED_SIZE)
 		return fail(-EBADMSG, "manifest is %zu bytes, header declares %u", len,
-			    h->manifest_size);
+		            h->manifest_size);
 	if (!util_is_clean_string(buf, BUNDLE_COMPATIBLE_SIZE) || buf[0] == 0)
 		return fail(-EBADMSG, "manifest compatible string is empty or not clean ASCII");
 	if (!util_is_clean_string(buf + 136, BUNDLE_LABEL_SIZE))
@@ -108,20 +108,20 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 		return fail(-EPROTO, "unsupported compression %u", m.compression);
 	if (m.chunk_size < BUNDLE_MIN_CHUNK_SIZE || m.chunk_size > BUNDLE_MAX_CHUNK_SIZE ||
 	    (m.chunk_size & (m.chunk_size - 1)))
-		return fail(-EBADMSG, "chunk size %u is not a power of two in %u..%u",
-			    m.chunk_size, BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
+		return fail(-EBADMSG, "chunk size %u is not a power of two in %u..%u", m.chunk_size,
+		            BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
 	if (m.image_size == 0 || m.image_size > BUNDLE_MAX_IMAGE_SIZE)
 		return fail(-EFBIG, "image size %llu outside 1..%llu",
-			    (unsigned long long)m.image_size,
-			    (unsigned long long)BUNDLE_MAX_IMAGE_SIZE);
+		            (unsigned long long)m.image_size,
+		            (unsigned long long)BUNDLE_MAX_IMAGE_SIZE);
 	if (m.chunk_count > BUNDLE_MAX_CHUNKS ||
 	    m.chunk_count != (m.image_size + m.chunk_size - 1) / m.chunk_size)
-		return fail(-EBADMSG, "chunk count %u does not cover image size %llu", m.chunk_count,
-			    (unsigned long long)m.image_size);
-	if ((uint64_t)len != BUNDLE_MANIFEST_FIXED_SIZE +
-				     (uint64_t)BUNDLE_CHUNK_ENTRY_SIZE * m.chunk_count)
+		return fail(-EBADMSG, "chunk count %u does not cover image size %llu",
+		            m.chunk_count, (unsigned long long)m.image_size);
+	if ((uint64_t)len !=
+	    BUNDLE_MANIFEST_FIXED_SIZE + (uint64_t)BUNDLE_CHUNK_ENTRY_SIZE * m.chunk_count)
 		return fail(-EBADMSG, "manifest size %zu does not match %u chunk entries", len,
-			    m.chunk_count);
+		            m.chunk_count);
 	int r = check_table(&m, h);
 	if (r < 0)
 		return r;
@@ -136,12 +136,12 @@ int bundle_parse_sigblock(const uint8_t *buf, size_t len, struct bundle_sigblock
 
 	if (len != BUNDLE_SIGBLOCK_SIZE)
 		return fail(-EBADMSG, "signature block is %zu bytes, must be %d", len,
-			    BUNDLE_SIGBLOCK_SIZE);
+		            BUNDLE_SIGBLOCK_SIZE);
 	memcpy(s.key_id, buf, CRYPTO_KEY_ID_SIZE);
 	s.sig_len = util_le16(buf + 32);
 	if (s.sig_len == 0 || s.sig_len > CRYPTO_SIG_MAX)
 		return fail(-EBADMSG, "signature length %u outside 1..%d", s.sig_len,
-			    CRYPTO_SIG_MAX);
+		            CRYPTO_SIG_MAX);
 	if (!util_is_zero(buf + 34 + s.sig_len, BUNDLE_SIGBLOCK_SIZE - 34 - s.sig_len))
 		return fail(-EBADMSG, "signature block padding is not zero");
 	memcpy(s.sig, buf + 34, s.sig_len);
@@ -171,7 +171,7 @@ void bundle_write_header(const struct bundle_header *h, uint8_t out[BUNDLE_HEADE
 }
 
 void bundle_write_manifest_fixed(const struct bundle_manifest *m,
-				 uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE])
+                                 uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE])
 {
 	memset(out, 0, BUNDLE_MANIFEST_FIXED_SIZE);
 	memcpy(out, m->compatible, BUNDLE_COMPATIBLE_SIZE);
@@ -206,7 +206,7 @@ static int read_head(struct bundle *b)
 
 	if (b->file_size < BUNDLE_HEADER_SIZE)
 		return fail(-EBADMSG, "bundle truncated: %llu bytes, no room for the header",
-			    (unsigned long long)b->file_size);
+		            (unsigned long long)b->file_size);
 	r = io_pread_all(b->fd, hdr, sizeof(hdr), 0);
 	if (r < 0)
 		return fail(r, "cannot read bundle header");
@@ -219,10 +219,10 @@ static int read_head(struct bundle *b)
 	uint64_t want = b->payload_offset + b->header.payload_size;
 	if (b->file_size < want)
 		return fail(-EBADMSG, "bundle truncated: %llu bytes, header declares %llu",
-			    (unsigned long long)b->file_size, (unsigned long long)want);
+		            (unsigned long long)b->file_size, (unsigned long long)want);
 	if (b->file_size > want)
 		return fail(-EBADMSG, "bundle has %llu trailing bytes after the payload",
-			    (unsigned long long)(b->file_size - want));
+		            (unsigned long long)(b->file_size - want));
 	b->head = malloc(b->head_len);
 	if (!b->head)
 		return -ENOMEM;
@@ -233,12 +233,12 @@ static int read_head(struct bundle *b)
 	if (memcmp(b->head, hdr, sizeof(hdr)) != 0)
 		return fail(-EBADMSG, "bundle header changed while being read");
 	crypto_sha256(b->head, BUNDLE_HEADER_SIZE + b->header.manifest_size, b->txn);
-	r = bundle_parse_manifest(b->head + BUNDLE_HEADER_SIZE, b->header.manifest_size,
-				  &b->header, &b->manifest);
+	r = bundle_parse_manifest(b->head + BUNDLE_HEADER_SIZE, b->header.manifest_size, &b->header,
+	                          &b->manifest);
 	if (r < 0)
 		return r;
 	return bundle_parse_sigblock(b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size,
-				     BUNDLE_SIGBLOCK_SIZE, &b->sig);
+	                             BUNDLE_SIGBLOCK_SIZE, &b->sig);
 }
 
 int bundle_open_fd(int fd, struct bundle *ret)

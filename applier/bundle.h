@@ -45,7 +45,7 @@
 #define BUNDLE_MIN_CHUNK_SIZE (64u * 1024)
 #define BUNDLE_MAX_CHUNK_SIZE (4u * 1024 * 1024)
 #define BUNDLE_MAX_CHUNKS 16384u
-#define BUNDLE_MAX_MANIFEST_SIZE \
+#define BUNDLE_MAX_MANIFEST_SIZE                                                                   \
 	(BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * BUNDLE_MAX_CHUNKS)
 #define BUNDLE_MAX_IMAGE_SIZE ((uint64_t)BUNDLE_MAX_CHUNKS * BUNDLE_MAX_CHUNK_SIZE)
 
@@ -85,7 +85,7 @@ struct bundle_chunk {
 /* Pure parsers: each checks every field against the format and the named maxima. */
 int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *ret);
 int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_header *h,
-			  struct bundle_manifest *ret);
+                          struct bundle_manifest *ret);
 int bundle_parse_sigblock(const uint8_t *buf, size_t len, struct bundle_sigblock *ret);
 
 /* Chunk i of a parsed manifest (i < chunk_count). */
@@ -94,7 +94,7 @@ void bundle_chunk(const struct bundle_manifest *m, uint32_t i, struct bundle_chu
 /* Serialisers for `bundle create` and tests. */
 void bundle_write_header(const struct bundle_header *h, uint8_t out[BUNDLE_HEADER_SIZE]);
 void bundle_write_manifest_fixed(const struct bundle_manifest *m,
-				 uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE]);
+                                 uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE]);
 void bundle_write_chunk_entry(uint8_t *out, uint32_t stored_size, const uint8_t *digest);
 void bundle_write_sigblock(const struct bundle_sigblock *s, uint8_t out[BUNDLE_SIGBLOCK_SIZE]);
 

@@ -96,9 +96,9 @@ static const char *mount_data(const struct config *cfg)
 	mkdir("/run/systemota", 0700);
 	mkdir(APPLY_MOUNT_DIR, 0700);
 	if (mount(dev, APPLY_MOUNT_DIR, fstype, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0) {
+	          NULL) < 0) {
 		log_warn("cannot mount data partition %s (%s): %s; not looking for updates", dev,
-			 fstype, strerror(errno));
+		         fstype, strerror(errno));
 		return NULL;
 	}
 	return APPLY_MOUNT_DIR;
@@ -122,12 +122,12 @@ static int cmd_apply(struct cli *c)
 	if (data)
 		dropin_path(&c->cfg, data, dropin, sizeof(dropin));
 	struct apply_config ac = {
-		.state_path = d.state,
-		.slot_path = { d.slot[0], d.slot[1] },
-		.dropin_dir = data ? dropin : NULL,
-		.keys = keys,
-		.compatible = c->cfg.compatible,
-		.tries = c->cfg.tries,
+	        .state_path = d.state,
+	        .slot_path = {d.slot[0], d.slot[1]},
+	        .dropin_dir = data ? dropin : NULL,
+	        .keys = keys,
+	        .compatible = c->cfg.compatible,
+	        .tries = c->cfg.tries,
 	};
 	r = apply_run(&ac, &slot);
 	if (data && !c->data_dir_given && umount(data) < 0)
@@ -156,7 +156,7 @@ static int cmd_boot_slot(struct cli *c)
 }
 
 static void judge_staged(const struct cli *c, const struct state_record *st,
-			 const struct staged_list *list, struct report_staged *out)
+                         const struct staged_list *list, struct report_staged *out)
 {
 	struct crypto_keyring *keys = NULL;
 	int rk = crypto_keyring_load(c->cfg.keys, &keys);
@@ -182,12 +182,13 @@ static void judge_staged(const struct cli *c, const struct state_record *st,
 			snprintf(o->verdict, sizeof(o->verdict), "being installed or on trial");
 		else if (memcmp(st->last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0)
 			snprintf(o->verdict, sizeof(o->verdict), "rejected at boot: %s",
-				 st->last_reason);
+			         st->last_reason);
 		else if (r == STAGED_SKIP)
-			snprintf(o->verdict, sizeof(o->verdict), "installed or failed before; ignored");
+			snprintf(o->verdict, sizeof(o->verdict),
+			         "installed or failed before; ignored");
 		else if (r < 0)
 			snprintf(o->verdict, sizeof(o->verdict), "will be rejected: %s",
-				 fail_reason());
+			         fail_reason());
 		else
 			snprintf(o->verdict, sizeof(o->verdict), "pending: applied at next boot");
 	}
@@ -197,8 +198,8 @@ static void judge_staged(const struct cli *c, const struct state_record *st,
 static int cmd_status(struct cli *c)
 {
 	struct report_staged staged[STAGED_MAX_FILES];
-	struct report_status s = { .booted = -1 };
-	struct staged_list list = { .dirfd = -1 };
+	struct report_status s = {.booted = -1};
+	struct staged_list list = {.dirfd = -1};
 	struct state_record st;
 	struct devices d;
 	char dropin[4096];
@@ -253,7 +254,7 @@ static int cmd_mark(struct cli *c, bool good)
 	state_close(&dev);
 	if (r == 0)
 		log_info("slot %c %s", state_slot_letter(booted),
-			 good ? "is good" : "marked bad; reboot to return to the previous slot");
+		         good ? "is good" : "marked bad; reboot to return to the previous slot");
 	if (r == 0 && good) {
 		struct crypto_keyring *keys;
 		char dropin[4096];
@@ -298,8 +299,8 @@ static int cmd_stage(struct cli *c, const char *file)
 
 static int cmd_device(struct cli *c, const char *name)
 {
-	static const char *const names[] = { "state", "a", "b", "data" };
-	const char *specs[] = { c->cfg.state, c->cfg.slot[0], c->cfg.slot[1], c->cfg.data };
+	static const char *const names[] = {"state", "a", "b", "data"};
+	const char *specs[] = {c->cfg.state, c->cfg.slot[0], c->cfg.slot[1], c->cfg.data};
 	_cleanup_free_ char *path = NULL;
 
 	if (strcmp(name, "all") == 0) {

@@ -42,7 +42,7 @@ void codec_free(struct codec *c)
 }
 
 int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
-		     size_t expected)
+                     size_t expected)
 {
 	/* The frame must span the chunk exactly: no second frame, no trailing bytes. */
 	size_t frame = ZSTD_findFrameCompressedSize(src, src_len);
@@ -53,7 +53,7 @@ int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_
 		return fail(-EBADMSG, "corrupt zstd frame header");
 	if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected)
 		return fail(-EBADMSG, "zstd frame declares %llu bytes, chunk holds %zu", content,
-			    expected);
+		            expected);
 	/*
 	 * One-shot decompression writes straight into dst and cannot go past
 	 * dst's end (zstd reports dstSize_tooSmall instead), so a frame that
@@ -68,7 +68,7 @@ int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_
 }
 
 int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
-		   size_t dst_cap, size_t *ret_len)
+                   size_t dst_cap, size_t *ret_len)
 {
 	if (!c->c) {
 		c->c = ZSTD_createCCtx();
@@ -76,7 +76,8 @@ int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_le
 			return -ENOMEM;
 	}
 	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
-	/* The content size goes in the frame header: the decompressor checks it against the table. */
+	/* The content size goes in the frame header: the decompressor checks it against the table.
+	 */
 	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_contentSizeFlag, 1);

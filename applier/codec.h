@@ -28,10 +28,10 @@ void codec_free(struct codec *c);
  * frame, trailing bytes, or any other output size.
  */
 int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
-		     size_t expected);
+                     size_t expected);
 
 /* Compresses src into one frame at level. Returns the frame size in *ret_len. */
 int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
-		   size_t dst_cap, size_t *ret_len);
+                   size_t dst_cap, size_t *ret_len);
 
 const char *codec_name(uint8_t kind);

@@ -38,8 +38,8 @@ int config_set(struct config *c, const char *key, const char *value)
 		char *end;
 		long n = strtol(value, &end, 10);
 		if (*value == '\0' || *end != '\0' || n < 1 || n > STATE_MAX_TRIES)
-			return fail(-EINVAL, "config: tries must be 1..%d, not '%s'", STATE_MAX_TRIES,
-				    value);
+			return fail(-EINVAL, "config: tries must be 1..%d, not '%s'",
+			            STATE_MAX_TRIES, value);
 		c->tries = (uint8_t)n;
 		return 0;
 	}
@@ -49,19 +49,19 @@ int config_set(struct config *c, const char *key, const char *value)
 		const char *key;
 		size_t offset, size;
 	} strings[] = {
-		{ "compatible", offsetof(struct config, compatible), sizeof(c->compatible) },
-		{ "keys", offsetof(struct config, keys), CONFIG_VALUE_MAX },
-		{ "state", offsetof(struct config, state), CONFIG_VALUE_MAX },
-		{ "slot-a", offsetof(struct config, slot[0]), CONFIG_VALUE_MAX },
-		{ "slot-b", offsetof(struct config, slot[1]), CONFIG_VALUE_MAX },
-		{ "data", offsetof(struct config, data), CONFIG_VALUE_MAX },
-		{ "data-dir", offsetof(struct config, data_dir), CONFIG_VALUE_MAX },
-		{ "dropin", offsetof(struct config, dropin), CONFIG_VALUE_MAX },
+	        {"compatible", offsetof(struct config, compatible), sizeof(c->compatible)},
+	        {"keys", offsetof(struct config, keys), CONFIG_VALUE_MAX},
+	        {"state", offsetof(struct config, state), CONFIG_VALUE_MAX},
+	        {"slot-a", offsetof(struct config, slot[0]), CONFIG_VALUE_MAX},
+	        {"slot-b", offsetof(struct config, slot[1]), CONFIG_VALUE_MAX},
+	        {"data", offsetof(struct config, data), CONFIG_VALUE_MAX},
+	        {"data-dir", offsetof(struct config, data_dir), CONFIG_VALUE_MAX},
+	        {"dropin", offsetof(struct config, dropin), CONFIG_VALUE_MAX},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
 		if (strcmp(key, strings[i].key) == 0)
 			return set_string((char *)c + strings[i].offset, strings[i].size, key,
-					  value);
+			                  value);
 	return fail(-EINVAL, "config: unknown key '%s'", key);
 }
 

@@ -41,5 +41,6 @@ void config_defaults(struct config *c);
 /* Reads path over the defaults. A missing file is fine when optional is set. */
 int config_load(struct config *c, const char *path, int optional);
 
-/* Sets one key as the file would ("slot-a", "tries", ...). -EINVAL with a reason for a bad key or value. */
+/* Sets one key as the file would ("slot-a", "tries", ...). -EINVAL with a reason for a bad key or
+ * value. */
 int config_set(struct config *c, const char *key, const char *value);

@@ -31,14 +31,14 @@ static int check_options(const struct create_options *o, uint64_t image_size)
 
 	if (cs < BUNDLE_MIN_CHUNK_SIZE || cs > BUNDLE_MAX_CHUNK_SIZE || (cs & (cs - 1)))
 		return fail(-EINVAL, "chunk size must be a power of two in %u..%u",
-			    BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
+		            BUNDLE_MIN_CHUNK_SIZE, BUNDLE_MAX_CHUNK_SIZE);
 	if (image_size == 0 || image_size > (uint64_t)BUNDLE_MAX_CHUNKS * cs)
 		return fail(-EFBIG, "image of %llu bytes: must be 1..%llu bytes at this chunk size",
-			    (unsigned long long)image_size,
-			    (unsigned long long)BUNDLE_MAX_CHUNKS * cs);
+		            (unsigned long long)image_size,
+		            (unsigned long long)BUNDLE_MAX_CHUNKS * cs);
 	if (!o->compatible[0] || strlen(o->compatible) >= BUNDLE_COMPATIBLE_SIZE)
 		return fail(-EINVAL, "compatible string must be 1..%d characters",
-			    BUNDLE_COMPATIBLE_SIZE - 1);
+		            BUNDLE_COMPATIBLE_SIZE - 1);
 	if (strlen(o->label) >= BUNDLE_LABEL_SIZE)
 		return fail(-EINVAL, "label must be at most %d characters", BUNDLE_LABEL_SIZE - 1);
 	if (!util_is_clean_string((const uint8_t *)o->compatible, strlen(o->compatible) + 1) ||
@@ -72,15 +72,15 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 		stored_len = c.size;
 		if (bld->m.compression == CODEC_ZSTD) {
 			r = codec_compress(bld->codec, bld->o->level, bld->raw, c.size, bld->stored,
-					   codec_bound(bld->m.chunk_size), &stored_len);
+			                   codec_bound(bld->m.chunk_size), &stored_len);
 			if (r < 0)
 				return r;
 			stored = bld->stored;
 		}
 		crypto_sha256(stored, stored_len, digest);
 		bundle_write_chunk_entry(bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
-						 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
-					 (uint32_t)stored_len, digest);
+		                                 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
+		                         (uint32_t)stored_len, digest);
 		r = io_pwrite_all(bld->out, stored, stored_len, offset + total);
 		if (r < 0)
 			return fail(r, "writing bundle");
@@ -137,7 +137,7 @@ static int build(struct builder *bld, uint64_t image_size)
 	bld->h.format = BUNDLE_FORMAT;
 	bld->h.sigblock_size = BUNDLE_SIGBLOCK_SIZE;
 	bld->h.manifest_size =
-		BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * bld->m.chunk_count;
+	        BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * bld->m.chunk_count;
 
 	bld->manifest = calloc(1, bld->h.manifest_size);
 	bld->raw = malloc(o->chunk_size);
@@ -159,7 +159,7 @@ static int build(struct builder *bld, uint64_t image_size)
 
 int create_bundle(const struct create_options *o)
 {
-	struct builder bld = { .o = o, .in = -1, .out = -1 };
+	struct builder bld = {.o = o, .in = -1, .out = -1};
 	char tmp[4096];
 	uint64_t size;
 	int r;
@@ -188,8 +188,8 @@ int create_bundle(const struct create_options *o)
 		unlink(tmp);
 	if (r == 0)
 		log_info("created %s: version %llu (%s), %u chunks, payload %llu of %llu bytes",
-			 o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
-			 (unsigned long long)bld.h.payload_size, (unsigned long long)size);
+		         o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
+		         (unsigned long long)bld.h.payload_size, (unsigned long long)size);
 	codec_free(bld.codec);
 	free(bld.manifest);
 	free(bld.raw);

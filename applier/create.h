@@ -6,15 +6,15 @@
 #include <stdint.h>
 
 struct create_options {
-	const char *image;	/* raw filesystem image */
-	const char *output;	/* bundle to write (atomically: temp file, rename) */
-	const char *key;	/* private key, PEM, EC P-256 */
+	const char *image;      /* raw filesystem image */
+	const char *output;     /* bundle to write (atomically: temp file, rename) */
+	const char *key;        /* private key, PEM, EC P-256 */
 	const char *compatible; /* device family, checked by the device */
-	const char *label;	/* human-readable version, e.g. "2.0" */
-	uint64_t version;	/* monotonic version, for anti-rollback */
-	uint32_t chunk_size;	/* inflated bytes per chunk, power of two */
-	int level;		/* zstd level; 0 stores the chunks raw */
-	uint64_t created;	/* seconds since the epoch */
+	const char *label;      /* human-readable version, e.g. "2.0" */
+	uint64_t version;       /* monotonic version, for anti-rollback */
+	uint32_t chunk_size;    /* inflated bytes per chunk, power of two */
+	int level;              /* zstd level; 0 stores the chunks raw */
+	uint64_t created;       /* seconds since the epoch */
 };
 
 #define CREATE_DEFAULT_CHUNK_SIZE (1024u * 1024)

@@ -18,7 +18,7 @@
 #include "util.h"
 
 _Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(struct crypto_sha256),
-	       "crypto_sha256 too small for mbedtls_sha256_context");
+               "crypto_sha256 too small for mbedtls_sha256_context");
 
 void crypto_sha256_init(struct crypto_sha256 *h)
 {
@@ -92,7 +92,7 @@ static int check_key_file(const char *path)
 		return fail(-errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_size > CRYPTO_MAX_KEY_FILE)
 		return fail(-EBADMSG, "%s: not a regular key file of at most %d bytes", path,
-			    CRYPTO_MAX_KEY_FILE);
+		            CRYPTO_MAX_KEY_FILE);
 	return 0;
 }
 
@@ -107,7 +107,7 @@ static int load_public(const char *path, mbedtls_pk_context *pk)
 		r = check_p256(pk, path);
 	else
 		r = fail(-EBADMSG, "%s: cannot parse public key (mbedTLS -0x%04x)", path,
-			 (unsigned)-r);
+		         (unsigned)-r);
 	if (r < 0)
 		mbedtls_pk_free(pk);
 	return r;
@@ -124,7 +124,7 @@ static int load_private(const char *path, mbedtls_pk_context *pk)
 		r = check_p256(pk, path);
 	else
 		r = fail(-EBADMSG, "%s: cannot parse private key (mbedTLS -0x%04x)", path,
-			 (unsigned)-r);
+		         (unsigned)-r);
 	if (r < 0)
 		mbedtls_pk_free(pk);
 	return r;
@@ -252,8 +252,8 @@ size_t crypto_keyring_count(const struct crypto_keyring *kr)
 	return kr->n;
 }
 
-void crypto_keyring_key(const struct crypto_keyring *kr, size_t i, uint8_t ret_id[CRYPTO_KEY_ID_SIZE],
-			int *ret_revoked, const char **ret_name)
+void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,
+                        uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked, const char **ret_name)
 {
 	memcpy(ret_id, kr->keys[i].id, CRYPTO_KEY_ID_SIZE);
 	*ret_revoked = kr->keys[i].revoked;
@@ -261,7 +261,7 @@ void crypto_keyring_key(const struct crypto_keyring *kr, size_t i, uint8_t ret_i
 }
 
 int crypto_verify(const struct crypto_keyring *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
-		  const uint8_t key_id_in[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len)
+                  const uint8_t key_id_in[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len)
 {
 	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];
 
@@ -272,11 +272,11 @@ int crypto_verify(const struct crypto_keyring *kr, const uint8_t digest[CRYPTO_D
 			continue;
 		if (k->revoked)
 			return fail(-EKEYREVOKED, "signed by revoked key %s (%s)", hex, k->name);
-		int r = mbedtls_pk_verify(k->pk, MBEDTLS_MD_SHA256, digest, CRYPTO_DIGEST_SIZE,
-					  sig, sig_len);
+		int r = mbedtls_pk_verify(k->pk, MBEDTLS_MD_SHA256, digest, CRYPTO_DIGEST_SIZE, sig,
+		                          sig_len);
 		if (r != 0)
 			return fail(-EKEYREJECTED, "signature does not verify with key %s (%s)",
-				    hex, k->name);
+			            hex, k->name);
 		return 0;
 	}
 	return fail(-ENOKEY, "signed by key %s, which is not trusted", hex);
@@ -292,7 +292,7 @@ static int rng_init(struct rng *g)
 	mbedtls_entropy_init(&g->entropy);
 	mbedtls_ctr_drbg_init(&g->drbg);
 	int r = mbedtls_ctr_drbg_seed(&g->drbg, mbedtls_entropy_func, &g->entropy,
-				      (const uint8_t *)"systemota", 9);
+	                              (const uint8_t *)"systemota", 9);
 	return r ? fail(-EIO, "cannot seed random generator (mbedTLS -0x%04x)", (unsigned)-r) : 0;
 }
 
@@ -303,8 +303,8 @@ static void rng_free(struct rng *g)
 }
 
 int crypto_sign(const char *key_path, const uint8_t digest[CRYPTO_DIGEST_SIZE],
-		uint8_t sig[CRYPTO_SIG_MAX], size_t *ret_sig_len,
-		uint8_t ret_key_id[CRYPTO_KEY_ID_SIZE])
+                uint8_t sig[CRYPTO_SIG_MAX], size_t *ret_sig_len,
+                uint8_t ret_key_id[CRYPTO_KEY_ID_SIZE])
 {
 	uint8_t buf[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
 	mbedtls_pk_context pk;
@@ -319,7 +319,7 @@ int crypto_sign(const char *key_path, const uint8_t digest[CRYPTO_DIGEST_SIZE],
 	if (r == 0) {
 		/* The RNG only blinds the computation; MBEDTLS_ECDSA_DETERMINISTIC picks k. */
 		r = mbedtls_pk_sign(&pk, MBEDTLS_MD_SHA256, digest, CRYPTO_DIGEST_SIZE, buf, &len,
-				    mbedtls_ctr_drbg_random, &g.drbg);
+		                    mbedtls_ctr_drbg_random, &g.drbg);
 		if (r != 0 || len > CRYPTO_SIG_MAX)
 			r = fail(-EIO, "signing failed (mbedTLS -0x%04x)", (unsigned)-r);
 		rng_free(&g);
@@ -374,7 +374,7 @@ int crypto_keygen(const char *private_path, const char *public_path)
 	r = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
 	if (r == 0)
 		r = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk),
-					mbedtls_ctr_drbg_random, &g.drbg);
+		                        mbedtls_ctr_drbg_random, &g.drbg);
 	if (r == 0)
 		r = mbedtls_pk_write_key_pem(&pk, buf, sizeof(buf));
 	if (r != 0)

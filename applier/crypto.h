@@ -42,20 +42,21 @@ int crypto_keyring_load(const char *dir, struct crypto_keyring **ret);
 void crypto_keyring_free(struct crypto_keyring *kr);
 size_t crypto_keyring_count(const struct crypto_keyring *kr);
 /* The id of key i (its SHA-256 over the DER public key) and whether it is revoked. */
-void crypto_keyring_key(const struct crypto_keyring *kr, size_t i, uint8_t ret_id[CRYPTO_KEY_ID_SIZE],
-			int *ret_revoked, const char **ret_name);
+void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,
+                        uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked,
+                        const char **ret_name);
 
 /* Verifies sig over digest with the ring's key whose id is key_id. */
 int crypto_verify(const struct crypto_keyring *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
-		  const uint8_t key_id[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len);
+                  const uint8_t key_id[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len);
 
 /*
  * Signs digest with the private key in key_path (PEM, EC P-256). Deterministic
  * (RFC 6979): the same key and digest always give the same signature.
  */
 int crypto_sign(const char *key_path, const uint8_t digest[CRYPTO_DIGEST_SIZE],
-		uint8_t sig[CRYPTO_SIG_MAX], size_t *ret_sig_len,
-		uint8_t ret_key_id[CRYPTO_KEY_ID_SIZE]);
+                uint8_t sig[CRYPTO_SIG_MAX], size_t *ret_sig_len,
+                uint8_t ret_key_id[CRYPTO_KEY_ID_SIZE]);
 
 /* The key id of a public or private key file. */
 int crypto_key_id_of_file(const char *path, uint8_t ret_id[CRYPTO_KEY_ID_SIZE]);

@@ -38,7 +38,7 @@ static int stream(const struct bundle *b, int fd)
 		r = io_pwrite_all(fd, c.data, c.size, c.image_offset);
 		if (r < 0) {
 			r = fail(r == -ENOSPC ? -ENOSPC : -EIO, "writing slot at offset %llu: %s",
-				 (unsigned long long)c.image_offset, strerror(-r));
+			         (unsigned long long)c.image_offset, strerror(-r));
 			break;
 		}
 	}
@@ -75,7 +75,8 @@ int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO
 	while (off < size) {
 		size_t want = (size_t)MIN((uint64_t)READ_BACK_BLOCK, size - off);
 		size_t rd = want;
-		/* O_DIRECT reads whole blocks: round the tail up while it stays inside the device. */
+		/* O_DIRECT reads whole blocks: round the tail up while it stays inside the device.
+		 */
 		if (direct && rd % DIRECT_ALIGN) {
 			rd = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
 			if (off + rd > dev_size)
@@ -84,7 +85,7 @@ int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO
 		r = io_pread_all(fd, buf, rd, off);
 		if (r < 0) {
 			r = fail(-EIO, "reading back slot at offset %llu failed",
-				 (unsigned long long)off);
+			         (unsigned long long)off);
 			break;
 		}
 		crypto_sha256_update(&h, buf, want);
@@ -102,16 +103,16 @@ int install_image(const struct bundle *b, const char *path)
 	uint64_t slot_size;
 	int fd, r;
 
-	/* O_EXCL on a block device fails if it is mounted: the running root can never be the target. */
+	/* O_EXCL on a block device fails if it is mounted: the running root can never be the
+	 * target. */
 	fd = io_open(path, O_RDWR | O_EXCL, 0);
 	if (fd < 0)
 		return fail(fd == -EBUSY ? -EBUSY : -EIO, "cannot open target slot %s: %s", path,
-			    strerror(-fd));
+		            strerror(-fd));
 	r = io_size(fd, &slot_size);
 	if (r == 0 && b->manifest.image_size > slot_size)
 		r = fail(-ENOSPC, "image of %llu bytes does not fit slot of %llu bytes",
-			 (unsigned long long)b->manifest.image_size,
-			 (unsigned long long)slot_size);
+		         (unsigned long long)b->manifest.image_size, (unsigned long long)slot_size);
 	if (r == 0)
 		r = stream(b, fd);
 	if (r == 0) {
@@ -124,7 +125,8 @@ int install_image(const struct bundle *b, const char *path)
 		r = fail(-EIO, "closing slot %s failed: %s", path, strerror(-c));
 	if (r < 0)
 		return r;
-	log_info("image written (%llu bytes); reading it back", (unsigned long long)b->manifest.image_size);
+	log_info("image written (%llu bytes); reading it back",
+	         (unsigned long long)b->manifest.image_size);
 	r = install_read_back(path, b->manifest.image_size, digest);
 	if (r < 0)
 		return r;

@@ -22,30 +22,30 @@
 #include "util.h"
 
 static const char usage[] =
-	"usage: systemota [options] COMMAND\n"
-	"\n"
-	"Build host:\n"
-	"  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
-	"                [--chunk-size BYTES] [--level N] -o OUT\n"
-	"  bundle info [--json] FILE        show a bundle's manifest\n"
-	"  bundle verify FILE               check signature, every chunk and the image digest\n"
-	"  key generate PRIVATE PUBLIC      make a P-256 key pair\n"
-	"  key id FILE                      print a key's id\n"
-	"  state init [--active A|B] [--slot-version N] [--slot-label L] [--force]\n"
-	"                                   write a fresh boot-state record (factory)\n"
-	"Running system:\n"
-	"  stage FILE                       verify a bundle and stage it for the next boot\n"
-	"  status [--json]                  booted and active slot, state, versions, last error\n"
-	"  mark-good                        confirm the booted slot\n"
-	"  mark-bad                         refuse the slot on trial (reboot to roll back)\n"
-	"  device state|a|b|data|all        print partition device paths\n"
-	"Initramfs:\n"
-	"  apply                            install a staged bundle, pick the slot to boot,\n"
-	"                                   print \"SLOT DEVICE\"\n"
-	"  boot-slot                        print the last good slot, changing nothing\n"
-	"\n"
-	"Options: --config FILE, --state DEV, --slot-a DEV, --slot-b DEV, --data DEV,\n"
-	"  --data-dir DIR, --keys DIR, --compatible STR, --tries N, --booted A|B, -v, -q\n";
+        "usage: systemota [options] COMMAND\n"
+        "\n"
+        "Build host:\n"
+        "  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
+        "                [--chunk-size BYTES] [--level N] -o OUT\n"
+        "  bundle info [--json] FILE        show a bundle's manifest\n"
+        "  bundle verify FILE               check signature, every chunk and the image digest\n"
+        "  key generate PRIVATE PUBLIC      make a P-256 key pair\n"
+        "  key id FILE                      print a key's id\n"
+        "  state init [--active A|B] [--slot-version N] [--slot-label L] [--force]\n"
+        "                                   write a fresh boot-state record (factory)\n"
+        "Running system:\n"
+        "  stage FILE                       verify a bundle and stage it for the next boot\n"
+        "  status [--json]                  booted and active slot, state, versions, last error\n"
+        "  mark-good                        confirm the booted slot\n"
+        "  mark-bad                         refuse the slot on trial (reboot to roll back)\n"
+        "  device state|a|b|data|all        print partition device paths\n"
+        "Initramfs:\n"
+        "  apply                            install a staged bundle, pick the slot to boot,\n"
+        "                                   print \"SLOT DEVICE\"\n"
+        "  boot-slot                        print the last good slot, changing nothing\n"
+        "\n"
+        "Options: --config FILE, --state DEV, --slot-a DEV, --slot-b DEV, --data DEV,\n"
+        "  --data-dir DIR, --keys DIR, --compatible STR, --tries N, --booted A|B, -v, -q\n";
 
 static int parse_slot(const char *s)
 {
@@ -94,41 +94,41 @@ enum {
 };
 
 static const struct option options[] = {
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "state", required_argument, NULL, OPT_STATE },
-	{ "slot-a", required_argument, NULL, OPT_SLOT_A },
-	{ "slot-b", required_argument, NULL, OPT_SLOT_B },
-	{ "data", required_argument, NULL, OPT_DATA },
-	{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
-	{ "keys", required_argument, NULL, OPT_KEYS },
-	{ "compatible", required_argument, NULL, OPT_COMPATIBLE },
-	{ "tries", required_argument, NULL, OPT_TRIES },
-	{ "booted", required_argument, NULL, OPT_BOOTED },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "image", required_argument, NULL, OPT_IMAGE },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "version", required_argument, NULL, OPT_VERSION },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "created", required_argument, NULL, OPT_CREATED },
-	{ "active", required_argument, NULL, OPT_ACTIVE },
-	{ "slot-version", required_argument, NULL, OPT_SLOT_VERSION },
-	{ "slot-label", required_argument, NULL, OPT_SLOT_LABEL },
-	{ "force", no_argument, NULL, OPT_FORCE },
-	{ "output", required_argument, NULL, 'o' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"state", required_argument, NULL, OPT_STATE},
+        {"slot-a", required_argument, NULL, OPT_SLOT_A},
+        {"slot-b", required_argument, NULL, OPT_SLOT_B},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"keys", required_argument, NULL, OPT_KEYS},
+        {"compatible", required_argument, NULL, OPT_COMPATIBLE},
+        {"tries", required_argument, NULL, OPT_TRIES},
+        {"booted", required_argument, NULL, OPT_BOOTED},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"version", required_argument, NULL, OPT_VERSION},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
+        {"level", required_argument, NULL, OPT_LEVEL},
+        {"created", required_argument, NULL, OPT_CREATED},
+        {"active", required_argument, NULL, OPT_ACTIVE},
+        {"slot-version", required_argument, NULL, OPT_SLOT_VERSION},
+        {"slot-label", required_argument, NULL, OPT_SLOT_LABEL},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
 };
 
 /* Options that set a config key, in the order of the enum above. */
 static const char *const config_keys[] = {
-	[OPT_STATE - OPT_STATE] = "state",	 [OPT_SLOT_A - OPT_STATE] = "slot-a",
-	[OPT_SLOT_B - OPT_STATE] = "slot-b",	 [OPT_DATA - OPT_STATE] = "data",
-	[OPT_DATA_DIR - OPT_STATE] = "data-dir", [OPT_KEYS - OPT_STATE] = "keys",
-	[OPT_COMPATIBLE - OPT_STATE] = "compatible", [OPT_TRIES - OPT_STATE] = "tries",
+        [OPT_STATE - OPT_STATE] = "state",           [OPT_SLOT_A - OPT_STATE] = "slot-a",
+        [OPT_SLOT_B - OPT_STATE] = "slot-b",         [OPT_DATA - OPT_STATE] = "data",
+        [OPT_DATA_DIR - OPT_STATE] = "data-dir",     [OPT_KEYS - OPT_STATE] = "keys",
+        [OPT_COMPATIBLE - OPT_STATE] = "compatible", [OPT_TRIES - OPT_STATE] = "tries",
 };
 
 static int parse_option(struct cli *c, int opt, const char *arg)
@@ -188,7 +188,7 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 /* Parses options into c; leaves the command words in argv[optind..]. */
 static int parse_args(struct cli *c, int argc, char **argv)
 {
-	const char *overrides[OPT_TRIES - OPT_STATE + 1] = { 0 };
+	const char *overrides[OPT_TRIES - OPT_STATE + 1] = {0};
 	int opt, r;
 
 	c->booted = -1;
@@ -223,7 +223,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	}
 	config_defaults(&c->cfg);
 	r = config_load(&c->cfg, c->config_path ? c->config_path : CONFIG_DEFAULT_PATH,
-			!c->config_path);
+	                !c->config_path);
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(overrides); i++)
 		if (overrides[i])
 			r = config_set(&c->cfg, config_keys[i], overrides[i]);
@@ -232,7 +232,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { 0 };
+	struct cli c = {0};
 	int r = parse_args(&c, argc, argv);
 
 	if (r == 0)

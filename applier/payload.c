@@ -43,18 +43,19 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 		p->next++; /* the hash context is finished: no second end */
 		crypto_sha256_final(&p->image_hash, digest);
 		if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
-			return fail(-EBADMSG, "inflated image does not match the manifest's digest");
+			return fail(-EBADMSG,
+			            "inflated image does not match the manifest's digest");
 		return 0;
 	}
 	bundle_chunk(m, p->next, &c);
 	r = io_pread_all(p->b->fd, p->in, c.stored_size, p->file_offset);
 	if (r < 0)
 		return fail(r == -ENODATA ? -EBADMSG : r, "chunk %u: cannot read %u bytes at %llu",
-			    p->next, c.stored_size, (unsigned long long)p->file_offset);
+		            p->next, c.stored_size, (unsigned long long)p->file_offset);
 	crypto_sha256(p->in, c.stored_size, digest);
 	if (memcmp(digest, c.digest, sizeof(digest)) != 0)
 		return fail(-EBADMSG, "chunk %u (bundle offset %llu): digest mismatch", p->next,
-			    (unsigned long long)p->file_offset);
+		            (unsigned long long)p->file_offset);
 	/* Only now, verified, may these bytes reach the decompressor. */
 	const uint8_t *data = p->in;
 	if (m->compression == CODEC_ZSTD) {

@@ -49,15 +49,17 @@ static void status_json(FILE *f, const struct report_status *s)
 		return;
 	}
 	fprintf(f, "  \"active\": \"%s\",\n  \"state\": \"%s\",\n", slot_name(st->active),
-		state_kind_name(st->state));
+	        state_kind_name(st->state));
 	fprintf(f, "  \"target\": \"%s\",\n  \"tries_left\": %u,\n  \"max_tries\": %u,\n",
-		slot_name(st->target), st->tries_left, st->max_tries);
+	        slot_name(st->target), st->tries_left, st->max_tries);
 	fprintf(f, "  \"apply_attempts\": %u,\n  \"sequence\": %" PRIu64 ",\n", st->apply_attempts,
-		st->seq);
+	        st->seq);
 	fprintf(f, "  \"version_floor\": %" PRIu64 ",\n  \"slots\": {\n", st->version_floor);
 	for (int i = 0; i < 2; i++) {
-		fprintf(f, "    \"%s\": { \"status\": \"%s\", \"version\": %" PRIu64 ", \"label\": ",
-			slot_name(i), state_slot_status_name(st->slot[i].status), st->slot[i].version);
+		fprintf(f,
+		        "    \"%s\": { \"status\": \"%s\", \"version\": %" PRIu64 ", \"label\": ",
+		        slot_name(i), state_slot_status_name(st->slot[i].status),
+		        st->slot[i].version);
 		json_string(f, st->slot[i].label);
 		fprintf(f, " }%s\n", i == 0 ? "," : "");
 	}
@@ -70,7 +72,7 @@ static void status_json(FILE *f, const struct report_status *s)
 	fprintf(f, "  \"last_failed\": \"%s\",\n", hex);
 	if (st->last_error) {
 		fprintf(f, "  \"last_error\": { \"code\": \"%s\", \"errno\": %d, \"reason\": ",
-			fail_code_name(st->last_error), st->last_error);
+		        fail_code_name(st->last_error), st->last_error);
 		json_string(f, st->last_reason);
 		fprintf(f, " },\n");
 	} else {
@@ -96,32 +98,34 @@ static void status_text(FILE *f, const struct report_status *s)
 
 	fprintf(f, "Booted slot:   %s\n", slot_name(s->booted));
 	if (!st) {
-		fprintf(f, "Boot state:    unreadable (%s)\n", s->state_error ? s->state_error : "");
+		fprintf(f, "Boot state:    unreadable (%s)\n",
+		        s->state_error ? s->state_error : "");
 		return;
 	}
 	fprintf(f, "Active slot:   %s (last known good)\n", slot_name(st->active));
 	fprintf(f, "State:         %s", state_kind_name(st->state));
 	if (st->state == STATE_TRYING)
-		fprintf(f, " slot %s, version %" PRIu64 ", %u of %u tries left", slot_name(st->target),
-			st->target_version, st->tries_left, st->max_tries);
+		fprintf(f, " slot %s, version %" PRIu64 ", %u of %u tries left",
+		        slot_name(st->target), st->target_version, st->tries_left, st->max_tries);
 	else if (st->state == STATE_WRITING)
 		fprintf(f, " slot %s, version %" PRIu64 ", attempt %u", slot_name(st->target),
-			st->target_version, st->apply_attempts);
+		        st->target_version, st->apply_attempts);
 	fprintf(f, "\n");
 	for (int i = 0; i < 2; i++)
 		fprintf(f, "Slot %s:        %s, version %" PRIu64 "%s%s%s\n", slot_name(i),
-			state_slot_status_name(st->slot[i].status), st->slot[i].version,
-			st->slot[i].label[0] ? " (" : "", st->slot[i].label,
-			st->slot[i].label[0] ? ")" : "");
+		        state_slot_status_name(st->slot[i].status), st->slot[i].version,
+		        st->slot[i].label[0] ? " (" : "", st->slot[i].label,
+		        st->slot[i].label[0] ? ")" : "");
 	if (st->last_error)
-		fprintf(f, "Last error:    %s: %s\n", fail_code_name(st->last_error), st->last_reason);
+		fprintf(f, "Last error:    %s: %s\n", fail_code_name(st->last_error),
+		        st->last_reason);
 	else
 		fprintf(f, "Last error:    none\n");
 	if (!s->n_staged)
 		fprintf(f, "Staged:        none\n");
 	for (size_t i = 0; i < s->n_staged; i++)
 		fprintf(f, "Staged:        %s, version %" PRIu64 " (%s): %s\n", s->staged[i].name,
-			s->staged[i].version, s->staged[i].label, s->staged[i].verdict);
+		        s->staged[i].version, s->staged[i].label, s->staged[i].verdict);
 }
 
 void report_status(FILE *f, const struct report_status *s, bool json)
@@ -147,22 +151,22 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		fprintf(f, ",\n  \"version\": %" PRIu64 ",\n  \"label\": ", m->version);
 		json_string(f, m->label);
 		fprintf(f,
-			",\n  \"image_size\": %" PRIu64 ",\n  \"image_sha256\": \"%s\",\n"
-			"  \"chunk_size\": %u,\n  \"chunks\": %u,\n  \"compression\": \"%s\",\n"
-			"  \"payload_size\": %" PRIu64 ",\n  \"created\": %" PRIu64 ",\n"
-			"  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"verdict\": ",
-			m->image_size, img, m->chunk_size, m->chunk_count, codec_name(m->compression),
-			b->header.payload_size, m->created, txn, key);
+		        ",\n  \"image_size\": %" PRIu64 ",\n  \"image_sha256\": \"%s\",\n"
+		        "  \"chunk_size\": %u,\n  \"chunks\": %u,\n  \"compression\": \"%s\",\n"
+		        "  \"payload_size\": %" PRIu64 ",\n  \"created\": %" PRIu64 ",\n"
+		        "  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"verdict\": ",
+		        m->image_size, img, m->chunk_size, m->chunk_count,
+		        codec_name(m->compression), b->header.payload_size, m->created, txn, key);
 		json_string(f, verdict);
 		fprintf(f, "\n}\n");
 		return;
 	}
 	fprintf(f, "Compatible:   %s\nVersion:      %" PRIu64 " (%s)\n", m->compatible, m->version,
-		m->label);
+	        m->label);
 	fprintf(f, "Image:        %" PRIu64 " bytes, sha256 %s\n", m->image_size, img);
 	fprintf(f, "Payload:      %" PRIu64 " bytes in %u chunks of %u, %s\n",
-		b->header.payload_size, m->chunk_count, m->chunk_size, codec_name(m->compression));
+	        b->header.payload_size, m->chunk_count, m->chunk_size, codec_name(m->compression));
 	fprintf(f, "Created:      %" PRIu64 "\nTransaction:  %s\nSigned by:    key %s\n",
-		m->created, txn, key);
+	        m->created, txn, key);
 	fprintf(f, "Signature:    %s\n", verdict);
 }

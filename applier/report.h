@@ -19,7 +19,7 @@ struct report_staged {
 struct report_status {
 	const struct state_record *st; /* NULL when the record cannot be read */
 	const char *state_error;       /* why, when st is NULL */
-	int booted;		       /* 0 = A, 1 = B, -1 unknown */
+	int booted;                    /* 0 = A, 1 = B, -1 unknown */
 	const struct report_staged *staged;
 	size_t n_staged;
 };

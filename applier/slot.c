@@ -65,7 +65,8 @@ int slot_resolve(const char *spec, char **ret)
 	if (matches == 0)
 		return fail(-ENOENT, "no partition labelled %s", label);
 	if (matches > 1)
-		return fail(-EEXIST, "%d partitions labelled %s; refusing to guess", matches, label);
+		return fail(-EEXIST, "%d partitions labelled %s; refusing to guess", matches,
+		            label);
 	*ret = strdup(found);
 	return *ret ? 0 : -ENOMEM;
 }

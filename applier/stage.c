@@ -61,7 +61,7 @@ static int mkdir_parents(const char *dir)
 
 /* Removes every staged bundle but keep (NULL: those whose transaction is done). */
 static int remove_others(int dirfd, const char *dropin, const char *keep,
-			 const struct crypto_keyring *keys, const struct state_record *st)
+                         const struct crypto_keyring *keys, const struct state_record *st)
 {
 	struct staged_list list;
 	int removed = 0;
@@ -130,7 +130,7 @@ static int write_staged(const struct bundle *b, int dirfd)
 }
 
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
-		 const char *compatible, const struct state_record *st, uint64_t slot_size)
+                 const char *compatible, const struct state_record *st, uint64_t slot_size)
 {
 	struct bundle b;
 	int dirfd, r;
@@ -143,7 +143,7 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 		r = staged_check(&b, compatible, st, slot_size);
 		if (r == STAGED_SKIP)
 			r = fail(-EALREADY, "version %llu was already installed or failed before",
-				 (unsigned long long)b.manifest.version);
+			         (unsigned long long)b.manifest.version);
 	}
 	if (r == 0) {
 		r = mkdir_parents(dropin);
@@ -162,8 +162,8 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 	r = write_staged(&b, dirfd);
 	if (r == 0) {
 		log_info("staged version %llu (%s) as %s/%s; reboot to apply",
-			 (unsigned long long)b.manifest.version, b.manifest.label, dropin,
-			 STAGE_NAME);
+		         (unsigned long long)b.manifest.version, b.manifest.label, dropin,
+		         STAGE_NAME);
 		int n = remove_others(dirfd, dropin, STAGE_NAME, keys, st);
 		if (n < 0)
 			log_warn("could not remove older staged bundles: %s", fail_reason());
@@ -174,7 +174,7 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 }
 
 int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
-		  const struct state_record *st)
+                  const struct state_record *st)
 {
 	int dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY, 0);
 

@@ -22,8 +22,8 @@
  * the drop-in directory changes.
  */
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
-		 const char *compatible, const struct state_record *st, uint64_t slot_size);
+                 const char *compatible, const struct state_record *st, uint64_t slot_size);
 
 /* Removes staged bundles whose transaction the record lists as done. Returns how many. */
 int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
-		  const struct state_record *st);
+                  const struct state_record *st);

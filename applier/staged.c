@@ -41,7 +41,8 @@ int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SI
 static int is_bundle_name(const char *name)
 {
 	size_t n = strlen(name);
-	return name[0] != '.' && n > strlen(SUFFIX) && strcmp(name + n - strlen(SUFFIX), SUFFIX) == 0;
+	return name[0] != '.' && n > strlen(SUFFIX) &&
+	       strcmp(name + n - strlen(SUFFIX), SUFFIX) == 0;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -96,7 +97,7 @@ void staged_list_free(struct staged_list *l)
 }
 
 int staged_open(const struct staged_list *l, const struct staged_file *f,
-		const struct crypto_keyring *keys, struct bundle *ret)
+                const struct crypto_keyring *keys, struct bundle *ret)
 {
 	struct stat st;
 	int fd, r;
@@ -107,7 +108,7 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 		memset(ret, 0, sizeof(*ret));
 		ret->fd = -1;
 		return fail(fd == -ELOOP ? -EBADMSG : fd, "%s: %s", f->name,
-			    fd == -ELOOP ? "a symlink, not a bundle" : strerror(-fd));
+		            fd == -ELOOP ? "a symlink, not a bundle" : strerror(-fd));
 	}
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 		io_close(fd);
@@ -125,7 +126,7 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 }
 
 int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,
-		 uint64_t slot_size)
+                 uint64_t slot_size)
 {
 	const struct bundle_manifest *m = &b->manifest;
 	uint64_t installed = st->slot[st->active].version;
@@ -136,20 +137,20 @@ int staged_check(const struct bundle *b, const char *compatible, const struct st
 	}
 	if (memcmp(b->txn, st->last_failed, CRYPTO_DIGEST_SIZE) == 0) {
 		log_info("version %llu failed before (%s); not retrying it",
-			 (unsigned long long)m->version, st->last_reason);
+		         (unsigned long long)m->version, st->last_reason);
 		return STAGED_SKIP;
 	}
 	if (strncmp(m->compatible, compatible, sizeof(m->compatible)) != 0)
 		return fail(-EMEDIUMTYPE, "bundle is for '%s', this device is '%s'", m->compatible,
-			    compatible);
+		            compatible);
 	if (m->version <= installed)
 		return fail(-ESTALE, "version %llu is not newer than the installed %llu",
-			    (unsigned long long)m->version, (unsigned long long)installed);
+		            (unsigned long long)m->version, (unsigned long long)installed);
 	if (m->version < st->version_floor)
 		return fail(-ESTALE, "version %llu is below the minimum version %llu",
-			    (unsigned long long)m->version, (unsigned long long)st->version_floor);
+		            (unsigned long long)m->version, (unsigned long long)st->version_floor);
 	if (slot_size && m->image_size > slot_size)
 		return fail(-ENOSPC, "image of %llu bytes does not fit the %llu-byte slot",
-			    (unsigned long long)m->image_size, (unsigned long long)slot_size);
+		            (unsigned long long)m->image_size, (unsigned long long)slot_size);
 	return 0;
 }

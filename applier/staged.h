@@ -42,7 +42,7 @@ void staged_list_free(struct staged_list *l);
  * signature. On success *ret is an open, verified bundle.
  */
 int staged_open(const struct staged_list *l, const struct staged_file *f,
-		const struct crypto_keyring *keys, struct bundle *ret);
+                const struct crypto_keyring *keys, struct bundle *ret);
 
 /*
  * Judges a verified bundle against the device: compatible string, version
@@ -52,7 +52,7 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
  * -errno with a reason.
  */
 int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,
-		 uint64_t slot_size);
+                 uint64_t slot_size);
 
 /*
  * The fingerprint of an entry: SHA-256 over its name, inode, size, mode and

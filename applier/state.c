@@ -84,7 +84,8 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	memcpy(out + OFF_LAST_REJECTED, r->last_rejected, STATE_DIGEST_SIZE);
 	memcpy(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
 	memcpy(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
-	/* Strings are NUL-padded in memory already; force termination so encode(decode) is exact. */
+	/* Strings are NUL-padded in memory already; force termination so encode(decode) is exact.
+	 */
 	out[OFF_REASON + STATE_REASON_SIZE - 1] = 0;
 	for (int i = 0; i < 2; i++)
 		out[OFF_LABEL + STATE_LABEL_SIZE * (i + 1) - 1] = 0;
@@ -102,7 +103,7 @@ static int decode_string(char *dst, size_t size, const uint8_t *src, const char 
 
 int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 {
-	struct state_record r = { 0 };
+	struct state_record r = {0};
 	int e;
 
 	if (len < STATE_RECORD_SIZE)
@@ -112,7 +113,8 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	if (util_le32(buf + OFF_CRC) != util_crc32(0, buf, OFF_CRC))
 		return fail(-EBADMSG, "state record: CRC mismatch");
 	if (util_le16(buf + OFF_FORMAT) != STATE_FORMAT)
-		return fail(-EBADMSG, "state record: unknown format %u", util_le16(buf + OFF_FORMAT));
+		return fail(-EBADMSG, "state record: unknown format %u",
+		            util_le16(buf + OFF_FORMAT));
 	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
 		return fail(-EBADMSG, "state record: bad size field");
 
@@ -138,7 +140,7 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 		if (r.slot[i].status > SLOT_BAD)
 			return fail(-EBADMSG, "state record: slot status out of range");
 		e = decode_string(r.slot[i].label, STATE_LABEL_SIZE,
-				  buf + OFF_LABEL + STATE_LABEL_SIZE * i, "slot label");
+		                  buf + OFF_LABEL + STATE_LABEL_SIZE * i, "slot label");
 		if (e < 0)
 			return e;
 	}
@@ -170,13 +172,13 @@ void state_init(struct state_record *r)
 
 const char *state_kind_name(uint8_t state)
 {
-	static const char *const names[] = { "idle", "writing", "trying" };
+	static const char *const names[] = {"idle", "writing", "trying"};
 	return state < ARRAY_SIZE(names) ? names[state] : "invalid";
 }
 
 const char *state_slot_status_name(uint8_t status)
 {
-	static const char *const names[] = { "unknown", "good", "incomplete", "unconfirmed", "bad" };
+	static const char *const names[] = {"unknown", "good", "incomplete", "unconfirmed", "bad"};
 	return status < ARRAY_SIZE(names) ? names[status] : "invalid";
 }
 
@@ -199,7 +201,8 @@ int state_open(const char *path, bool writable, struct state_dev *ret)
 	r = io_size(fd, &size);
 	if (r < 0 || size < STATE_MIN_DEVICE_SIZE) {
 		io_close(fd);
-		return fail(r < 0 ? r : -ENOSPC, "state device %s is too small or unreadable", path);
+		return fail(r < 0 ? r : -ENOSPC, "state device %s is too small or unreadable",
+		            path);
 	}
 	ret->fd = fd;
 	ret->copy_offset[0] = 0;
@@ -232,7 +235,7 @@ int state_load(struct state_dev *d, struct state_record *ret)
 {
 	_cleanup_free_ uint8_t *block = block_alloc();
 	struct state_record copy[2];
-	int valid[2] = { 0, 0 }, ioerr = 0;
+	int valid[2] = {0, 0}, ioerr = 0;
 	char why[2][FAIL_REASON_MAX];
 
 	if (!block)
@@ -253,7 +256,7 @@ int state_load(struct state_dev *d, struct state_record *ret)
 		if (ioerr && ioerr != -ENODATA)
 			return fail(-EIO, "state device unreadable (%s / %s)", why[0], why[1]);
 		return fail(-ENODATA, "no valid state record (copy 0: %s; copy 1: %s)", why[0],
-			    why[1]);
+		            why[1]);
 	}
 	int pick = !valid[0] || (valid[1] && copy[1].seq > copy[0].seq);
 	d->current = pick;

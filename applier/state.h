@@ -33,10 +33,10 @@ enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
 enum slot_status {
 	SLOT_UNKNOWN = 0,     /* never written by us (e.g. factory image, not yet confirmed) */
-	SLOT_GOOD = 1,	      /* booted and confirmed */
+	SLOT_GOOD = 1,        /* booted and confirmed */
 	SLOT_INCOMPLETE = 2,  /* being written, or a write was abandoned: never boot it */
 	SLOT_UNCONFIRMED = 3, /* written and verified, on trial */
-	SLOT_BAD = 4,	      /* failed its trial or was marked bad */
+	SLOT_BAD = 4,         /* failed its trial or was marked bad */
 };
 
 struct state_slot {
@@ -47,7 +47,7 @@ struct state_slot {
 
 struct state_record {
 	uint64_t seq;
-	uint8_t state;	/* enum state_kind */
+	uint8_t state;  /* enum state_kind */
 	uint8_t active; /* last known good slot: 0 = A, 1 = B */
 	uint8_t target; /* slot being written or tried */
 	uint8_t tries_left;

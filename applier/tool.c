@@ -21,7 +21,7 @@ static int bundle_create(struct cli *c)
 
 	if (!o->image || !o->key || !o->output || !c->cfg.compatible[0] || !o->version)
 		return fail(-EINVAL, "bundle create needs --image, --key, --compatible, --version "
-				     "and -o");
+		                     "and -o");
 	o->compatible = c->cfg.compatible;
 	return create_bundle(o);
 }
@@ -56,8 +56,8 @@ static int bundle_show(struct cli *c, const char *path, bool full)
 	if (r == 0 && full)
 		r = verify_payload(&b);
 	if (r == 0)
-		snprintf(verdict, sizeof(verdict), full ? "valid (signature, payload and image)"
-							: "valid");
+		snprintf(verdict, sizeof(verdict),
+		         full ? "valid (signature, payload and image)" : "valid");
 	else
 		snprintf(verdict, sizeof(verdict), "%s: %s", fail_code_name(r), fail_reason());
 	report_bundle(stdout, &b, verdict, c->json);
@@ -125,15 +125,15 @@ static int state_init_cmd(struct cli *c)
 	st.target = !st.active;
 	st.slot[st.active].version = c->slot_version;
 	st.slot[st.active].status = SLOT_GOOD;
-	if (c->slot_label && util_set_string(st.slot[st.active].label, STATE_LABEL_SIZE,
-					     c->slot_label) < 0)
+	if (c->slot_label &&
+	    util_set_string(st.slot[st.active].label, STATE_LABEL_SIZE, c->slot_label) < 0)
 		r = fail(-EINVAL, "slot label too long");
 	else
 		r = state_commit(&dev, &st);
 	state_close(&dev);
 	if (r == 0)
 		log_info("initialised %s: slot %c active, version %llu", path,
-			 state_slot_letter(st.active), (unsigned long long)c->slot_version);
+		         state_slot_letter(st.active), (unsigned long long)c->slot_version);
 	return r;
 }
 

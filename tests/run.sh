@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check: runs every suite, then sums their "N passed, N failed" lines.
-#   tests/run.sh [SUITE...]   suites: unit qemu (default: all)
+#   tests/run.sh [SUITE...]   suites: lint unit qemu (default: all)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
@@ -25,9 +25,10 @@ run_suite() { # run_suite NAME COMMAND...
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit qemu)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit qemu)
 for s in "${suites[@]}"; do
 	case $s in
+	lint) run_suite lint "$top/tests/lint.sh" ;;
 	unit) run_suite unit "$build/unit-tests" ;;
 	qemu) run_suite qemu "$top/tests/qemu/run-all.sh" ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;

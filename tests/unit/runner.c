@@ -24,7 +24,7 @@ void test_register(struct test *t)
 void test_fail(const char *file, int line, const char *expr)
 {
 	fprintf(stderr, "  %s:%d: check failed: %s (last reason: %s)\n", file, line, expr,
-		fail_reason());
+	        fail_reason());
 	current_failed = 1;
 }
 

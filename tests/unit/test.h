@@ -27,36 +27,36 @@ const char *test_tmpdir(void);
 const char *test_path(const char *name);
 int test_failed(void);
 
-#define TEST(name)                                                                  \
-	static void test_##name(void);                                              \
-	static struct test test_struct_##name = { #name, test_##name, NULL };       \
-	__attribute__((constructor)) static void test_register_##name(void)         \
-	{                                                                           \
-		test_register(&test_struct_##name);                                 \
-	}                                                                           \
+#define TEST(name)                                                                                 \
+	static void test_##name(void);                                                             \
+	static struct test test_struct_##name = {#name, test_##name, NULL};                        \
+	__attribute__((constructor)) static void test_register_##name(void)                        \
+	{                                                                                          \
+		test_register(&test_struct_##name);                                                \
+	}                                                                                          \
 	static void test_##name(void)
 
-#define CHECK(expr)                                                                 \
-	do {                                                                        \
-		if (!(expr))                                                        \
-			test_fail(__FILE__, __LINE__, #expr);                       \
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		if (!(expr))                                                                       \
+			test_fail(__FILE__, __LINE__, #expr);                                      \
 	} while (0)
 
-#define REQUIRE(expr)                                                               \
-	do {                                                                        \
-		if (!(expr)) {                                                      \
-			test_fail(__FILE__, __LINE__, #expr);                       \
-			return;                                                     \
-		}                                                                   \
+#define REQUIRE(expr)                                                                              \
+	do {                                                                                       \
+		if (!(expr)) {                                                                     \
+			test_fail(__FILE__, __LINE__, #expr);                                      \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* Checks an int expression against an expected value, printing both on mismatch. */
-#define CHECK_EQ(a, b)                                                              \
-	do {                                                                        \
-		long long _a = (long long)(a), _b = (long long)(b);                 \
-		if (_a != _b) {                                                     \
-			char _m[256];                                               \
-			snprintf(_m, sizeof(_m), "%s == %s (%lld != %lld)", #a, #b, _a, _b); \
-			test_fail(__FILE__, __LINE__, _m);                          \
-		}                                                                   \
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			char _m[256];                                                              \
+			snprintf(_m, sizeof(_m), "%s == %s (%lld != %lld)", #a, #b, _a, _b);       \
+			test_fail(__FILE__, __LINE__, _m);                                         \
+		}                                                                                  \
 	} while (0)

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bundle test vector of docs/bundle-format.md: the committed file must
+ * parse to exactly the documented fields, verify with the development key,
+ * and inflate to the documented image.
+ */
+#include <stdlib.h>
+
+#include "bundle.h"
+#include "codec.h"
+#include "crypto.h"
+#include "payload.h"
+#include "test.h"
+#include "util.h"
+
+#ifndef TOP_SRCDIR
+#define TOP_SRCDIR "."
+#endif
+
+static void expect_hex(const uint8_t *digest, const char *hex)
+{
+	char got[2 * CRYPTO_DIGEST_SIZE + 1];
+
+	util_hex(got, digest, CRYPTO_DIGEST_SIZE);
+	if (strcmp(got, hex) != 0)
+		fprintf(stderr, "  got %s\n  want %s\n", got, hex);
+	CHECK(strcmp(got, hex) == 0);
+}
+
+TEST(vector1_fields_signature_and_image)
+{
+	struct crypto_keyring *keys = NULL;
+	struct payload p;
+	struct payload_chunk c;
+	struct bundle b;
+	uint64_t inflated = 0;
+	int r, mismatch = 0;
+
+	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector1.sota", &b) == 0);
+	CHECK_EQ(b.file_size, 966);
+	CHECK_EQ(b.header.manifest_size, 264);
+	CHECK_EQ(b.header.payload_size, 542);
+	CHECK(strcmp(b.manifest.compatible, "test-vector") == 0);
+	CHECK(strcmp(b.manifest.label, "7.0") == 0);
+	CHECK_EQ(b.manifest.version, 7);
+	CHECK_EQ(b.manifest.image_size, 100000);
+	CHECK_EQ(b.manifest.chunk_size, 65536);
+	CHECK_EQ(b.manifest.chunk_count, 2);
+	CHECK_EQ(b.manifest.compression, CODEC_ZSTD);
+	CHECK_EQ(b.manifest.created, 1700000000);
+	CHECK_EQ(b.sig.sig_len, 71);
+	expect_hex(b.manifest.image_digest,
+	           "96ad0ddabe9c733d4550fde750255a94806811029be67504bd9bd68e556686b9");
+	expect_hex(b.txn, "4b0ef04c1fb386da40852e2f455e8e06ea007512306709a0ef5a180f67f08964");
+	expect_hex(b.sig.key_id,
+	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
+
+	REQUIRE(crypto_keyring_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
+	CHECK_EQ(bundle_verify(&b, keys), 0);
+	REQUIRE(payload_open(&p, &b) == 0);
+	while ((r = payload_next(&p, &c)) > 0) {
+		for (uint32_t i = 0; i < c.size; i++)
+			mismatch |= c.data[i] != (uint8_t)(((c.image_offset + i) * 7) % 251);
+		inflated += c.size;
+	}
+	CHECK_EQ(r, 0);
+	CHECK_EQ(inflated, 100000);
+	CHECK(!mismatch);
+	payload_close(&p);
+	crypto_keyring_free(keys);
+	bundle_close(&b);
+}
