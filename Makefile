@@ -40,7 +40,7 @@ $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/obj/unit-%.o)
 
-$(BUILD)/obj/unit-%.o: tests/unit/%.c tests/unit/test.h $(wildcard applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/unit-%.o: tests/unit/%.c $(wildcard tests/unit/*.h applier/*.h) | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a

@@ -47,7 +47,7 @@ static void fill_install(const struct bundle *b, struct boot_install *in)
 }
 
 /* WRITING -> stream, read back -> TRYING, or back to IDLE with the reason. */
-static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[CRYPTO_DIGEST_SIZE])
+static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE_FINGERPRINT_SIZE])
 {
 	struct state_record next;
 	uint8_t target = x->st.target;
@@ -78,9 +78,6 @@ static void reject(struct ctx *x, const struct staged_file *f, int error)
 	struct state_record next;
 
 	log_error("rejected %s: %s", f->name, fail_reason());
-	if (memcmp(x->st.last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0 &&
-	    x->st.last_error == -error)
-		return;
 	boot_reject(&x->st, error, fail_reason(), f->fingerprint, &next);
 	commit(x, &next);
 }
@@ -92,8 +89,8 @@ static int judge(struct ctx *x, const struct staged_list *list, const struct sta
 	uint64_t slot_size;
 	int r;
 
-	if (memcmp(x->st.last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0) {
-		log_info("%s: rejected before (%s); ignoring it", f->name, x->st.last_reason);
+	if (boot_is_rejected(&x->st, f->fingerprint)) {
+		log_info("%s: rejected before; ignoring it", f->name);
 		return STAGED_SKIP;
 	}
 	r = staged_open(list, f, x->cfg->keys, b);
@@ -126,14 +123,9 @@ static int apply_staged(struct ctx *x)
 		if (r == STAGED_SKIP)
 			continue;
 		if (r < 0) {
-			/* Record only the first rejection, so the record stays stable boot after
-			 * boot. */
-			if (!first_error) {
-				reject(x, f, r);
-				first_error = r;
-			} else {
-				log_error("rejected %s: %s", f->name, fail_reason());
-			}
+			/* New to the record (judged files were skipped): remember it, once. */
+			reject(x, f, r);
+			first_error = first_error ? first_error : r;
 			continue;
 		}
 		struct boot_install in;
@@ -186,7 +178,7 @@ static int resume(struct ctx *x)
 	}
 	r = fail(-ENOENT, "the bundle of the interrupted install is no longer staged");
 	log_error("%s", fail_reason());
-	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[CRYPTO_DIGEST_SIZE]){0}, &next);
+	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[STATE_FINGERPRINT_SIZE]){0}, &next);
 	commit(x, &next);
 	return r;
 }

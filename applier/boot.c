@@ -6,11 +6,17 @@
 #include <string.h>
 
 #include "fail.h"
+#include "util.h"
 
 static void set_reason(struct state_record *r, int error, const char *reason)
 {
 	r->last_error = error < 0 ? -error : error;
+	memset(r->last_reason, 0, sizeof(r->last_reason));
 	snprintf(r->last_reason, sizeof(r->last_reason), "%s", reason);
+	/* Reasons quote file names; the record holds printable ASCII only. */
+	for (char *p = r->last_reason; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
 }
 
 static void clear_transaction(struct state_record *r)
@@ -67,20 +73,41 @@ void boot_install_done(const struct state_record *cur, uint8_t tries, struct sta
 	memcpy(next->slot[cur->target].label, cur->target_label, STATE_LABEL_SIZE);
 }
 
+bool boot_is_rejected(const struct state_record *r,
+                      const uint8_t fingerprint[STATE_FINGERPRINT_SIZE])
+{
+	for (int i = 0; i < STATE_REJECTED_FILES; i++)
+		if (memcmp(r->rejected[i], fingerprint, STATE_FINGERPRINT_SIZE) == 0)
+			return !util_is_zero(fingerprint, STATE_FINGERPRINT_SIZE);
+	return false;
+}
+
+/* Remembers a refused file, newest first; the oldest is forgotten. */
+static void remember_rejected(struct state_record *r,
+                              const uint8_t fingerprint[STATE_FINGERPRINT_SIZE])
+{
+	if (util_is_zero(fingerprint, STATE_FINGERPRINT_SIZE) || boot_is_rejected(r, fingerprint))
+		return;
+	memmove(r->rejected[1], r->rejected[0],
+	        (STATE_REJECTED_FILES - 1) * STATE_FINGERPRINT_SIZE);
+	memcpy(r->rejected[0], fingerprint, STATE_FINGERPRINT_SIZE);
+}
+
 void boot_install_failed(const struct state_record *cur, int error, const char *reason,
-                         const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+                         const uint8_t fingerprint[STATE_FINGERPRINT_SIZE],
+                         struct state_record *next)
 {
 	*next = *cur;
 	clear_transaction(next);
-	memcpy(next->last_rejected, fingerprint, STATE_DIGEST_SIZE);
+	remember_rejected(next, fingerprint);
 	set_reason(next, error, reason);
 }
 
 void boot_reject(const struct state_record *cur, int error, const char *reason,
-                 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next)
+                 const uint8_t fingerprint[STATE_FINGERPRINT_SIZE], struct state_record *next)
 {
 	*next = *cur;
-	memcpy(next->last_rejected, fingerprint, STATE_DIGEST_SIZE);
+	remember_rejected(next, fingerprint);
 	set_reason(next, error, reason);
 }
 
@@ -121,7 +148,7 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		next->slot[cur->target].status = SLOT_GOOD;
 		memcpy(next->last_done, cur->txn, STATE_DIGEST_SIZE);
 		next->last_error = 0;
-		next->last_reason[0] = '\0';
+		memset(next->last_reason, 0, sizeof(next->last_reason));
 		return 1;
 	}
 	if (booted != cur->active)

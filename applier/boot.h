@@ -9,7 +9,7 @@
  * return, one commit per transition:
  *
  *   IDLE --valid bundle--> WRITING --written, read back, verified--> TRYING
- *   WRITING --install failed--> IDLE (last_failed or last_rejected, reason)
+ *   WRITING --install failed--> IDLE (file remembered as rejected, reason)
  *   WRITING found at boot --attempts < max--> WRITING (attempts+1), retry
  *   WRITING found at boot --attempts = max--> IDLE (last_failed, reason)
  *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
@@ -55,11 +55,16 @@ void boot_install_done(const struct state_record *cur, uint8_t tries, struct sta
  * transaction, so a good copy of the same update can still be staged.
  */
 void boot_install_failed(const struct state_record *cur, int error, const char *reason,
-                         const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+                         const uint8_t fingerprint[STATE_FINGERPRINT_SIZE],
+                         struct state_record *next);
 
 /* IDLE, a staged file refused before anything was written: record why. */
 void boot_reject(const struct state_record *cur, int error, const char *reason,
-                 const uint8_t fingerprint[STATE_DIGEST_SIZE], struct state_record *next);
+                 const uint8_t fingerprint[STATE_FINGERPRINT_SIZE], struct state_record *next);
+
+/* Whether the record remembers the staged file with this fingerprint as refused. */
+bool boot_is_rejected(const struct state_record *r,
+                      const uint8_t fingerprint[STATE_FINGERPRINT_SIZE]);
 
 /*
  * The boot itself. Sets *ret_slot to the slot to boot and returns 1 when next
@@ -78,7 +83,7 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
  */
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next);
 
-/* mark-bad: TRYING -> IDLE with the target BAD. Same return convention. */
+/* mark-bad: TRYING -> IDLE with the target BAD. Returns 1 with next to commit, or -EPERM. */
 int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_record *next);
 
 /* Fills next with a fresh record after both copies were found unreadable, saying why. */

@@ -180,9 +180,12 @@ static void judge_staged(const struct cli *c, const struct state_record *st,
 		}
 		if (r == 2)
 			snprintf(o->verdict, sizeof(o->verdict), "being installed or on trial");
-		else if (memcmp(st->last_rejected, f->fingerprint, CRYPTO_DIGEST_SIZE) == 0)
+		else if (boot_is_rejected(st, f->fingerprint) &&
+		         memcmp(st->rejected[0], f->fingerprint, STATE_FINGERPRINT_SIZE) == 0)
 			snprintf(o->verdict, sizeof(o->verdict), "rejected at boot: %s",
 			         st->last_reason);
+		else if (boot_is_rejected(st, f->fingerprint))
+			snprintf(o->verdict, sizeof(o->verdict), "rejected at boot (see its log)");
 		else if (r == STAGED_SKIP)
 			snprintf(o->verdict, sizeof(o->verdict),
 			         "installed or failed before; ignored");

@@ -119,14 +119,21 @@ static int write_staged(const struct bundle *b, int dirfd)
 		if (r < 0)
 			r = fail(r, "renaming staged bundle: %s", strerror(-r));
 	}
-	if (r == 0) {
-		r = io_sync(dirfd);
-		if (r < 0)
-			r = fail(r, "flushing drop-in directory: %s", strerror(-r));
-	}
-	if (r < 0)
+	if (r < 0) {
 		(void)io_unlinkat(dirfd, STAGE_TEMP, 0);
-	return r;
+		return r;
+	}
+	/*
+	 * The rename is the commit point: from here the bundle is staged. A
+	 * failed directory flush only means a power cut could still undo it,
+	 * which loses nothing (the old state stands) and is said as a warning.
+	 */
+	int e = io_sync(dirfd);
+	if (e < 0)
+		log_warn("staged, but flushing the drop-in directory failed (%s): a power cut "
+		         "before the next sync may undo the staging",
+		         strerror(-e));
+	return 0;
 }
 
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,

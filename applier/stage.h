@@ -19,7 +19,8 @@
  * dropin/update.sota: written to a temporary file from verified bytes only,
  * flushed, renamed, and the directory flushed. Any other staged bundle is
  * removed afterwards: one update is staged at a time. On failure nothing in
- * the drop-in directory changes.
+ * the drop-in directory changes; the rename is the commit point (a failed
+ * flush of the directory after it is only a warning).
  */
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
                  const char *compatible, const struct state_record *st, uint64_t slot_size);

@@ -16,8 +16,9 @@
 
 #define SUFFIX ".sota"
 
-int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SIZE])
+int staged_fingerprint(int dirfd, const char *name, uint8_t ret[STATE_FINGERPRINT_SIZE])
 {
+	uint8_t digest[CRYPTO_DIGEST_SIZE];
 	struct crypto_sha256 h;
 	struct stat st;
 	uint8_t buf[56];
@@ -34,7 +35,11 @@ int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SI
 	crypto_sha256_init(&h);
 	crypto_sha256_update(&h, name, strlen(name));
 	crypto_sha256_update(&h, buf, sizeof(buf));
-	crypto_sha256_final(&h, ret);
+	crypto_sha256_final(&h, digest);
+	memcpy(ret, digest, STATE_FINGERPRINT_SIZE);
+	/* Zero means "no file" in the record; a real fingerprint never is. */
+	if (util_is_zero(ret, STATE_FINGERPRINT_SIZE))
+		ret[0] = 1;
 	return 0;
 }
 

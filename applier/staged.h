@@ -7,9 +7,12 @@
  * by the applier, `systemota stage` and `systemota status`, so all three
  * refuse the same things with the same words.
  *
- * A staged bundle is any entry named "*.sota". They are considered in name
- * order; the applier installs the first acceptable one. At most
- * STAGED_MAX_FILES entries are looked at.
+ * A staged bundle is any entry named "*.sota" (not starting with a dot). The
+ * first STAGED_MAX_FILES of them in name order are considered, in that order;
+ * the applier installs the first acceptable one. Each refused one is
+ * remembered in the record (as many as it holds, STATE_REJECTED_FILES, the
+ * same number), so no file is judged twice and no boot rewrites the record
+ * or a slot for a file it has refused before.
  */
 
 #include <stdint.h>
@@ -18,13 +21,13 @@
 #include "crypto.h"
 #include "state.h"
 
-#define STAGED_MAX_FILES 16
+#define STAGED_MAX_FILES STATE_REJECTED_FILES
 #define STAGED_NAME_MAX 128
 #define STAGED_SKIP 1 /* judged before: already installed, or its update failed */
 
 struct staged_file {
 	char name[STAGED_NAME_MAX];
-	uint8_t fingerprint[CRYPTO_DIGEST_SIZE];
+	uint8_t fingerprint[STATE_FINGERPRINT_SIZE];
 };
 
 struct staged_list {
@@ -59,4 +62,4 @@ int staged_check(const struct bundle *b, const char *compatible, const struct st
  * modification and change times. A rejected file is not looked at again until
  * one of these changes, and any new copy changes them.
  */
-int staged_fingerprint(int dirfd, const char *name, uint8_t ret[CRYPTO_DIGEST_SIZE]);
+int staged_fingerprint(int dirfd, const char *name, uint8_t ret[STATE_FINGERPRINT_SIZE]);

@@ -22,7 +22,7 @@
  *  48  slot B: version u64, status u8, reserved[7]
  *  64  txn[32]   96 image_digest[32]
  * 128  image_size u64   136 target_version u64   144 version_floor u64   152 reserved u64
- * 160  last_done[32]   192 last_failed[32]   224 last_rejected[32]
+ * 160  last_done[32]   192 last_failed[32]   224 rejected[4][8]
  * 256  slot A label[32]   288 slot B label[32]   320 target label[32]
  * 352  last_reason[128]
  * 480  reserved[28] (0)
@@ -48,12 +48,22 @@ enum {
 	OFF_VERSION_FLOOR = 144,
 	OFF_LAST_DONE = 160,
 	OFF_LAST_FAILED = 192,
-	OFF_LAST_REJECTED = 224,
+	OFF_REJECTED = 224,
 	OFF_LABEL = 256, /* 32 bytes per slot */
 	OFF_TARGET_LABEL = 320,
 	OFF_REASON = 352,
 	OFF_CRC = 508,
 };
+
+/* Copies a string field, NUL-padding after its first NUL: the encoding never depends on stale
+ * bytes. */
+static void encode_string(uint8_t *out, const char *field, size_t size)
+{
+	size_t n = strnlen(field, size - 1);
+
+	memcpy(out, field, n);
+	memset(out + n, 0, size - n);
+}
 
 void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 {
@@ -72,7 +82,8 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	for (int i = 0; i < 2; i++) {
 		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
 		out[OFF_SLOT + 16 * i + 8] = r->slot[i].status;
-		memcpy(out + OFF_LABEL + STATE_LABEL_SIZE * i, r->slot[i].label, STATE_LABEL_SIZE);
+		encode_string(out + OFF_LABEL + STATE_LABEL_SIZE * i, r->slot[i].label,
+		              STATE_LABEL_SIZE);
 	}
 	memcpy(out + OFF_TXN, r->txn, STATE_DIGEST_SIZE);
 	memcpy(out + OFF_IMAGE_DIGEST, r->image_digest, STATE_DIGEST_SIZE);
@@ -81,15 +92,9 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	util_put_le64(out + OFF_VERSION_FLOOR, r->version_floor);
 	memcpy(out + OFF_LAST_DONE, r->last_done, STATE_DIGEST_SIZE);
 	memcpy(out + OFF_LAST_FAILED, r->last_failed, STATE_DIGEST_SIZE);
-	memcpy(out + OFF_LAST_REJECTED, r->last_rejected, STATE_DIGEST_SIZE);
-	memcpy(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
-	memcpy(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
-	/* Strings are NUL-padded in memory already; force termination so encode(decode) is exact.
-	 */
-	out[OFF_REASON + STATE_REASON_SIZE - 1] = 0;
-	for (int i = 0; i < 2; i++)
-		out[OFF_LABEL + STATE_LABEL_SIZE * (i + 1) - 1] = 0;
-	out[OFF_TARGET_LABEL + STATE_LABEL_SIZE - 1] = 0;
+	memcpy(out + OFF_REJECTED, r->rejected, sizeof(r->rejected));
+	encode_string(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
+	encode_string(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
 	util_put_le32(out + OFF_CRC, util_crc32(0, out, OFF_CRC));
 }
 
@@ -151,7 +156,7 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	r.version_floor = util_le64(buf + OFF_VERSION_FLOOR);
 	memcpy(r.last_done, buf + OFF_LAST_DONE, STATE_DIGEST_SIZE);
 	memcpy(r.last_failed, buf + OFF_LAST_FAILED, STATE_DIGEST_SIZE);
-	memcpy(r.last_rejected, buf + OFF_LAST_REJECTED, STATE_DIGEST_SIZE);
+	memcpy(r.rejected, buf + OFF_REJECTED, sizeof(r.rejected));
 	e = decode_string(r.target_label, STATE_LABEL_SIZE, buf + OFF_TARGET_LABEL, "target label");
 	if (e < 0)
 		return e;
@@ -277,6 +282,10 @@ int state_commit(struct state_dev *d, struct state_record *r)
 		return -ENOMEM;
 	next.seq = d->seq + 1;
 	state_encode(&next, block);
+	/* Never write a copy that would not load: it would silently lose the transition. */
+	e = state_decode(block, STATE_RECORD_SIZE, &next);
+	if (e < 0)
+		return fail_context(e, "refusing to commit an invalid record");
 	e = io_pwrite_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[target]);
 	if (e < 0)
 		return fail(e, "writing state record copy %d failed", target);

@@ -28,6 +28,8 @@
 #define STATE_DIGEST_SIZE 32
 #define STATE_REASON_SIZE 128
 #define STATE_MAX_TRIES 16
+#define STATE_FINGERPRINT_SIZE 8
+#define STATE_REJECTED_FILES 4 /* rejected staged files remembered, newest first */
 
 enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
@@ -62,7 +64,8 @@ struct state_record {
 	uint64_t version_floor;
 	uint8_t last_done[STATE_DIGEST_SIZE];
 	uint8_t last_failed[STATE_DIGEST_SIZE];
-	uint8_t last_rejected[STATE_DIGEST_SIZE]; /* fingerprint of the last rejected file */
+	/* Fingerprints of refused staged files (staged.h), newest first, zero when unused. */
+	uint8_t rejected[STATE_REJECTED_FILES][STATE_FINGERPRINT_SIZE];
 	char target_label[STATE_LABEL_SIZE];
 	char last_reason[STATE_REASON_SIZE];
 };
@@ -108,6 +111,9 @@ int state_load(struct state_dev *d, struct state_record *ret);
 /*
  * Writes r to the copy not in use, with sequence = last + 1, flushes, reads it
  * back and compares. On success r->seq holds the new sequence and that copy is
- * current. On failure the previous record is still the valid one.
+ * current. On failure the outcome is unknown: if the write itself failed the
+ * previous record stands, but if the flush or the read-back failed, the next
+ * load may find either record. Both are complete, valid states; callers act
+ * as if the previous one stands, which is safe whichever the device keeps.
  */
 int state_commit(struct state_dev *d, struct state_record *r);

@@ -1,4 +1,5 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2034 # sourced: the variables are used by the scripts that source it
 # The demo device's disk, in 512-byte sectors (GPT, partitions found by label).
 # Shared by the image builder and the tests, which read partitions back by offset.
 DISK_SECTORS=335872 # 164 MiB

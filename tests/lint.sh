@@ -2,7 +2,7 @@
 # Static checks, one test per file: shellcheck for every shell script,
 # clang-format (the house .clang-format) for every C file.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 passed=0 failed=0
 check() { # check NAME COMMAND...
 	local name=$1
@@ -16,6 +16,7 @@ check() { # check NAME COMMAND...
 	fi
 }
 while IFS= read -r f; do
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	check "shellcheck $f" bash -c 'cd "$(dirname "$1")" && shellcheck -x "$(basename "$1")"' _ "$f"
 done < <(git ls-files -co --exclude-standard | grep -v '^build/' | while IFS= read -r f; do
 	case $f in *.sh | .ci/* | qemu/rootfs/init) echo "$f" ;; esac
