@@ -13,6 +13,14 @@ WARNINGS += -Werror
 endif
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iapplier
 LIBS = -lmbedcrypto -lzstd -lblkid
+# make V=1 shows the full commands.
+ifeq ($(V),1)
+Q =
+say = @true
+else
+Q = @
+say = @echo "  $(1)"
+endif
 
 SRCS = $(filter-out applier/main.c,$(wildcard applier/*.c))
 OBJS = $(SRCS:applier/%.c=$(BUILD)/obj/%.o)
@@ -20,34 +28,51 @@ OBJS = $(SRCS:applier/%.c=$(BUILD)/obj/%.o)
 all: $(BUILD)/systemota $(BUILD)/systemota.static
 
 $(BUILD)/obj/%.o: applier/%.c $(wildcard applier/*.h) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call say,CC $<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj:
 	mkdir -p $@
 
 $(BUILD)/libsystemota.a: $(OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/systemota: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # The initramfs and the demo's busybox root carry this one: no shared libraries needed.
 $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
-	$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
-	strip -o $@.stripped $@
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
+	$(Q)strip -o $@.stripped $@
 
 # Unit tests: every tests/unit/test-*.c linked into one runner.
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/obj/unit-%.o)
 
 $(BUILD)/obj/unit-%.o: tests/unit/%.c $(wildcard tests/unit/*.h applier/*.h) | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
+	$(call say,CC $<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
+
+# The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(BUILD)/asan/unit-tests: $(SRCS) $(UNIT_SRCS) $(wildcard applier/*.h tests/unit/*.h)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(SAN_FLAGS)" $(BUILD)/asan/unit-tests-real
+	$(Q)cp $(BUILD)/asan/unit-tests-real $@
+
+# (the recursive make builds under its own BUILD; this name keeps the rules apart)
+$(BUILD)/unit-tests-real: $(UNIT_OBJS) $(BUILD)/libsystemota.a
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # The QEMU demo device (kernel, initramfs, root images, bundle, disk).
 QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* initramfs/90systemota/* keys/trusted/* keys/*.key)
@@ -67,7 +92,7 @@ demo: deps
 	qemu/demo.sh
 
 check: deps
-	$(MAKE) all $(BUILD)/unit-tests
+	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 

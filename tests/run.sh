@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check: runs every suite, then sums their "N passed, N failed" lines.
-#   tests/run.sh [SUITE...]   suites: lint unit qemu (default: all)
+#   tests/run.sh [SUITE...]   suites: lint unit asan valgrind qemu (default: all)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
@@ -12,6 +12,7 @@ run_suite() { # run_suite NAME COMMAND...
 	echo "==> $name"
 	out=$(mktemp)
 	"$@" 2>&1 | tee "$out"
+	local rc=${PIPESTATUS[0]}
 	last=$(tail -n 1 "$out")
 	rm -f "$out"
 	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
@@ -20,16 +21,24 @@ run_suite() { # run_suite NAME COMMAND...
 		p=0 f=1 # a suite that cannot report has failed
 		echo "$name: no summary line"
 	fi
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # e.g. a sanitizer or valgrind report after all tests passed
+		echo "$name: exit status $rc"
+	fi
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
 	summary+=("$(printf '%-8s %4d passed, %d failed  (%d s)' "$name" "$p" "$f" $((SECONDS - start)))")
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit qemu)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit asan valgrind qemu)
 for s in "${suites[@]}"; do
 	case $s in
 	lint) run_suite lint "$top/tests/lint.sh" ;;
 	unit) run_suite unit "$build/unit-tests" ;;
+	asan) ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		run_suite asan "$build/asan/unit-tests" ;;
+	valgrind) run_suite valgrind valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite "$build/unit-tests" ;;
 	qemu) run_suite qemu "$top/tests/qemu/run-all.sh" ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;
 	esac

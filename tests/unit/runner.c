@@ -78,6 +78,9 @@ int main(int argc, char **argv)
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	int passed = 0, failed = 0;
 
+	/* Line by line, so a crash (or a sanitizer abort) still shows which test ran last. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
 	if (!getenv("TEST_VERBOSE"))
 		log_set_level(LOG_LEVEL_SILENT);
 	for (struct test *t = reverse(tests); t; t = t->next) {

@@ -173,7 +173,7 @@ TEST(crypto_sign_and_verify)
 {
 	struct keys k;
 	uint8_t digest[CRYPTO_DIGEST_SIZE], other[CRYPTO_DIGEST_SIZE];
-	uint8_t sig[CRYPTO_SIG_MAX], sig2[CRYPTO_SIG_MAX], id[CRYPTO_KEY_ID_SIZE];
+	uint8_t sig[CRYPTO_SIG_MAX], sig2[CRYPTO_SIG_MAX + 1], id[CRYPTO_KEY_ID_SIZE];
 	size_t len, len2;
 
 	REQUIRE(make_keys(&k) == 0);
