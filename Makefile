@@ -63,6 +63,23 @@ $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
 
+# Power-cut tests on the host: crash-state enumeration and fault injection
+# (tests/crash), with the unit tests' runner and fixtures.
+CRASH_SRCS = $(wildcard tests/crash/*.c) tests/unit/helpers.c tests/unit/runner.c
+CRASH_OBJS = $(patsubst %.c,$(BUILD)/obj/crash-%.o,$(notdir $(CRASH_SRCS)))
+
+$(BUILD)/obj/crash-%.o: tests/crash/%.c $(wildcard tests/crash/*.h tests/unit/*.h applier/*.h) | $(BUILD)/obj
+	$(call say,CC $<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/crash -c -o $@ $<
+
+$(BUILD)/obj/crash-%.o: tests/unit/%.c $(wildcard tests/unit/*.h applier/*.h) | $(BUILD)/obj
+	$(call say,CC $<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/crash-tests: $(CRASH_OBJS) $(BUILD)/libsystemota.a
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 $(BUILD)/asan/unit-tests: $(SRCS) $(UNIT_SRCS) $(wildcard applier/*.h tests/unit/*.h)
@@ -92,7 +109,7 @@ demo: deps
 	qemu/demo.sh
 
 check: deps
-	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests
+	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 

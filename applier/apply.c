@@ -46,7 +46,11 @@ static void fill_install(const struct bundle *b, struct boot_install *in)
 	memcpy(in->label, b->manifest.label, sizeof(in->label));
 }
 
-/* WRITING -> stream, read back -> TRYING, or back to IDLE with the reason. */
+/*
+ * WRITING -> stream, read back -> TRYING. A corrupt bundle goes back to IDLE
+ * (the file is remembered as refused); a device error stays WRITING, to be
+ * retried at the next boot like an interrupted install.
+ */
 static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE_FINGERPRINT_SIZE])
 {
 	struct state_record next;
@@ -60,7 +64,13 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 		char why[STATE_REASON_SIZE];
 		snprintf(why, sizeof(why), "%s", fail_reason());
 		log_error("install failed: %s", why);
-		boot_install_failed(&x->st, r, why, fp, &next);
+		if (r == -EBADMSG || r == -EPROTO) {
+			boot_install_failed(&x->st, r, why, fp, &next);
+		} else {
+			log_warn("slot %c stays incomplete; the install is retried at the next boot",
+			         state_slot_letter(target));
+			boot_install_retry(&x->st, r, why, &next);
+		}
 		commit(x, &next);
 		return r;
 	}

@@ -53,12 +53,24 @@ int boot_resume_install(const struct state_record *cur, struct state_record *nex
 		return 0;
 	}
 	char why[STATE_REASON_SIZE];
-	snprintf(why, sizeof(why), "install of version %llu interrupted %u times; gave up",
-	         (unsigned long long)cur->target_version, cur->apply_attempts);
+	if (cur->last_error)
+		snprintf(why, sizeof(why), "install of version %llu gave up after %u attempts: %s",
+		         (unsigned long long)cur->target_version, cur->apply_attempts,
+		         cur->last_reason);
+	else
+		snprintf(why, sizeof(why), "install of version %llu interrupted %u times; gave up",
+		         (unsigned long long)cur->target_version, cur->apply_attempts);
 	clear_transaction(next);
 	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
 	set_reason(next, -ECANCELED, why);
 	return 1;
+}
+
+void boot_install_retry(const struct state_record *cur, int error, const char *reason,
+                        struct state_record *next)
+{
+	*next = *cur;
+	set_reason(next, error, reason);
 }
 
 void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next)

@@ -9,7 +9,8 @@
  * return, one commit per transition:
  *
  *   IDLE --valid bundle--> WRITING --written, read back, verified--> TRYING
- *   WRITING --install failed--> IDLE (file remembered as rejected, reason)
+ *   WRITING --bundle corrupt--> IDLE (file remembered as rejected, reason)
+ *   WRITING --device error--> WRITING (reason), retried at the next boot
  *   WRITING found at boot --attempts < max--> WRITING (attempts+1), retry
  *   WRITING found at boot --attempts = max--> IDLE (last_failed, reason)
  *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
@@ -45,6 +46,15 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
  * 1 with the install abandoned (IDLE, last_failed, reason) when it is not.
  */
 int boot_resume_install(const struct state_record *cur, struct state_record *next);
+
+/*
+ * WRITING stays WRITING after an install attempt failed for a reason that may
+ * pass (the slot or the data partition gave an I/O error): the reason is
+ * recorded and the next boot retries, as after a power cut, until
+ * BOOT_MAX_APPLY_ATTEMPTS attempts were made.
+ */
+void boot_install_retry(const struct state_record *cur, int error, const char *reason,
+                        struct state_record *next);
 
 /* WRITING -> TRYING with tries trial boots allowed. */
 void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next);

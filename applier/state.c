@@ -246,7 +246,13 @@ int state_load(struct state_dev *d, struct state_record *ret)
 	if (!block)
 		return -ENOMEM;
 	for (int i = 0; i < 2; i++) {
-		int r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
+		int r;
+		/* A flash hiccup should not hide the newer copy: try the read again first. */
+		for (int attempt = 0; attempt < STATE_IO_ATTEMPTS; attempt++) {
+			r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
+			if (r == 0 || r == -ENODATA)
+				break;
+		}
 		if (r < 0) {
 			ioerr = r;
 			snprintf(why[i], sizeof(why[i]), "read error %s", fail_code_name(r));
@@ -270,6 +276,23 @@ int state_load(struct state_dev *d, struct state_record *ret)
 	return 0;
 }
 
+/* One attempt: write, flush, read back, compare. */
+static int commit_once(struct state_dev *d, int target, const uint8_t *block, uint8_t *check)
+{
+	int e = io_pwrite_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[target]);
+	if (e < 0)
+		return fail(e, "writing state record copy %d failed", target);
+	e = io_sync(d->fd);
+	if (e < 0)
+		return fail(e, "flushing state record copy %d failed", target);
+	e = io_pread_all(d->fd, check, STATE_BLOCK_SIZE, d->copy_offset[target]);
+	if (e < 0)
+		return fail(e, "reading back state record copy %d failed", target);
+	if (memcmp(block, check, STATE_BLOCK_SIZE) != 0)
+		return fail(-EIO, "state record copy %d read back different", target);
+	return 0;
+}
+
 int state_commit(struct state_dev *d, struct state_record *r)
 {
 	_cleanup_free_ uint8_t *block = block_alloc();
@@ -286,17 +309,14 @@ int state_commit(struct state_dev *d, struct state_record *r)
 	e = state_decode(block, STATE_RECORD_SIZE, &next);
 	if (e < 0)
 		return fail_context(e, "refusing to commit an invalid record");
-	e = io_pwrite_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[target]);
+	/* Rewriting the same copy with the same sequence is harmless, so a failure is retried. */
+	for (int attempt = 0; attempt < STATE_IO_ATTEMPTS; attempt++) {
+		e = commit_once(d, target, block, check);
+		if (e == 0)
+			break;
+	}
 	if (e < 0)
-		return fail(e, "writing state record copy %d failed", target);
-	e = io_sync(d->fd);
-	if (e < 0)
-		return fail(e, "flushing state record copy %d failed", target);
-	e = io_pread_all(d->fd, check, STATE_BLOCK_SIZE, d->copy_offset[target]);
-	if (e < 0)
-		return fail(e, "reading back state record copy %d failed", target);
-	if (memcmp(block, check, STATE_BLOCK_SIZE) != 0)
-		return fail(-EIO, "state record copy %d read back different", target);
+		return e;
 	d->current = target;
 	d->seq = next.seq;
 	*r = next;

@@ -30,6 +30,7 @@
 #define STATE_MAX_TRIES 16
 #define STATE_FINGERPRINT_SIZE 8
 #define STATE_REJECTED_FILES 4 /* rejected staged files remembered, newest first */
+#define STATE_IO_ATTEMPTS 3    /* a failed read of a copy, or a failed commit, is tried again */
 
 enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
@@ -111,7 +112,8 @@ int state_load(struct state_dev *d, struct state_record *ret);
 /*
  * Writes r to the copy not in use, with sequence = last + 1, flushes, reads it
  * back and compares. On success r->seq holds the new sequence and that copy is
- * current. On failure the outcome is unknown: if the write itself failed the
+ * current. A failed attempt is retried (STATE_IO_ATTEMPTS in all). On failure
+ * the outcome is unknown: if the write itself failed the
  * previous record stands, but if the flush or the read-back failed, the next
  * load may find either record. Both are complete, valid states; callers act
  * as if the previous one stands, which is safe whichever the device keeps.

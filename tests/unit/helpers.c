@@ -476,7 +476,7 @@ static int fault_before(void *userdata, enum io_op op, int fd, size_t len)
 	if (op != f->op || (f->suffix && !fd_has_suffix(fd, f->suffix)))
 		return 0;
 	f->calls++;
-	if (f->nth > 0 && f->calls == f->nth) {
+	if (f->nth > 0 && f->calls >= f->nth && f->calls < f->nth + MAX(f->count, 1)) {
 		f->failed++;
 		return f->error;
 	}

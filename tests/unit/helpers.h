@@ -146,7 +146,8 @@ bool helpers_exists(const char *path);
  * Fault injection and observation through io_set_hooks(): counts the calls of
  * kind op (on a file descriptor whose path ends with suffix, when suffix is
  * set: then only fd-based calls match) and fails the nth of them with error
- * (nth 0: never fail, only count). helpers_fault_set(NULL) removes the hooks.
+ * (nth 0: never fail, only count), and the count - 1 after it (a fault that
+ * persists through the code's retries). helpers_fault_set(NULL) removes the hooks.
  */
 struct helpers_fault {
 	enum io_op op;
@@ -155,6 +156,7 @@ struct helpers_fault {
 	int error;
 	int calls;  /* matching calls seen */
 	int failed; /* calls made to fail */
+	int count;  /* consecutive calls to fail from the nth on; 0 means 1 */
 	struct io_hooks hooks;
 };
 

@@ -294,11 +294,16 @@ TEST(apply_corrupt_and_untrusted_files_do_not_rewrite_slot_every_boot)
 	CHECK_EQ(writes_b.calls, 0);
 }
 
-/* An update v2 dropped, one I/O fault injected: A boots, the record says why. */
+/*
+ * An update v2 dropped, one I/O fault on slot B during the install: A boots,
+ * the record stays WRITING and says why, and the next boot retries the
+ * install (attempt 2) and tries slot B.
+ */
 static void check_io_fault(struct helpers_fault *f, const char *reason_part)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	uint8_t a0[CRYPTO_DIGEST_SIZE], a1[CRYPTO_DIGEST_SIZE];
+	uint8_t a0[CRYPTO_DIGEST_SIZE], a1[CRYPTO_DIGEST_SIZE], want[CRYPTO_DIGEST_SIZE],
+	        got[CRYPTO_DIGEST_SIZE];
 	struct state_record st;
 	uint8_t slot = 9;
 
@@ -313,7 +318,8 @@ static void check_io_fault(struct helpers_fault *f, const char *reason_part)
 	CHECK_EQ(r, -EIO);
 	CHECK_EQ(slot, 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
-	CHECK_EQ(st.state, STATE_IDLE);
+	CHECK_EQ(st.state, STATE_WRITING);
+	CHECK_EQ(st.apply_attempts, 1);
 	CHECK_EQ(st.active, 0);
 	CHECK_EQ(st.last_error, EIO);
 	CHECK_EQ(st.slot[1].status, SLOT_INCOMPLETE);
@@ -322,12 +328,35 @@ static void check_io_fault(struct helpers_fault *f, const char *reason_part)
 	CHECK(strstr(st.last_reason, reason_part) != NULL);
 	REQUIRE(helpers_slot_digest(&d, 0, a1) == 0);
 	CHECK(DIGEST_EQ(a0, a1));
-	/* The next boot, fault gone, boots A again and commits nothing. */
-	uint64_t seq = st.seq;
-	helpers_apply(&d, &slot);
-	CHECK_EQ(slot, 0);
+	/* The next boot, fault gone: attempt 2 installs and tries B. */
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	CHECK_EQ(slot, 1);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
-	CHECK_EQ(st.seq, seq);
+	CHECK_EQ(st.state, STATE_TRYING);
+	REQUIRE(helpers_sha256_file(test_path("v2.img"), HELPERS_IMAGE_SIZE, want) == 0);
+	REQUIRE(helpers_sha256_file(d.slot[1], HELPERS_IMAGE_SIZE, got) == 0);
+	CHECK(DIGEST_EQ(got, want));
+}
+
+TEST(apply_fault_transient_state_write_is_retried)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	/* The TRYING commit fails once: the retry succeeds and nothing else changes. */
+	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/state", .nth = 2, .error = -EIO};
+	struct state_record st;
+	uint8_t slot = 9;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
+	REQUIRE(helpers_drop(&d, "v2") == 0);
+	helpers_fault_set(&f);
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	helpers_fault_set(NULL);
+	CHECK_EQ(f.failed, 1);
+	CHECK_EQ(slot, 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_TRYING);
+	CHECK_EQ(st.tries_left, HELPERS_TRIES - 1);
 }
 
 TEST(apply_fault_first_slot_write_fails)
@@ -369,8 +398,12 @@ TEST(apply_fault_slot_read_back_fails)
 TEST(apply_fault_commit_after_install_fails_then_resumes)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	/* Commits: 1 WRITING, 2 TRYING (this one fails), ... */
-	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/state", .nth = 2, .error = -EIO};
+	/* Commits: 1 WRITING, 2 TRYING (this one fails, through every retry), ... */
+	struct helpers_fault f = {.op = IO_WRITE,
+	                          .suffix = "/state",
+	                          .nth = 2,
+	                          .count = STATE_IO_ATTEMPTS,
+	                          .error = -EIO};
 	uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
 	struct state_record st;
 	uint8_t slot = 9;
@@ -381,7 +414,7 @@ TEST(apply_fault_commit_after_install_fails_then_resumes)
 	helpers_fault_set(&f);
 	CHECK_EQ(helpers_apply(&d, &slot), -EIO);
 	helpers_fault_set(NULL);
-	CHECK_EQ(f.failed, 1);
+	CHECK_EQ(f.failed, STATE_IO_ATTEMPTS);
 	CHECK_EQ(slot, 0); /* the try could not be recorded: never boot B uncounted */
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_WRITING);
@@ -401,8 +434,12 @@ TEST(apply_fault_commit_after_install_fails_then_resumes)
 TEST(apply_fault_commit_of_trial_boot_fails_boots_active)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	/* Commits: 1 WRITING, 2 TRYING, 3 the first try counted (this one fails). */
-	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/state", .nth = 3, .error = -EIO};
+	/* Commits: 1 WRITING, 2 TRYING, 3 the first try counted (this one fails, every retry). */
+	struct helpers_fault f = {.op = IO_WRITE,
+	                          .suffix = "/state",
+	                          .nth = 3,
+	                          .count = STATE_IO_ATTEMPTS,
+	                          .error = -EIO};
 	struct state_record st;
 	uint8_t slot = 9;
 
@@ -412,7 +449,7 @@ TEST(apply_fault_commit_of_trial_boot_fails_boots_active)
 	helpers_fault_set(&f);
 	CHECK_EQ(helpers_apply(&d, &slot), -EIO);
 	helpers_fault_set(NULL);
-	CHECK_EQ(f.failed, 1);
+	CHECK_EQ(f.failed, STATE_IO_ATTEMPTS);
 	CHECK_EQ(slot, 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_TRYING);

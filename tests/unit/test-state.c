@@ -520,7 +520,9 @@ static void commit_fails_keeps_previous(int op)
 	bool unknown = op == IO_SYNC || op == IO_READ;
 	const char *path = make_dev("state", DEV_SIZE);
 	struct state_record a, b, c, got;
-	struct fault fault = {.op = (enum io_op)op, .result = -EIO, .count = 1, .path = path};
+	/* The fault outlasts state_commit's retries. */
+	struct fault fault = {
+	        .op = (enum io_op)op, .result = -EIO, .count = STATE_IO_ATTEMPTS, .path = path};
 	struct io_hooks hooks = {.before = fault_before, .userdata = &fault};
 	struct fault *f = &fault;
 	struct state_dev d;
@@ -536,7 +538,7 @@ static void commit_fails_keeps_previous(int op)
 	io_set_hooks(&hooks);
 	int r = state_commit(&d, &c);
 	io_set_hooks(NULL);
-	CHECK_EQ(f->calls, 1);
+	CHECK_EQ(f->calls, STATE_IO_ATTEMPTS);
 	CHECK_EQ(r, -EIO);
 	/* Nothing about the failed commit is taken as done. */
 	CHECK_EQ(c.seq, 77);
@@ -590,7 +592,7 @@ TEST(state_load_read_error_is_eio)
 {
 	const char *path = make_dev("state", DEV_SIZE);
 	struct state_record a, b, got;
-	struct fault f = {.op = IO_READ, .result = -EIO, .count = 2};
+	struct fault f = {.op = IO_READ, .result = -EIO, .count = 2 * STATE_IO_ATTEMPTS};
 	struct io_hooks hooks = {.before = fault_before, .userdata = &f};
 	struct state_dev d;
 
@@ -603,7 +605,7 @@ TEST(state_load_read_error_is_eio)
 	io_set_hooks(NULL);
 	CHECK_EQ(d.current, -1);
 	/* Only copy 0 unreadable: copy 1 (B) is used. */
-	f = (struct fault){.op = IO_READ, .result = -EIO, .count = 1};
+	f = (struct fault){.op = IO_READ, .result = -EIO, .count = STATE_IO_ATTEMPTS};
 	io_set_hooks(&hooks);
 	CHECK_EQ(state_load(&d, &got), 0);
 	io_set_hooks(NULL);
