@@ -67,9 +67,10 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 		if (r == -EBADMSG || r == -EPROTO) {
 			boot_install_failed(&x->st, r, why, fp, &next);
 		} else {
-			log_warn("slot %c stays incomplete; the install is retried at the next boot",
-			         state_slot_letter(target));
-			boot_install_retry(&x->st, r, why, &next);
+			log_warn(
+			        "slot %c stays incomplete; the install is retried at the next boot",
+			        state_slot_letter(target));
+			boot_note_failure(&x->st, r, why, &next);
 		}
 		commit(x, &next);
 		return r;
@@ -82,11 +83,32 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	return r;
 }
 
-/* Records a rejection, unless this very rejection is already the record's last word. */
+/* Records a failure that may pass, unless the record already says exactly that. */
+static void note(struct ctx *x, int error, const char *reason)
+{
+	struct state_record next;
+
+	if (x->st.last_error == -error && strcmp(x->st.last_reason, reason) == 0)
+		return;
+	boot_note_failure(&x->st, error, reason, &next);
+	commit(x, &next);
+}
+
+/*
+ * Records a refusal: once per file, since the file is then remembered and not
+ * judged again. A file that could not be read is not judged at all: the next
+ * boot looks again.
+ */
 static void reject(struct ctx *x, const struct staged_file *f, int error)
 {
 	struct state_record next;
 
+	if (!staged_is_verdict(error)) {
+		log_warn("cannot read %s (%s); looking again at the next boot", f->name,
+		         fail_reason());
+		note(x, error, fail_reason());
+		return;
+	}
 	log_error("rejected %s: %s", f->name, fail_reason());
 	boot_reject(&x->st, error, fail_reason(), f->fingerprint, &next);
 	commit(x, &next);
@@ -122,8 +144,11 @@ static int apply_staged(struct ctx *x)
 	int r, first_error = 0;
 
 	r = staged_list(x->cfg->dropin_dir, &list);
+	if (r == -ENOENT)
+		return 0; /* no drop-in directory: nothing was ever staged */
 	if (r < 0) {
 		log_warn("cannot read the drop-in directory: %s", fail_reason());
+		note(x, r, fail_reason());
 		return r;
 	}
 	for (size_t i = 0; i < list.n; i++) {
@@ -133,7 +158,7 @@ static int apply_staged(struct ctx *x)
 		if (r == STAGED_SKIP)
 			continue;
 		if (r < 0) {
-			/* New to the record (judged files were skipped): remember it, once. */
+			/* New to the record (judged files were skipped). */
 			reject(x, f, r);
 			first_error = first_error ? first_error : r;
 			continue;

@@ -66,8 +66,8 @@ int boot_resume_install(const struct state_record *cur, struct state_record *nex
 	return 1;
 }
 
-void boot_install_retry(const struct state_record *cur, int error, const char *reason,
-                        struct state_record *next)
+void boot_note_failure(const struct state_record *cur, int error, const char *reason,
+                       struct state_record *next)
 {
 	*next = *cur;
 	set_reason(next, error, reason);

@@ -48,13 +48,13 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 int boot_resume_install(const struct state_record *cur, struct state_record *next);
 
 /*
- * WRITING stays WRITING after an install attempt failed for a reason that may
- * pass (the slot or the data partition gave an I/O error): the reason is
- * recorded and the next boot retries, as after a power cut, until
- * BOOT_MAX_APPLY_ATTEMPTS attempts were made.
+ * Records a failure that may pass (an I/O error on a slot or on the data
+ * partition) without changing the state: WRITING stays WRITING, so the next
+ * boot retries the install as after a power cut (until BOOT_MAX_APPLY_ATTEMPTS
+ * attempts were made); IDLE stays IDLE, and the next boot looks again.
  */
-void boot_install_retry(const struct state_record *cur, int error, const char *reason,
-                        struct state_record *next);
+void boot_note_failure(const struct state_record *cur, int error, const char *reason,
+                       struct state_record *next);
 
 /* WRITING -> TRYING with tries trial boots allowed. */
 void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next);

@@ -209,7 +209,8 @@ static int read_head(struct bundle *b)
 		            (unsigned long long)b->file_size);
 	r = io_pread_all(b->fd, hdr, sizeof(hdr), 0);
 	if (r < 0)
-		return fail(r, "cannot read bundle header");
+		return fail(r == -ENODATA ? r : -EIO, "cannot read bundle header: %s",
+		            strerror(-r));
 	r = bundle_parse_header(hdr, sizeof(hdr), &b->header);
 	if (r < 0)
 		return r;
@@ -229,7 +230,8 @@ static int read_head(struct bundle *b)
 	/* The one and only read of the signed part: everything after parses this copy. */
 	r = io_pread_all(b->fd, b->head, b->head_len, 0);
 	if (r < 0)
-		return fail(r, "cannot read bundle manifest");
+		return fail(r == -ENODATA ? r : -EIO, "cannot read bundle manifest: %s",
+		            strerror(-r));
 	if (memcmp(b->head, hdr, sizeof(hdr)) != 0)
 		return fail(-EBADMSG, "bundle header changed while being read");
 	crypto_sha256(b->head, BUNDLE_HEADER_SIZE + b->header.manifest_size, b->txn);
@@ -251,7 +253,7 @@ int bundle_open_fd(int fd, struct bundle *ret)
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		bundle_close(ret);
-		return fail(r, "cannot stat bundle");
+		return fail(-EIO, "cannot stat bundle: %s", strerror(-r));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		bundle_close(ret);

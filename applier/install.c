@@ -20,10 +20,10 @@ int install_slot_size(const char *path, uint64_t *ret_size)
 	int fd = io_open(path, O_RDONLY, 0);
 
 	if (fd < 0)
-		return fail(fd, "cannot open slot %s", path);
+		return fail(-EIO, "cannot open slot %s: %s", path, strerror(-fd));
 	int r = io_size(fd, ret_size);
 	io_close(fd);
-	return r < 0 ? fail(r, "cannot size slot %s", path) : 0;
+	return r < 0 ? fail(-EIO, "cannot size slot %s: %s", path, strerror(-r)) : 0;
 }
 
 static int stream(const struct bundle *b, int fd)

@@ -16,11 +16,11 @@ void io_set_hooks(const struct io_hooks *h)
 	hooks = h;
 }
 
-static int before(enum io_op op, int fd, size_t len)
+static int before(enum io_op op, int fd, const char *path, size_t len)
 {
 	if (!hooks || !hooks->before)
 		return 0;
-	return hooks->before(hooks->userdata, op, fd, len);
+	return hooks->before(hooks->userdata, op, fd, path, len);
 }
 
 int io_open(const char *path, int flags, mode_t mode)
@@ -30,7 +30,7 @@ int io_open(const char *path, int flags, mode_t mode)
 
 int io_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-	int r = before(IO_OPEN, -1, 0);
+	int r = before(IO_OPEN, -1, path, 0);
 	if (r < 0)
 		return r;
 	do
@@ -42,7 +42,7 @@ int io_openat(int dirfd, const char *path, int flags, mode_t mode)
 int io_close(int fd)
 {
 	/* Our own close hook lets fault injection reach close, where NFS-like errors surface. */
-	int r = before(IO_CLOSE, fd, 0);
+	int r = before(IO_CLOSE, fd, NULL, 0);
 	int c = close(fd);
 	if (r < 0)
 		return r;
@@ -52,7 +52,7 @@ int io_close(int fd)
 static int read_loop(int fd, uint8_t *p, size_t len, uint64_t off, int positional)
 {
 	while (len > 0) {
-		int r = before(IO_READ, fd, len);
+		int r = before(IO_READ, fd, NULL, len);
 		if (r < 0)
 			return r;
 		ssize_t n = positional ? pread(fd, p, len, (off_t)off) : read(fd, p, len);
@@ -86,7 +86,7 @@ int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 
 	while (len > 0) {
 		size_t want = len;
-		int r = before(IO_WRITE, fd, len);
+		int r = before(IO_WRITE, fd, NULL, len);
 		if (r < 0)
 			return r;
 		if (r > 0 && (size_t)r < len)
@@ -112,7 +112,7 @@ int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 
 int io_sync(int fd)
 {
-	int r = before(IO_SYNC, fd, 0);
+	int r = before(IO_SYNC, fd, NULL, 0);
 	if (r < 0)
 		return r;
 	if (fsync(fd) < 0)
@@ -124,7 +124,7 @@ int io_sync(int fd)
 
 int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
-	int r = before(IO_RENAME, -1, 0);
+	int r = before(IO_RENAME, -1, newpath, 0);
 	if (r < 0)
 		return r;
 	return renameat(olddirfd, oldpath, newdirfd, newpath) < 0 ? -errno : 0;
@@ -132,7 +132,7 @@ int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *new
 
 int io_unlinkat(int dirfd, const char *path, int flags)
 {
-	int r = before(IO_UNLINK, -1, 0);
+	int r = before(IO_UNLINK, -1, path, 0);
 	if (r < 0)
 		return r;
 	return unlinkat(dirfd, path, flags) < 0 ? -errno : 0;

@@ -20,7 +20,8 @@
 enum io_op { IO_OPEN, IO_READ, IO_WRITE, IO_SYNC, IO_RENAME, IO_UNLINK, IO_CLOSE };
 
 /*
- * Test hooks. before() is called before each operation; if it returns a
+ * Test hooks. before() is called before each operation, with the file
+ * descriptor it acts on, or for open, rename and unlink (fd -1) the path; if it returns a
  * negative errno, the operation is not performed and that error is returned.
  * For IO_WRITE it may instead return a positive byte count smaller than len,
  * to simulate a short write (that many bytes are written, then the call
@@ -28,7 +29,7 @@ enum io_op { IO_OPEN, IO_READ, IO_WRITE, IO_SYNC, IO_RENAME, IO_UNLINK, IO_CLOSE
  * called after a successful write or flush, with what was done.
  */
 struct io_hooks {
-	int (*before)(void *userdata, enum io_op op, int fd, size_t len);
+	int (*before)(void *userdata, enum io_op op, int fd, const char *path, size_t len);
 	void (*after_write)(void *userdata, int fd, const void *buf, size_t len, uint64_t off);
 	void (*after_sync)(void *userdata, int fd);
 	void *userdata;

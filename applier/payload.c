@@ -50,8 +50,9 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 	bundle_chunk(m, p->next, &c);
 	r = io_pread_all(p->b->fd, p->in, c.stored_size, p->file_offset);
 	if (r < 0)
-		return fail(r == -ENODATA ? -EBADMSG : r, "chunk %u: cannot read %u bytes at %llu",
-		            p->next, c.stored_size, (unsigned long long)p->file_offset);
+		return fail(r == -ENODATA ? -EBADMSG : -EIO,
+		            "chunk %u: cannot read %u bytes at %llu", p->next, c.stored_size,
+		            (unsigned long long)p->file_offset);
 	crypto_sha256(p->in, c.stored_size, digest);
 	if (memcmp(digest, c.digest, sizeof(digest)) != 0)
 		return fail(-EBADMSG, "chunk %u (bundle offset %llu): digest mismatch", p->next,

@@ -112,8 +112,10 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 	if (fd < 0) {
 		memset(ret, 0, sizeof(*ret));
 		ret->fd = -1;
-		return fail(fd == -ELOOP ? -EBADMSG : fd, "%s: %s", f->name,
-		            fd == -ELOOP ? "a symlink, not a bundle" : strerror(-fd));
+		if (fd == -ELOOP)
+			return fail(-EBADMSG, "%s: a symlink, not a bundle", f->name);
+		return fail(fd == -ENOENT ? -ENOENT : -EIO, "cannot open %s: %s", f->name,
+		            strerror(-fd));
 	}
 	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 		io_close(fd);
@@ -128,6 +130,24 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 			bundle_close(ret);
 	}
 	return r;
+}
+
+bool staged_is_verdict(int error)
+{
+	switch (-error) {
+	case EBADMSG:
+	case EPROTO:
+	case EFBIG:
+	case ENOKEY:
+	case EKEYREJECTED:
+	case EKEYREVOKED:
+	case EMEDIUMTYPE:
+	case ESTALE:
+	case ENOSPC:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,

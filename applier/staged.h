@@ -15,6 +15,7 @@
  * or a slot for a file it has refused before.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bundle.h"
@@ -56,6 +57,14 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
  */
 int staged_check(const struct bundle *b, const char *compatible, const struct state_record *st,
                  uint64_t slot_size);
+
+/*
+ * Whether a refusal with this code is a verdict on the file itself (malformed,
+ * badly signed, for another device, too old, too big: the same file will be
+ * refused again), rather than a failure to read it (an I/O error, a file that
+ * vanished or shrank while being read) that may not happen next time.
+ */
+bool staged_is_verdict(int error);
 
 /*
  * The fingerprint of an entry: SHA-256 over its name, inode, size, mode and

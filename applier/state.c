@@ -198,9 +198,13 @@ int state_open(const char *path, bool writable, struct state_dev *ret)
 	 * explicit io_sync() in state_commit() is what counts.
 	 */
 	int flags = (writable ? O_RDWR | O_DSYNC : O_RDONLY);
-	fd = io_open(path, flags | O_DIRECT, 0);
-	if (fd == -EINVAL)
-		fd = io_open(path, flags, 0);
+	for (int attempt = 0; attempt < STATE_IO_ATTEMPTS; attempt++) {
+		fd = io_open(path, flags | O_DIRECT, 0);
+		if (fd == -EINVAL)
+			fd = io_open(path, flags, 0);
+		if (fd >= 0 || fd == -ENOENT)
+			break;
+	}
 	if (fd < 0)
 		return fail(fd, "cannot open state device %s", path);
 	r = io_size(fd, &size);

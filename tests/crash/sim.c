@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "boot.h"
+#include "io.h"
 #include "state.h"
 #include "test.h"
 
@@ -80,14 +81,21 @@ static bool system_runs(struct sim *s, int version, uint8_t slot)
 
 	if (version != 2 || s->scenario != SIM_CONFIRMS)
 		return true;
-	if (state_open(s->dev.state, true, &d) < 0)
-		return sim_violation(s, "boot %d: cannot open the state device", s->boots);
-	int r = state_load(&d, &st);
+	if (s->hooks)
+		io_set_hooks(s->hooks);
+	int r = state_open(s->dev.state, true, &d);
+	if (r < 0) {
+		io_set_hooks(NULL);
+		return true; /* mark-good fails; the system stays on trial */
+	}
+	r = state_load(&d, &st);
 	if (r == 0)
 		r = boot_mark_good(&st, slot, &next);
 	if (r > 0)
 		r = state_commit(&d, &next);
 	state_close(&d);
+	if (s->hooks)
+		io_set_hooks(NULL);
 	/*
 	 * A failed mark-good (an injected fault) is what a real system sees too: it
 	 * stays on trial, and the invariants decide whether that is handled.
@@ -102,7 +110,13 @@ int sim_boot(struct sim *s)
 	uint8_t slot = 9;
 
 	s->boots++;
-	apply_run(&s->dev.cfg, &slot);
+	if (s->before_boot)
+		s->before_boot(s);
+	if (s->hooks)
+		io_set_hooks(s->hooks);
+	s->last_apply = apply_run(&s->dev.cfg, &slot);
+	if (s->hooks)
+		io_set_hooks(NULL);
 	if (helpers_read_state(s->dev.state, &st) < 0)
 		return sim_violation(s, "boot %d: the state record does not read back", s->boots);
 	if (slot > 1)
@@ -111,6 +125,10 @@ int sim_boot(struct sim *s)
 	if (!version)
 		return sim_violation(s, "boot %d: slot %c booted with neither image's bytes",
 		                     s->boots, state_slot_letter(slot));
+	if (st.state == STATE_TRYING && slot_version(s, st.target) != 2)
+		return sim_violation(s,
+		                     "boot %d: TRYING slot %c, which does not hold the new image",
+		                     s->boots, state_slot_letter(st.target));
 	bool trial = st.state == STATE_TRYING && st.target == slot;
 	if (s->after_apply)
 		s->after_apply(s, trial);

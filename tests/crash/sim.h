@@ -11,6 +11,7 @@
  *     or exactly the new one (the bundle's image);
  *   - an unconfirmed slot boots at most `tries` times;
  *   - the state record always reads back as a valid record;
+ *   - a record saying TRYING always names a slot holding exactly the new image;
  *   - the sequence ends where it must: version 2 confirmed in slot B when the
  *     new system confirms itself, version 1 in slot A (B bad) when it never does.
  *
@@ -36,8 +37,12 @@ struct sim {
 	uint64_t v2_size;
 	int unconfirmed_boots; /* boots of version 2 while it was on trial */
 	int boots;
-	/* Called after the applier chose a slot, before the system runs (the recorder uses it). */
+	/* Called at the start of each boot, and after the applier chose a slot. */
+	void (*before_boot)(struct sim *s);
 	void (*after_apply)(struct sim *s, bool trial);
+	int last_apply; /* what apply_run returned at the last boot */
+	/* I/O hooks active while the applier and mark-good run (not during the checks). */
+	const struct io_hooks *hooks;
 	void *userdata;
 	char violation[256]; /* the first invariant broken, "" if none */
 };

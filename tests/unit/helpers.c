@@ -468,10 +468,11 @@ static bool fd_has_suffix(int fd, const char *suffix)
 	return (size_t)n >= ls && strcmp(target + n - ls, suffix) == 0;
 }
 
-static int fault_before(void *userdata, enum io_op op, int fd, size_t len)
+static int fault_before(void *userdata, enum io_op op, int fd, const char *path, size_t len)
 {
 	struct helpers_fault *f = userdata;
 
+	(void)path;
 	(void)len;
 	if (op != f->op || (f->suffix && !fd_has_suffix(fd, f->suffix)))
 		return 0;

@@ -483,10 +483,11 @@ struct fault {
 	const char *path; /* for flip_after_write */
 };
 
-static int fault_before(void *userdata, enum io_op op, int fd, size_t len)
+static int fault_before(void *userdata, enum io_op op, int fd, const char *path, size_t len)
 {
 	struct fault *f = userdata;
 
+	(void)path;
 	(void)fd, (void)len;
 	if (op != f->op)
 		return 0;
