@@ -22,6 +22,8 @@ struct ctx {
 	const struct apply_config *cfg;
 	struct state_dev dev;
 	struct state_record st;
+	bool reinitialised; /* the record was lost this boot: install nothing */
+	bool noted;         /* a passing failure was recorded this boot */
 };
 
 /* Commits next as the new record; on success it becomes the current one. */
@@ -37,8 +39,10 @@ static int commit(struct ctx *x, struct state_record *next)
 	return 0;
 }
 
-static void fill_install(const struct bundle *b, struct boot_install *in)
+static void fill_install(const struct bundle *b, const struct staged_file *f,
+                         struct boot_install *in)
 {
+	memcpy(in->fingerprint, f->fingerprint, sizeof(in->fingerprint));
 	memcpy(in->txn, b->txn, sizeof(in->txn));
 	memcpy(in->image_digest, b->manifest.image_digest, sizeof(in->image_digest));
 	in->image_size = b->manifest.image_size;
@@ -83,13 +87,17 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	return r;
 }
 
-/* Records a failure that may pass, unless the record already says exactly that. */
+/*
+ * Records a failure that may pass: the first of this boot (in name order, so
+ * the same one every boot), unless the record already says exactly that.
+ */
 static void note(struct ctx *x, int error, const char *reason)
 {
 	struct state_record next;
 
-	if (x->st.last_error == -error && strcmp(x->st.last_reason, reason) == 0)
+	if (x->noted || (x->st.last_error == -error && strcmp(x->st.last_reason, reason) == 0))
 		return;
+	x->noted = true;
 	boot_note_failure(&x->st, error, reason, &next);
 	commit(x, &next);
 }
@@ -164,7 +172,7 @@ static int apply_staged(struct ctx *x)
 			continue;
 		}
 		struct boot_install in;
-		fill_install(&b, &in);
+		fill_install(&b, f, &in);
 		boot_begin_install(&x->st, &in, &next);
 		r = commit(x, &next);
 		if (r == 0)
@@ -177,11 +185,46 @@ static int apply_staged(struct ctx *x)
 	return first_error;
 }
 
-/* WRITING found at boot: the previous attempt was cut short. */
+/*
+ * Looks for the interrupted transaction's bundle: 0 with *ret open, -ENOENT
+ * when the drop-in directory was read and it is not there, or another error
+ * when it could not be looked for (then it may still be there next boot).
+ */
+static int find_transaction(struct ctx *x, struct bundle *ret, struct staged_file *ret_file)
+{
+	struct staged_list list;
+	int r, unreadable = 0;
+
+	if (!x->cfg->dropin_dir || !x->cfg->keys)
+		return fail(-EIO, "the data partition or the keys are unavailable");
+	r = staged_list(x->cfg->dropin_dir, &list);
+	if (r < 0)
+		return r == -ENOENT ? fail(r, "the drop-in directory is gone") : r;
+	for (size_t i = 0; i < list.n; i++) {
+		r = staged_open(&list, &list.files[i], x->cfg->keys, ret);
+		if (r < 0) {
+			unreadable = staged_is_verdict(r) ? unreadable : r;
+			continue;
+		}
+		if (memcmp(ret->txn, x->st.txn, CRYPTO_DIGEST_SIZE) == 0) {
+			*ret_file = list.files[i];
+			staged_list_free(&list);
+			return 0;
+		}
+		bundle_close(ret);
+	}
+	staged_list_free(&list);
+	if (unreadable)
+		return fail(unreadable, "a staged file could not be read");
+	return fail(-ENOENT, "the bundle of the interrupted install is no longer staged");
+}
+
+/* WRITING found at boot: the previous attempt was cut short (or failed on a device error). */
 static int resume(struct ctx *x)
 {
 	struct state_record next;
-	struct staged_list list;
+	struct staged_file f;
+	struct bundle b;
 	int r;
 
 	log_warn("an install of version %llu into slot %c was interrupted (attempt %u of %d)",
@@ -195,25 +238,20 @@ static int resume(struct ctx *x)
 			log_error("%s", x->st.last_reason);
 		return r;
 	}
-	r = x->cfg->dropin_dir ? staged_list(x->cfg->dropin_dir, &list) : -ENOENT;
+	r = find_transaction(x, &b, &f);
 	if (r == 0) {
-		for (size_t i = 0; i < list.n; i++) {
-			struct bundle b;
-			if (staged_open(&list, &list.files[i], x->cfg->keys, &b) < 0)
-				continue;
-			if (memcmp(b.txn, x->st.txn, CRYPTO_DIGEST_SIZE) == 0) {
-				r = install(x, &b, list.files[i].fingerprint);
-				bundle_close(&b);
-				staged_list_free(&list);
-				return r;
-			}
-			bundle_close(&b);
-		}
-		staged_list_free(&list);
+		r = install(x, &b, f.fingerprint);
+		bundle_close(&b);
+		return r;
 	}
-	r = fail(-ENOENT, "the bundle of the interrupted install is no longer staged");
 	log_error("%s", fail_reason());
-	boot_install_failed(&x->st, r, fail_reason(), (uint8_t[STATE_FINGERPRINT_SIZE]){0}, &next);
+	if (r == -ENOENT) {
+		/* Really gone: nothing to retry. */
+		boot_install_failed(&x->st, r, fail_reason(), x->st.txn_file, &next);
+	} else {
+		/* Not readable now: stay WRITING (this attempt is counted) and look again. */
+		boot_note_failure(&x->st, r, fail_reason(), &next);
+	}
 	commit(x, &next);
 	return r;
 }
@@ -233,6 +271,8 @@ static int load(struct ctx *x)
 		log_error("%s; re-initialising, booting slot A", fail_reason());
 		boot_reinit(fail_reason(), &next);
 		r = commit(x, &next);
+		/* Without the record the installed versions are unknown: no install this boot. */
+		x->reinitialised = true;
 	} else if (r < 0) {
 		log_error("%s", fail_reason());
 	}
@@ -260,11 +300,11 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	err = 0;
 	if (x.st.state == STATE_WRITING)
 		err = resume(&x);
-	else if (x.st.state == STATE_IDLE && cfg->dropin_dir)
+	else if (x.st.state == STATE_IDLE && cfg->dropin_dir && cfg->keys && !x.reinitialised)
 		err = apply_staged(&x);
 
 	if (x.st.state == STATE_WRITING) {
-		/* Only a failed commit leaves us here; the active slot is the safe choice. */
+		/* An attempt failed or could not start: boot the active slot, retry next boot. */
 		*ret_slot = x.st.active;
 		state_close(&x.dev);
 		return err ? err : -EIO;
@@ -274,8 +314,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 			log_error("%s", next.last_reason);
 		r = commit(&x, &next);
 		if (r < 0) {
-			/* The try could not be counted: never boot an unconfirmed slot uncounted.
-			 */
+			/* The try could not be counted: never boot a trial slot uncounted. */
 			slot = x.st.active;
 			err = r;
 		} else if (next.state == STATE_TRYING) {

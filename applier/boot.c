@@ -26,6 +26,19 @@ static void clear_transaction(struct state_record *r)
 	r->apply_attempts = 0;
 }
 
+static void remember_rejected(struct state_record *r,
+                              const uint8_t fingerprint[STATE_FINGERPRINT_SIZE]);
+
+/* The transaction failed for good: never install it (or its file) again. */
+static void fail_transaction(const struct state_record *cur, int error, const char *why,
+                             struct state_record *next)
+{
+	clear_transaction(next);
+	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
+	remember_rejected(next, cur->txn_file);
+	set_reason(next, error, why);
+}
+
 void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
                         struct state_record *next)
 {
@@ -39,6 +52,10 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	next->image_size = in->image_size;
 	next->target_version = in->version;
 	memcpy(next->target_label, in->label, STATE_LABEL_SIZE);
+	memcpy(next->txn_file, in->fingerprint, STATE_FINGERPRINT_SIZE);
+	/* A new transaction: an earlier failure's reason no longer applies. */
+	next->last_error = 0;
+	memset(next->last_reason, 0, sizeof(next->last_reason));
 	/* From this commit on the target's old contents are gone: it must never boot. */
 	next->slot[next->target].status = SLOT_INCOMPLETE;
 	next->slot[next->target].version = 0;
@@ -60,9 +77,7 @@ int boot_resume_install(const struct state_record *cur, struct state_record *nex
 	else
 		snprintf(why, sizeof(why), "install of version %llu interrupted %u times; gave up",
 		         (unsigned long long)cur->target_version, cur->apply_attempts);
-	clear_transaction(next);
-	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
-	set_reason(next, -ECANCELED, why);
+	fail_transaction(cur, -ECANCELED, why, next);
 	return 1;
 }
 
@@ -142,10 +157,8 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 	        "slot %c (version %llu) not confirmed after %u trial boots; rolled back to slot %c",
 	        state_slot_letter(cur->target), (unsigned long long)cur->target_version,
 	        cur->max_tries, state_slot_letter(cur->active));
-	clear_transaction(next);
+	fail_transaction(cur, -ETIMEDOUT, why, next);
 	next->slot[cur->target].status = SLOT_BAD;
-	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
-	set_reason(next, -ETIMEDOUT, why);
 	*ret_slot = cur->active;
 	return 1;
 }
@@ -182,10 +195,8 @@ int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_r
 	char why[STATE_REASON_SIZE];
 	snprintf(why, sizeof(why), "slot %c (version %llu) marked bad by the running system",
 	         state_slot_letter(cur->target), (unsigned long long)cur->target_version);
-	clear_transaction(next);
+	fail_transaction(cur, -ECANCELED, why, next);
 	next->slot[cur->target].status = SLOT_BAD;
-	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
-	set_reason(next, -ECANCELED, why);
 	return 1;
 }
 

@@ -34,9 +34,15 @@ struct boot_install {
 	uint64_t image_size;
 	uint64_t version;
 	char label[STATE_LABEL_SIZE];
+	uint8_t fingerprint[STATE_FINGERPRINT_SIZE]; /* of the staged file (staged.h) */
 };
 
-/* IDLE -> WRITING into the inactive slot, attempt 1. */
+/*
+ * IDLE -> WRITING into the inactive slot, attempt 1. Whenever a transaction
+ * fails for good (gave up, rolled back, marked bad), its transaction id is
+ * recorded as last_failed and its file is remembered as refused, so that no
+ * set of staged updates can be installed in turn forever.
+ */
 void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
                         struct state_record *next);
 

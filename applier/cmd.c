@@ -49,6 +49,9 @@ static int devices_resolve(const struct config *cfg, struct devices *d)
 		r = slot_resolve(cfg->slot[0], &d->slot[0]);
 	if (r == 0)
 		r = slot_resolve(cfg->slot[1], &d->slot[1]);
+	/* A misconfiguration must not let one write land on another's device. */
+	if (r == 0)
+		r = slot_distinct((const char *const[]){d->state, d->slot[0], d->slot[1]}, 3);
 	if (r < 0)
 		devices_free(d);
 	return r;
@@ -112,13 +115,21 @@ static int cmd_apply(struct cli *c)
 	const char *data = NULL;
 	uint8_t slot;
 
+	struct state_record st;
 	int r = devices_resolve(&c->cfg, &d);
 	if (r < 0)
 		return r; /* the hook falls back to slot A by label */
-	if (crypto_keyring_load(c->cfg.keys, &keys) < 0)
-		log_error("no trusted keys, not looking for updates: %s", fail_reason());
-	else
-		data = c->data_dir_given ? c->cfg.data_dir : mount_data(&c->cfg);
+	/*
+	 * A trial boot needs nothing from the data partition: do not mount it
+	 * (a mount can replay its journal) before the try is counted.
+	 */
+	bool trying = read_state(d.state, &st) == 0 && st.state == STATE_TRYING;
+	if (!trying) {
+		if (crypto_keyring_load(c->cfg.keys, &keys) < 0)
+			log_error("no trusted keys, not looking for updates: %s", fail_reason());
+		else
+			data = c->data_dir_given ? c->cfg.data_dir : mount_data(&c->cfg);
+	}
 	if (data)
 		dropin_path(&c->cfg, data, dropin, sizeof(dropin));
 	struct apply_config ac = {

@@ -76,8 +76,7 @@ int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_le
 			return -ENOMEM;
 	}
 	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
-	/* The content size goes in the frame header: the decompressor checks it against the table.
-	 */
+	/* The content size goes in the frame header; the reader checks it against the table. */
 	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_contentSizeFlag, 1);

@@ -91,6 +91,13 @@ int config_load(struct config *c, const char *path, int optional)
 	}
 	while (r == 0 && fgets(line, sizeof(line), f)) {
 		lineno++;
+		size_t len = strlen(line);
+		/* A line fgets had to split would be read as two: refuse it instead. */
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			r = fail(-EINVAL, "config: %s:%u: line longer than %zu characters", path,
+			         lineno, sizeof(line) - 2);
+			break;
+		}
 		line[strcspn(line, "#")] = '\0';
 		char *s = trim(line);
 		if (!*s)

@@ -71,6 +71,10 @@ const char *fail_code_name(int code)
 	        {EISDIR, "EISDIR"},
 	        {ENAMETOOLONG, "ENAMETOOLONG"},
 	        {EBUSY, "EBUSY"},
+	        {ENODEV, "ENODEV"},
+	        {EACCES, "EACCES"},
+	        {ENXIO, "ENXIO"},
+	        {ELOOP, "ELOOP"},
 	};
 
 	if (code < 0)

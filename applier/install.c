@@ -75,12 +75,16 @@ int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO
 	while (off < size) {
 		size_t want = (size_t)MIN((uint64_t)READ_BACK_BLOCK, size - off);
 		size_t rd = want;
-		/* O_DIRECT reads whole blocks: round the tail up while it stays inside the device.
+		/*
+		 * O_DIRECT reads whole blocks: round the tail up to 4096 while that stays
+		 * inside the device, else to 512 (a block device's size is a multiple
+		 * of its logical block size, and that is 512 wherever 4096 does not fit).
 		 */
 		if (direct && rd % DIRECT_ALIGN) {
-			rd = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-			if (off + rd > dev_size)
-				rd = want;
+			size_t up = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+			if (off + up > dev_size)
+				up = (rd + 511) & ~(size_t)511;
+			rd = up;
 		}
 		r = io_pread_all(fd, buf, rd, off);
 		if (r < 0) {

@@ -3,6 +3,7 @@
 
 #include <blkid/blkid.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,28 @@ int slot_fstype(const char *path, char **ret)
 		return fail(r, "cannot probe %s", path);
 	if (!*ret)
 		return fail(-ENODATA, "no filesystem found on %s", path);
+	return 0;
+}
+
+int slot_distinct(const char *const *paths, size_t n)
+{
+	struct stat st[8];
+
+	if (n > 8)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (stat(paths[i], &st[i]) < 0)
+			return fail(-errno, "cannot stat %s: %s", paths[i], strerror(errno));
+		for (size_t j = 0; j < i; j++) {
+			bool same = S_ISBLK(st[i].st_mode) && S_ISBLK(st[j].st_mode)
+			                    ? st[i].st_rdev == st[j].st_rdev
+			                    : st[i].st_dev == st[j].st_dev &&
+			                              st[i].st_ino == st[j].st_ino;
+			if (same)
+				return fail(-EINVAL, "%s and %s are the same device", paths[j],
+				            paths[i]);
+		}
+	}
 	return 0;
 }
 

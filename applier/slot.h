@@ -7,6 +7,7 @@
  * works whatever the disk is called (/dev/vda, /dev/mmcblk0, /dev/sda).
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -18,6 +19,9 @@ int slot_resolve(const char *spec, char **ret);
 
 /* The filesystem type libblkid finds on a device ("ext4"), malloc'ed. */
 int slot_fstype(const char *path, char **ret);
+
+/* -EINVAL (with a reason) unless the n paths name n different files or devices. */
+int slot_distinct(const char *const *paths, size_t n);
 
 /*
  * Which of the two slot devices the running root filesystem is on (0 = A,

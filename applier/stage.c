@@ -59,9 +59,41 @@ static int mkdir_parents(const char *dir)
 	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-/* Removes every staged bundle but keep (NULL: those whose transaction is done). */
-static int remove_others(int dirfd, const char *dropin, const char *keep,
-                         const struct crypto_keyring *keys, const struct state_record *st)
+static int flush_dir(int dirfd, int removed)
+{
+	int r = removed ? io_sync(dirfd) : 0;
+
+	return r < 0 ? fail(r, "flushing drop-in directory: %s", strerror(-r)) : removed;
+}
+
+/* Removes every "*.sota" entry but keep: one update is staged at a time. */
+static int remove_others(int dirfd, const char *keep)
+{
+	char *names[STAGED_SCAN_MAX];
+	size_t n;
+	int removed = 0, r;
+
+	/* In rounds, so that even more entries than one listing holds all go. */
+	do {
+		r = staged_names(dirfd, names, STAGED_SCAN_MAX, &n);
+		if (r < 0)
+			return r;
+		int before = removed;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(names[i], keep) != 0 && io_unlinkat(dirfd, names[i], 0) == 0) {
+				log_info("removed %s", names[i]);
+				removed++;
+			}
+		staged_names_free(names, n);
+		if (removed == before)
+			break;
+	} while (n == STAGED_SCAN_MAX);
+	return flush_dir(dirfd, removed);
+}
+
+/* Removes the staged bundles whose transaction the record lists as done. */
+static int remove_done(int dirfd, const char *dropin, const struct crypto_keyring *keys,
+                       const struct state_record *st)
 {
 	struct staged_list list;
 	int removed = 0;
@@ -70,30 +102,18 @@ static int remove_others(int dirfd, const char *dropin, const char *keep,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < list.n; i++) {
-		const char *name = list.files[i].name;
-		if (keep && strcmp(name, keep) == 0)
+		struct bundle b;
+		if (staged_open(&list, &list.files[i], keys, &b) < 0)
 			continue;
-		if (!keep) {
-			struct bundle b;
-			if (staged_open(&list, &list.files[i], keys, &b) < 0)
-				continue;
-			int done = memcmp(b.txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0;
-			bundle_close(&b);
-			if (!done)
-				continue;
-		}
-		if (io_unlinkat(list.dirfd, name, 0) == 0) {
-			log_info("removed %s", name);
+		int done = memcmp(b.txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0;
+		bundle_close(&b);
+		if (done && io_unlinkat(list.dirfd, list.files[i].name, 0) == 0) {
+			log_info("removed %s", list.files[i].name);
 			removed++;
 		}
 	}
 	staged_list_free(&list);
-	if (removed) {
-		r = io_sync(dirfd);
-		if (r < 0)
-			return fail(r, "flushing drop-in directory: %s", strerror(-r));
-	}
-	return removed;
+	return flush_dir(dirfd, removed);
 }
 
 static int write_staged(const struct bundle *b, int dirfd)
@@ -161,7 +181,7 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 		bundle_close(&b);
 		return r;
 	}
-	dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY, 0);
+	dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (dirfd < 0) {
 		bundle_close(&b);
 		return fail(dirfd, "cannot open %s: %s", dropin, strerror(-dirfd));
@@ -171,7 +191,7 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 		log_info("staged version %llu (%s) as %s/%s; reboot to apply",
 		         (unsigned long long)b.manifest.version, b.manifest.label, dropin,
 		         STAGE_NAME);
-		int n = remove_others(dirfd, dropin, STAGE_NAME, keys, st);
+		int n = remove_others(dirfd, STAGE_NAME);
 		if (n < 0)
 			log_warn("could not remove older staged bundles: %s", fail_reason());
 	}
@@ -183,11 +203,11 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
                   const struct state_record *st)
 {
-	int dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY, 0);
+	int dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 
 	if (dirfd < 0)
 		return dirfd == -ENOENT ? 0 : fail(dirfd, "cannot open %s", dropin);
-	int r = remove_others(dirfd, dropin, NULL, keys, st);
+	int r = remove_done(dirfd, dropin, keys, st);
 	io_close(dirfd);
 	return r;
 }

@@ -52,43 +52,73 @@ static int is_bundle_name(const char *name)
 
 static int name_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct staged_file *)a)->name, ((const struct staged_file *)b)->name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int staged_names(int dirfd, char **ret_names, size_t max, size_t *ret_n)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = fdopendir(dup(dirfd));
+
+	if (!d)
+		return fail(-EIO, "cannot list the drop-in directory: %s", strerror(errno));
+	while ((de = readdir(d))) {
+		if (!is_bundle_name(de->d_name) || strlen(de->d_name) >= STAGED_NAME_MAX)
+			continue;
+		if (n == max) {
+			log_warn("more than %zu *.sota entries; ignoring the rest", max);
+			break;
+		}
+		ret_names[n] = strdup(de->d_name);
+		if (!ret_names[n]) {
+			closedir(d);
+			staged_names_free(ret_names, n);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	closedir(d);
+	qsort(ret_names, n, sizeof(ret_names[0]), name_cmp);
+	*ret_n = n;
+	return 0;
+}
+
+void staged_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
 }
 
 int staged_list(const char *dir, struct staged_list *ret)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd;
+	char *names[STAGED_SCAN_MAX];
+	size_t n;
+	int fd, r;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->dirfd = -1;
-	fd = io_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	/* O_NOFOLLOW: the drop-in directory itself must not be a symlink to elsewhere. */
+	fd = io_open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return fail(fd, "cannot open drop-in directory %s: %s", dir, strerror(-fd));
-	d = fdopendir(dup(fd));
-	if (!d) {
+		return fail(fd == -ENOENT ? -ENOENT : -EIO, "cannot open drop-in directory %s: %s",
+		            dir, strerror(-fd));
+	r = staged_names(fd, names, STAGED_SCAN_MAX, &n);
+	if (r < 0) {
 		io_close(fd);
-		return fail(-errno, "cannot list drop-in directory %s", dir);
+		return r;
 	}
-	while ((de = readdir(d))) {
-		if (!is_bundle_name(de->d_name))
-			continue;
-		if (strlen(de->d_name) >= STAGED_NAME_MAX) {
-			log_warn("ignoring staged file with an overlong name");
-			continue;
-		}
-		if (ret->n == STAGED_MAX_FILES) {
-			log_warn("more than %d staged files; ignoring the rest", STAGED_MAX_FILES);
-			break;
-		}
+	/* The first ones by name, whatever order the directory lists them in. */
+	for (size_t i = 0; i < n && ret->n < STAGED_MAX_FILES; i++) {
 		struct staged_file *f = &ret->files[ret->n];
-		snprintf(f->name, sizeof(f->name), "%s", de->d_name);
+		snprintf(f->name, sizeof(f->name), "%s", names[i]);
 		if (staged_fingerprint(fd, f->name, f->fingerprint) == 0)
 			ret->n++;
 	}
-	closedir(d);
-	qsort(ret->files, ret->n, sizeof(ret->files[0]), name_cmp);
+	if (n > STAGED_MAX_FILES)
+		log_warn("%zu staged files; only the first %d by name are considered", n,
+		         STAGED_MAX_FILES);
+	staged_names_free(names, n);
 	ret->dirfd = fd;
 	return 0;
 }
@@ -107,21 +137,23 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 	struct stat st;
 	int fd, r;
 
-	/* O_NOFOLLOW: a symlink could point anywhere; O_NONBLOCK: a FIFO must not hang the boot. */
-	fd = io_openat(l->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = -1;
+	/* Look before opening: opening a device node, FIFO or socket can itself have effects. */
+	if (fstatat(l->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(errno == ENOENT ? -ENOENT : -EIO, "cannot stat %s: %s", f->name,
+		            strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return fail(-EBADMSG, "%s: a symlink, not a bundle", f->name);
+	if (!S_ISREG(st.st_mode))
+		return fail(-EBADMSG, "%s: not a regular file", f->name);
+	/* Still O_NOFOLLOW and O_NONBLOCK: it may have been swapped since the look. */
+	fd = io_openat(l->dirfd, f->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0) {
-		memset(ret, 0, sizeof(*ret));
-		ret->fd = -1;
 		if (fd == -ELOOP)
 			return fail(-EBADMSG, "%s: a symlink, not a bundle", f->name);
 		return fail(fd == -ENOENT ? -ENOENT : -EIO, "cannot open %s: %s", f->name,
 		            strerror(-fd));
-	}
-	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-		io_close(fd);
-		memset(ret, 0, sizeof(*ret));
-		ret->fd = -1;
-		return fail(-EBADMSG, "%s: not a regular file", f->name);
 	}
 	r = bundle_open_fd(fd, ret);
 	if (r == 0) {

@@ -23,6 +23,7 @@
 #include "state.h"
 
 #define STAGED_MAX_FILES STATE_REJECTED_FILES
+#define STAGED_SCAN_MAX 256 /* *.sota names read from the directory, to sort */
 #define STAGED_NAME_MAX 128
 #define STAGED_SKIP 1 /* judged before: already installed, or its update failed */
 
@@ -37,7 +38,14 @@ struct staged_list {
 	struct staged_file files[STAGED_MAX_FILES];
 };
 
-/* Lists "*.sota" entries of dir, sorted by name, with their fingerprints. */
+/*
+ * The names of the "*.sota" entries of an open directory, sorted, at most max
+ * (malloc'ed; free with staged_names_free).
+ */
+int staged_names(int dirfd, char **ret_names, size_t max, size_t *ret_n);
+void staged_names_free(char **names, size_t n);
+
+/* Lists the first STAGED_MAX_FILES "*.sota" entries of dir by name, with their fingerprints. */
 int staged_list(const char *dir, struct staged_list *ret);
 void staged_list_free(struct staged_list *l);
 

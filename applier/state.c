@@ -25,7 +25,7 @@
  * 160  last_done[32]   192 last_failed[32]   224 rejected[4][8]
  * 256  slot A label[32]   288 slot B label[32]   320 target label[32]
  * 352  last_reason[128]
- * 480  reserved[28] (0)
+ * 480  txn_file[8]   488 reserved[20] (0)
  * 508  CRC32 of bytes 0..507
  */
 enum {
@@ -52,6 +52,7 @@ enum {
 	OFF_LABEL = 256, /* 32 bytes per slot */
 	OFF_TARGET_LABEL = 320,
 	OFF_REASON = 352,
+	OFF_TXN_FILE = 480,
 	OFF_CRC = 508,
 };
 
@@ -95,6 +96,7 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	memcpy(out + OFF_REJECTED, r->rejected, sizeof(r->rejected));
 	encode_string(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
 	encode_string(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
+	memcpy(out + OFF_TXN_FILE, r->txn_file, STATE_FINGERPRINT_SIZE);
 	util_put_le32(out + OFF_CRC, util_crc32(0, out, OFF_CRC));
 }
 
@@ -157,6 +159,7 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	memcpy(r.last_done, buf + OFF_LAST_DONE, STATE_DIGEST_SIZE);
 	memcpy(r.last_failed, buf + OFF_LAST_FAILED, STATE_DIGEST_SIZE);
 	memcpy(r.rejected, buf + OFF_REJECTED, sizeof(r.rejected));
+	memcpy(r.txn_file, buf + OFF_TXN_FILE, STATE_FINGERPRINT_SIZE);
 	e = decode_string(r.target_label, STATE_LABEL_SIZE, buf + OFF_TARGET_LABEL, "target label");
 	if (e < 0)
 		return e;

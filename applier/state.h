@@ -67,6 +67,8 @@ struct state_record {
 	uint8_t last_failed[STATE_DIGEST_SIZE];
 	/* Fingerprints of refused staged files (staged.h), newest first, zero when unused. */
 	uint8_t rejected[STATE_REJECTED_FILES][STATE_FINGERPRINT_SIZE];
+	/* Fingerprint of the staged file being installed or tried: refused too if it fails. */
+	uint8_t txn_file[STATE_FINGERPRINT_SIZE];
 	char target_label[STATE_LABEL_SIZE];
 	char last_reason[STATE_REASON_SIZE];
 };

@@ -9,8 +9,7 @@ uint32_t util_crc32(uint32_t crc, const void *buf, size_t len)
 	static uint32_t table[256];
 	const uint8_t *p = buf;
 
-	/* The table is a pure function of the polynomial; building it on first use is idempotent.
-	 */
+	/* The table depends only on the polynomial: building it on first use is idempotent. */
 	if (!table[1]) {
 		for (uint32_t i = 0; i < 256; i++) {
 			uint32_t c = i;

@@ -28,7 +28,7 @@ vm_boot() {
 	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1
 		-nodefaults -no-user-config -display none -serial stdio -no-reboot
 		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
-		-append "console=ttyS0 root=systemota ro quiet panic=-1 $*"
+		-append "console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot $*"
 		-drive "file=$disk,format=raw,if=virtio"
 		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on")
 	if [ "${VM_ECHO:-0}" = 1 ]; then

@@ -4,18 +4,35 @@
 # which installs a staged update if there is one and prints the slot to boot
 # as "SLOT DEVICE", then mounts that slot read-only on $NEWROOT.
 #
-# The device must always boot: if the applier fails, boot the last good slot
-# (systemota boot-slot reads the record and changes nothing); if even that
-# fails, slot A; if the chosen slot does not mount, the last good one.
+# The device must always boot:
+#   - the applier runs once per boot: dracut may source this hook again, and
+#     a second run would count a second try; the choice is kept in /run;
+#   - if the applier fails, boot the last good slot (systemota boot-slot
+#     reads the record and changes nothing); if even that fails, slot A,
+#     found with the built-in defaults (a broken config must not stop it);
+#   - if the chosen slot does not mount, or holds no usable root (dracut
+#     would drop to a shell), the last good slot.
 
 type getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
+SYSTEMOTA_CHOICE=/run/systemota/choice
+
 systemota_choose() {
-    _sota=$(systemota --keys /etc/systemota/keys apply) && [ -n "$_sota" ] && return 0
-    warn "systemota: the applier failed; booting the last good slot"
-    _sota=$(systemota boot-slot) && [ -n "$_sota" ] && return 0
-    warn "systemota: boot state unreadable; booting slot A"
-    _sota="A $(systemota device a)"
+    if [ -s "$SYSTEMOTA_CHOICE" ]; then
+        _sota=$(cat "$SYSTEMOTA_CHOICE")
+        return 0
+    fi
+    mkdir -p /run/systemota
+    _sota=$(systemota --keys /etc/systemota/keys apply) || _sota=
+    if [ -z "$_sota" ]; then
+        warn "systemota: the applier failed; booting the last good slot"
+        _sota=$(systemota boot-slot) || _sota=
+    fi
+    if [ -z "$_sota" ]; then
+        warn "systemota: boot state unreadable; booting slot A"
+        _sota="A $(systemota --config /dev/null device a)"
+    fi
+    echo "$_sota" > "$SYSTEMOTA_CHOICE"
 }
 
 systemota_mount() {
@@ -23,14 +40,21 @@ systemota_mount() {
     set -- $1
     [ -b "$2" ] || return 1
     info "systemota: mounting slot $1 ($2) on $NEWROOT"
-    mount -o ro "$2" "$NEWROOT"
+    mount -o ro "$2" "$NEWROOT" || return 1
+    usable_root "$NEWROOT" && return 0
+    warn "systemota: slot $1 holds no usable root filesystem"
+    umount "$NEWROOT"
+    return 1
 }
 
 if [ "$root" = "systemota" ] && ! ismounted "$NEWROOT"; then
     systemota_choose
     if ! systemota_mount "$_sota"; then
-        warn "systemota: slot ${_sota%% *} does not mount; booting the last good slot"
-        _sota=$(systemota boot-slot) && systemota_mount "$_sota"
+        warn "systemota: slot ${_sota%% *} does not boot; booting the last good slot"
+        _sota=$(systemota boot-slot) || _sota=
+        if [ -z "$_sota" ] || ! systemota_mount "$_sota"; then
+            systemota_mount "A $(systemota --config /dev/null device a)"
+        fi
     fi
     unset _sota
 fi

@@ -55,7 +55,7 @@ expect_no_log() {
 # state_json: the boot-state record as `systemota status --json`, read on the host.
 state_json() {
 	vm_part "$work/disk.img" "$STATE_START" "$STATE_SECTORS" "$work/state.img"
-	"$sota" --config /dev/null --state "$work/state.img" --slot-a /dev/null --slot-b /dev/null \
+	"$sota" --config /dev/null --state "$work/state.img" --slot-a /dev/zero --slot-b /dev/null \
 		--data-dir /nonexistent status --json
 }
 

@@ -35,7 +35,7 @@ static int record_eq(const struct state_record *a, const struct state_record *b)
 	       SAME(slot[1].version) && SAME(slot[1].status) && SAME_STR(slot[1].label) &&
 	       SAME(txn) && SAME(image_digest) && SAME(image_size) && SAME(target_version) &&
 	       SAME(version_floor) && SAME(last_done) && SAME(last_failed) && SAME(rejected) &&
-	       SAME_STR(target_label) && SAME_STR(last_reason);
+	       SAME(txn_file) && SAME_STR(target_label) && SAME_STR(last_reason);
 }
 
 /* What a device carries around: versions, labels, and the reason of an earlier event. */
@@ -113,6 +113,7 @@ static void sample_install(struct boot_install *in)
 	in->image_size = 123456789;
 	in->version = 8;
 	util_set_string(in->label, sizeof(in->label), "release 8");
+	memset(in->fingerprint, 0xc3, sizeof(in->fingerprint));
 }
 
 TEST(boot_choose_every_state)
@@ -214,6 +215,10 @@ TEST(boot_begin_install_then_done)
 		want.slot[t].status = SLOT_INCOMPLETE;
 		want.slot[t].version = 0;
 		memset(want.slot[t].label, 0, STATE_LABEL_SIZE);
+		memcpy(want.txn_file, in.fingerprint, STATE_FINGERPRINT_SIZE);
+		/* A new transaction starts with no error of an earlier one. */
+		want.last_error = 0;
+		memset(want.last_reason, 0, STATE_REASON_SIZE);
 		CHECK(record_eq(&writing, &want));
 
 		for (uint8_t tries = 1; tries <= 4; tries++) {

@@ -86,7 +86,7 @@ static int record_eq(const struct state_record *a, const struct state_record *b)
 	       SAME(slot[1].version) && SAME(slot[1].status) && SAME(slot[1].label) && SAME(txn) &&
 	       SAME(image_digest) && SAME(image_size) && SAME(target_version) &&
 	       SAME(version_floor) && SAME(last_done) && SAME(last_failed) && SAME(rejected) &&
-	       SAME(target_label) && SAME(last_reason);
+	       SAME(txn_file) && SAME(target_label) && SAME(last_reason);
 }
 
 static void reseal(uint8_t *buf)
