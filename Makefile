@@ -113,6 +113,14 @@ check: deps
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
+# A long campaign of random QEMU power cuts, with a summary table.
+N ?= 500
+SEED ?= 1
+powercut: deps
+	$(MAKE) all
+	$(MAKE) qemu-device
+	tests/qemu/powercut-campaign.sh $(N) $(SEED)
+
 PREFIX ?= /usr
 DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
 install: $(BUILD)/systemota
@@ -126,4 +134,4 @@ install: $(BUILD)/systemota
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all unit qemu-device deps demo check install clean
+.PHONY: all unit qemu-device deps demo check powercut install clean

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "staged.h"
 #include "state.h"
+#include "testpoint.h"
 #include "util.h"
 
 struct ctx {
@@ -81,6 +82,8 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	}
 	boot_install_done(&x->st, x->cfg->tries, &next);
 	r = commit(x, &next);
+	if (r == 0)
+		testpoint("trying-committed");
 	if (r == 0)
 		log_info("slot %c written and verified; trying it (%u boots)",
 		         state_slot_letter(target), x->cfg->tries);
@@ -175,8 +178,10 @@ static int apply_staged(struct ctx *x)
 		fill_install(&b, f, &in);
 		boot_begin_install(&x->st, &in, &next);
 		r = commit(x, &next);
-		if (r == 0)
+		if (r == 0) {
+			testpoint("writing-committed");
 			r = install(x, &b, f->fingerprint);
+		}
 		bundle_close(&b);
 		staged_list_free(&list);
 		return r;
@@ -293,6 +298,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 		return r;
 	}
 	*ret_slot = x.st.active;
+	testpoint("apply-loaded");
 	log_info("state: %s, active slot %c (version %llu)", state_kind_name(x.st.state),
 	         state_slot_letter(x.st.active),
 	         (unsigned long long)x.st.slot[x.st.active].version);
@@ -320,6 +326,9 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 		} else if (next.state == STATE_TRYING) {
 			log_info("trial boot of slot %c: %u more tries after this one",
 			         state_slot_letter(slot), next.tries_left);
+			testpoint("try-counted");
+		} else {
+			testpoint("rollback-committed");
 		}
 	}
 	*ret_slot = slot;

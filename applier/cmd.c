@@ -21,6 +21,7 @@
 #include "stage.h"
 #include "staged.h"
 #include "state.h"
+#include "testpoint.h"
 #include "tool.h"
 #include "util.h"
 
@@ -261,10 +262,13 @@ static int cmd_mark(struct cli *c, bool good)
 	r = state_load(&dev, &st);
 	if (r == 0)
 		r = good ? boot_mark_good(&st, booted, &next) : boot_mark_bad(&st, booted, &next);
-	if (r > 0)
+	if (r > 0) {
 		r = state_commit(&dev, &next);
-	else if (r == 0)
+		if (r == 0 && good)
+			testpoint("mark-good-committed");
+	} else if (r == 0) {
 		next = st;
+	}
 	state_close(&dev);
 	if (r == 0)
 		log_info("slot %c %s", state_slot_letter(booted),

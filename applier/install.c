@@ -10,6 +10,7 @@
 #include "io.h"
 #include "log.h"
 #include "payload.h"
+#include "testpoint.h"
 #include "util.h"
 
 #define READ_BACK_BLOCK (1024 * 1024)
@@ -41,8 +42,12 @@ static int stream(const struct bundle *b, int fd)
 			         (unsigned long long)c.image_offset, strerror(-r));
 			break;
 		}
+		if (c.index == b->manifest.chunk_count / 2)
+			testpoint("mid-write");
 	}
 	payload_close(&p);
+	if (r == 0)
+		testpoint("written");
 	return r;
 }
 
@@ -93,6 +98,8 @@ int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO
 			break;
 		}
 		crypto_sha256_update(&h, buf, want);
+		if (off < size / 2 && off + want >= size / 2)
+			testpoint("mid-verify");
 		off += want;
 	}
 	crypto_sha256_final(&h, ret_digest);
@@ -123,6 +130,8 @@ int install_image(const struct bundle *b, const char *path)
 		r = io_sync(fd);
 		if (r < 0)
 			r = fail(-EIO, "flushing slot %s failed: %s", path, strerror(-r));
+		else
+			testpoint("flushed");
 	}
 	int c = io_close(fd);
 	if (r == 0 && c < 0)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "payload.h"
 #include "staged.h"
+#include "testpoint.h"
 
 #define STAGE_TEMP ".update.sota.tmp"
 
@@ -113,6 +114,8 @@ static int remove_done(int dirfd, const char *dropin, const struct crypto_keyrin
 		}
 	}
 	staged_list_free(&list);
+	if (removed)
+		testpoint("mark-good-cleaned");
 	return flush_dir(dirfd, removed);
 }
 
@@ -135,6 +138,7 @@ static int write_staged(const struct bundle *b, int dirfd)
 		r = fail(c, "closing staged bundle: %s", strerror(-c));
 	/* Only a complete, flushed file takes the name the applier looks for. */
 	if (r == 0) {
+		testpoint("stage-copied");
 		r = io_renameat(dirfd, STAGE_TEMP, dirfd, STAGE_NAME);
 		if (r < 0)
 			r = fail(r, "renaming staged bundle: %s", strerror(-r));
@@ -143,6 +147,7 @@ static int write_staged(const struct bundle *b, int dirfd)
 		(void)io_unlinkat(dirfd, STAGE_TEMP, 0);
 		return r;
 	}
+	testpoint("stage-renamed");
 	/*
 	 * The rename is the commit point: from here the bundle is staged. A
 	 * failed directory flush only means a power cut could still undo it,

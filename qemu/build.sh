@@ -9,7 +9,8 @@
 #   root-v2.img  the same, version 2
 #   v2.sota      the version 2 bundle, signed with the development key
 #   disk.img     the factory disk: GPT, state record (slot A, version 1),
-#                root-v1 in slot A, empty slot B, empty ext4 data partition
+#                root-v1 in slot A, empty slot B, ext4 data partition holding
+#                the empty drop-in directory and a canary file (canary.sha256)
 #
 # usage: qemu/build.sh [BUILD_DIR]   (default build/qemu; needs build/systemota*)
 set -euo pipefail
@@ -96,6 +97,9 @@ make_disk() {
 	truncate -s $((STATE_SECTORS * 512)) "$state"
 	"$sota" -q --state "$state" state init --active A --slot-version 1 --slot-label 1.0
 	rm -rf "$data" && mkdir -p "$data/systemota/staged"
+	# User data from before any update: the power-cut tests check it survives every cut.
+	head -c $((256 * 1024)) /dev/urandom > "$data/canary"
+	(cd "$data" && sha256sum canary) > "$out/canary.sha256"
 	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L data -d "$data" "$out/data.img" $((DATA_SECTORS / 2))K > /dev/null
 	dd if="$state" of="$disk" bs=512 seek="$STATE_START" conv=notrunc,sparse status=none
 	dd if="$out/root-v1.img" of="$disk" bs=512 seek="$SLOT_A_START" conv=notrunc,sparse status=none

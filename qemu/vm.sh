@@ -45,3 +45,68 @@ vm_boot() {
 vm_part() {
 	dd if="$1" of="$4" bs=512 skip="$2" count="$3" status=none
 }
+
+# vm_boot_cut DISK CTL_DIR LOG CUT [KERNEL_ARGS...]: one boot whose power is cut.
+#
+# The disk is served by nbdkit through its cache filter in write-back mode,
+# so a write the guest did not flush lives only in nbdkit's cache; killing
+# nbdkit (first) and QEMU (SIGKILL both) loses it, as a power cut loses what
+# a disk's volatile cache held. Flushed writes are in the disk image.
+# CUT is "testpoint:NAME" (cut when the console shows "TESTPOINT NAME"; the
+# caller arms it on the kernel command line), "after:SECONDS", or
+# "after:SECONDS:PATTERN" (SECONDS after a console line matches). Returns 0
+# when the power was cut, 3 when the guest stopped by itself first.
+vm_boot_cut() {
+	local disk=$1 ctl=$2 log=$3 cut=$4
+	shift 4
+	local ctl_img=$log.ctl.img sock=$log.nbd cache=$log.cache rc=3
+	vm_ctl_image "$ctl" "$ctl_img"
+	rm -rf "$sock" "$cache" && mkdir -p "$cache"
+	TMPDIR=$cache nbdkit --foreground --exit-with-parent --unix "$sock" \
+		--filter=cache file "$disk" cache=writeback 2> "$log.nbdkit" &
+	local npid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nodefaults -no-user-config -display none \
+		-serial stdio -no-reboot \
+		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img" \
+		-append "console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot $*" \
+		-drive "file=nbd:unix:$sock,format=raw,if=virtio" \
+		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on" < /dev/null > "$log" 2>&1 &
+	local qpid=$! deadline=$((SECONDS + VM_TIMEOUT))
+	case $cut in
+	testpoint:*)
+		while kill -0 "$qpid" 2> /dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+			if grep -q "TESTPOINT ${cut#testpoint:}" "$log"; then
+				rc=0
+				break
+			fi
+			sleep 0.05
+		done
+		;;
+	after:*)
+		# after:SECONDS, or after:SECONDS:PATTERN (counted from the console line).
+		local spec=${cut#after:} secs pattern="" until_ms now_ms
+		secs=${spec%%:*}
+		[[ $spec == *:* ]] && pattern=${spec#*:}
+		while [ -n "$pattern" ] && kill -0 "$qpid" 2> /dev/null &&
+			[ "$SECONDS" -lt "$deadline" ] && ! grep -q -- "$pattern" "$log"; do
+			sleep 0.02
+		done
+		until_ms=$(($(date +%s%3N) + $(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')))
+		while kill -0 "$qpid" 2> /dev/null; do
+			now_ms=$(date +%s%3N)
+			if [ "$now_ms" -ge "$until_ms" ]; then
+				rc=0
+				break
+			fi
+			sleep 0.02
+		done
+		;;
+	esac
+	# The cut: the write-back cache goes first, so nothing more reaches the image.
+	kill -KILL "$npid" "$qpid" 2> /dev/null
+	wait "$qpid" "$npid" 2> /dev/null
+	tr -d '\r' < "$log" > "$log.tmp" && mv "$log.tmp" "$log"
+	rm -rf "$ctl_img" "$sock" "$cache"
+	return "$rc"
+}

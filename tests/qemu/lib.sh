@@ -14,7 +14,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../qemu/vm.sh
 . "$top/qemu/vm.sh"
 sota=$top/build/systemota
-case_name=$(basename "$(cd "$(dirname "$0")" && pwd)")
+# A case directory with a "cases" file runs once per line, the line as $1.
+case_name=$(basename "$(cd "$(dirname "$0")" && pwd)")${1:+-$1}
 work=$top/build/tests/qemu/$case_name
 failures=0
 
@@ -93,6 +94,8 @@ expect_slot_holds() {
 finish() {
 	if [ "$failures" -eq 0 ]; then
 		log "passed"
+		# The disk image of a passed case is of no more use (and 40 MB).
+		rm -f "$work/disk.img" "$work/state.img"
 		exit 0
 	fi
 	log "failed ($failures assertions; logs in $work)"

@@ -1,26 +1,66 @@
 #!/bin/bash
-# Runs every QEMU test case (tests/qemu/*/run.sh), or those named as arguments.
-# Each case is one test; the last line is "N passed, N failed".
+# Runs the QEMU test cases: every tests/qemu/<case>/run.sh, once, or once per
+# line of <case>/cases (the line is the argument), or those named as
+# arguments ("case" or "case:arg"). QEMU_JOBS cases run at a time (default:
+# the number of CPUs). Each case is one test; the last line is
+# "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0 failed=0 failed_names=()
-cases=("$@")
-if [ ${#cases[@]} -eq 0 ]; then
+jobs=${QEMU_JOBS:-$(nproc)}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+tests=("$@")
+if [ ${#tests[@]} -eq 0 ]; then
 	for d in "$here"/*/; do
 		d=${d%/}
-		cases+=("${d##*/}")
+		name=${d##*/}
+		if [ -f "$d/cases" ]; then
+			while read -r arg; do
+				[ -n "$arg" ] && tests+=("$name:$arg")
+			done < "$d/cases"
+		else
+			tests+=("$name")
+		fi
 	done
 fi
-for c in "${cases[@]}"; do
-	start=$(date +%s)
-	if "$here/$c/run.sh"; then
-		passed=$((passed + 1))
-		echo "ok   qemu/$c ($(($(date +%s) - start)) s)"
-	else
-		failed=$((failed + 1))
-		failed_names+=("$c")
-		echo "FAIL qemu/$c ($(($(date +%s) - start)) s)"
-	fi
+
+run_one() { # run_one INDEX TEST: output to $out/INDEX.log, status to $out/INDEX.rc
+	local name=${2%%:*} arg="" start=$SECONDS
+	[[ $2 == *:* ]] && arg=${2#*:}
+	"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
+	echo "$? $((SECONDS - start))" > "$out/$1.rc"
+}
+
+passed=0 failed=0 failed_names=() next=0 reported=0
+running=()
+while [ "$reported" -lt ${#tests[@]} ]; do
+	# Start cases while there are free job slots.
+	while [ "$next" -lt ${#tests[@]} ] && [ ${#running[@]} -lt "$jobs" ]; do
+		run_one "$next" "${tests[$next]}" &
+		running+=("$!")
+		next=$((next + 1))
+	done
+	wait -n 2> /dev/null || true
+	alive=()
+	for pid in "${running[@]}"; do
+		kill -0 "$pid" 2> /dev/null && alive+=("$pid")
+	done
+	running=("${alive[@]}")
+	# Report finished cases in order.
+	while [ "$reported" -lt "$next" ] && [ -f "$out/$reported.rc" ]; do
+		read -r rc secs < "$out/$reported.rc"
+		cat "$out/$reported.log"
+		if [ "$rc" = 0 ]; then
+			passed=$((passed + 1))
+			echo "ok   qemu/${tests[$reported]} ($secs s)"
+		else
+			failed=$((failed + 1))
+			failed_names+=("${tests[$reported]}")
+			echo "FAIL qemu/${tests[$reported]} ($secs s)"
+		fi
+		reported=$((reported + 1))
+	done
 done
 [ "$failed" -eq 0 ] || echo "failed cases: ${failed_names[*]}"
 echo "$passed passed, $failed failed"

@@ -1,0 +1,126 @@
+# shellcheck shell=bash
+# Power cuts in QEMU (sourced by the powercut-* cases, on top of lib.sh).
+#
+# pc_run CUT runs one whole update of the demo device with one power cut in
+# it, then boots on until the device settles, and checks after every boot:
+#   - the slot that booted holds exactly the image of the version it runs;
+#   - the record on the disk reads back;
+#   - the canary file written at the factory is intact;
+#   - an unconfirmed slot boots at most 3 times;
+#   - the update ends applied and confirmed: if `systemota stage` had
+#     reported success before the cut, without staging again (never
+#     half-applied and forgotten); otherwise the user stages again.
+# CUT: "testpoint:NAME" (see applier/testpoint.h; "trial-running" is a point
+# in the new system before mark-good) or "random:SEED" (a boot, and a moment
+# in it, chosen from the seed).
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PC_MAX_BOOTS=10
+PC_TRIES=3
+
+# The device's init runs this at every boot of a power-cut scenario.
+pc_step() {
+	cat <<'STEP'
+if (cd /data && sha256sum -c /ctl/canary.sha256 > /dev/null 2>&1); then echo "PC: canary ok"; else echo "PC: canary BAD"; fi
+version=$(cat /etc/demo-version)
+json=$(systemota status --json)
+state=$(echo "$json" | sed -n 's/.*"state": "\([a-z]*\)".*/\1/p')
+active=$(echo "$json" | sed -n 's/.*"active": "\(.\)".*/\1/p')
+echo "PC: version=$version state=$state active=$active"
+after=reboot
+if [ "$version" = 1 ]; then
+	if [ ! -e /data/systemota/staged/update.sota ] && [ -e /ctl/restage ]; then
+		systemota stage /ctl/v2.sota && echo "PC: STAGED"
+	fi
+elif [ "$state" = trying ]; then
+	if [ -e /ctl/trial-cut ]; then echo "systemota: TESTPOINT trial-running"; while :; do sleep 60; done; fi
+	systemota mark-good && echo "PC: CONFIRMED"
+elif [ "$active" = B ]; then
+	echo "PC: DONE"
+	after=poweroff
+fi
+STEP
+}
+
+pc_image_of() { # the image a version runs from
+	echo "$QEMU_BUILD/root-v$1.img"
+}
+
+# pc_check_boot N: the invariants after boot N that ran to its end.
+pc_check_boot() {
+	local n=$1 log=$work/boot$1.log line version slot
+	line=$(grep -o 'running version [0-9]* from slot [AB]' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		fail "boot $n: no system came up"
+		return
+	fi
+	version=${line#running version }
+	version=${version%% *}
+	slot=${line##* }
+	expect_slot_holds "$slot" "$(pc_image_of "$version")"
+	grep -q "PC: canary ok" "$log" || fail "boot $n: the canary file is damaged"
+	if grep -q "PC: version=2 state=trying" "$log"; then
+		pc_trials=$((pc_trials + 1))
+		[ "$pc_trials" -le "$PC_TRIES" ] || fail "boot $n: unconfirmed version 2 booted $pc_trials times"
+	fi
+}
+
+pc_run() {
+	local cut=$1 n=0 cut_done=0 staged=0 rc phase="none" cut_boot=0 delay=0
+	pc_trials=0
+	cp "$QEMU_BUILD/v2.sota" "$work/ctl/"
+	cp "$QEMU_BUILD/canary.sha256" "$work/ctl/"
+	if [[ $cut == random:* ]]; then
+		# A boot, then a moment after a point of it where the update is at work
+		# (measured under TCG here: staging takes ~0.5 s from the init's start;
+		# install, read-back, switch, trial and mark-good ~2.3 s from the
+		# applier's start). Boot 1 stages, boot 2 gets two thirds of the cuts.
+		local anchors=("" "demo: \\*\\*\\*" "systemota: state:") spans=(0 600 2400) ms
+		RANDOM=${cut#random:}
+		cut_boot=$((RANDOM % 3 == 0 ? 1 : 2))
+		ms=$((RANDOM % ${spans[$cut_boot]}))
+		delay=$((ms / 1000)).$(printf '%03d' $((ms % 1000))):${anchors[$cut_boot]}
+		log "cut: boot $cut_boot, $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s after '${anchors[$cut_boot]}' (seed ${cut#random:})"
+	fi
+	while [ "$n" -lt "$PC_MAX_BOOTS" ]; do
+		n=$((n + 1))
+		pc_step > "$work/ctl/step.sh"
+		rm -f "$work/ctl/restage" "$work/ctl/trial-cut"
+		[ "$staged" = 1 ] || : > "$work/ctl/restage"
+		local args=() how=""
+		if [ "$cut_done" = 0 ]; then
+			case $cut in
+			testpoint:trial-running)
+				: > "$work/ctl/trial-cut"
+				how=$cut
+				;;
+			testpoint:*) args=("systemota.testpoint=${cut#testpoint:}") how=$cut ;;
+			random:*) [ "$n" = "$cut_boot" ] && how="after:$delay" ;;
+			esac
+		fi
+		if [ -n "$how" ]; then
+			vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot$n.log" "$how" "${args[@]}"
+			rc=$?
+		else
+			vm_boot "$work/disk.img" "$work/ctl" "$work/boot$n.log" || fail "boot $n: QEMU failed"
+			rc=3
+		fi
+		grep -q "^PC: STAGED" "$work/boot$n.log" && staged=1
+		if [ "$rc" = 0 ]; then
+			cut_done=1
+			phase=$(grep -E '^(systemota|PC|demo):' "$work/boot$n.log" | tail -n 1)
+			log "boot $n: power cut (last line: ${phase:-none})"
+		else
+			pc_check_boot "$n"
+			log "boot $n: $(grep -o 'running version [0-9]* from slot [AB]' "$work/boot$n.log" || echo 'no system')"
+		fi
+		state_json > /dev/null || fail "boot $n: the state record does not read back"
+		grep -q "^PC: DONE" "$work/boot$n.log" && break
+	done
+	[ "$cut_done" = 1 ] || [[ $cut == random:* ]] || fail "the power was never cut at $cut"
+	grep -q "^PC: DONE" "$work/boot$n.log" || fail "no confirmed version 2 after $n boots"
+	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2'
+	echo "$cut|$cut_done|$n|$failures|$phase" > "$work/result"
+}
