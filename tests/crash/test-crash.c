@@ -3,8 +3,10 @@
  * Crash-state enumeration: record every write and flush of a whole update
  * (install, trial boots, mark-good or rollback), then, for every cut point,
  * rebuild the devices as a power cut could have left them (record.h), boot on
- * from there, and check the invariants (sim.h). Prints how many crash states
- * each scenario checked.
+ * from there, and check the invariants (sim.h). The recovery from a cut is
+ * recorded and cut again (two power cuts in a row), for the paths that only
+ * a recovery takes: resuming an interrupted install, a try already counted.
+ * Prints how many crash states each scenario checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,16 +18,21 @@
 #define RECOVERY_BOOTS (HELPERS_TRIES + 4)
 #define MAX_REPORTS 5
 
-struct boot_mark {
-	size_t ops; /* ops recorded when the applier had decided */
-	bool trial;
+/* One recorded run: its writes and flushes, and where its boots happened. */
+struct trace {
+	struct record rec;
+	struct {
+		size_t ops; /* ops recorded when the applier had decided */
+		bool trial;
+	} boots[32];
+	int nboots;
+	int trials_before; /* trial boots before this run began (an earlier cut's run) */
+	const char *which; /* "" for the update's run, "second " for a recovery's */
 };
 
 struct enumeration {
 	struct sim s;
-	struct record rec;
-	struct boot_mark boots[32];
-	int nboots;
+	struct trace *recording; /* the trace the boot hook adds to */
 	uint8_t *scratch[RECORD_DEVICES];
 	uint32_t rnd;
 	long states, violations;
@@ -34,9 +41,12 @@ struct enumeration {
 static void mark_boot(struct sim *s, bool trial)
 {
 	struct enumeration *e = s->userdata;
+	struct trace *t = e->recording;
 
-	if (e->nboots < (int)ARRAY_SIZE(e->boots))
-		e->boots[e->nboots++] = (struct boot_mark){e->rec.n, trial};
+	if (t && t->nboots < (int)ARRAY_SIZE(t->boots)) {
+		t->boots[t->nboots].ops = t->rec.n;
+		t->boots[t->nboots++].trial = trial;
+	}
 }
 
 static uint32_t rnd(struct enumeration *e)
@@ -47,30 +57,58 @@ static uint32_t rnd(struct enumeration *e)
 	return e->rnd;
 }
 
-/* Boots on from one crash state and checks every invariant. */
-static void check_state(struct enumeration *e, const struct record_crash *c)
+/* Trial boots that happened before cut c of t: they count against the same budget. */
+static int trials_before(const struct trace *t, size_t cut)
+{
+	int n = t->trials_before;
+
+	for (int b = 0; b < t->nboots; b++)
+		if (t->boots[b].ops <= cut && t->boots[b].trial)
+			n++;
+	return n;
+}
+
+/* Records a whole run from the devices as they are now, to the end. */
+static bool record_run(struct enumeration *e, struct trace *t, int trials, const char *which)
 {
 	struct sim *s = &e->s;
-	int before = 0;
+	const char *paths[RECORD_DEVICES] = {s->dev.state, s->dev.slot[0], s->dev.slot[1]};
+
+	memset(t, 0, sizeof(*t));
+	t->trials_before = trials;
+	t->which = which;
+	if (record_start(&t->rec, paths) < 0)
+		return false;
+	e->recording = t;
+	s->unconfirmed_boots = trials;
+	s->boots = 0;
+	s->violation[0] = '\0';
+	s->after_apply = mark_boot;
+	bool ok = sim_run_to_end(s, RECOVERY_BOOTS);
+	s->after_apply = NULL;
+	e->recording = NULL;
+	record_stop(&t->rec);
+	return ok;
+}
+
+/* Boots on from one crash state of t and checks every invariant. */
+static void check_state(struct enumeration *e, struct trace *t, const struct record_crash *c)
+{
+	struct sim *s = &e->s;
 
 	e->states++;
-	if (record_apply(&e->rec, c, e->scratch) < 0) {
+	if (record_apply(&t->rec, c, e->scratch) < 0) {
 		CHECK(!"cannot build the crash state");
 		return;
 	}
-	/* Trial boots that happened before the cut count against the same budget. */
-	for (int b = 0; b < e->nboots; b++)
-		if (e->boots[b].ops <= c->cut && e->boots[b].trial)
-			before++;
-	s->unconfirmed_boots = before;
+	s->unconfirmed_boots = trials_before(t, c->cut);
 	s->boots = 0;
 	s->violation[0] = '\0';
-	s->after_apply = NULL;
 	if (sim_run_to_end(s, RECOVERY_BOOTS))
 		return;
 	if (e->violations++ < MAX_REPORTS)
-		fprintf(stderr, "  cut before op %zu/%zu, kept 0x%llx, torn %zu sectors%s: %s\n",
-		        c->cut, e->rec.n, (unsigned long long)c->kept, c->torn_sectors,
+		fprintf(stderr, "  %scut before op %zu/%zu, kept 0x%llx, torn %zu sectors%s: %s\n",
+		        t->which, c->cut, t->rec.n, (unsigned long long)c->kept, c->torn_sectors,
 		        c->garbage ? " + garbage" : "", s->violation);
 }
 
@@ -114,74 +152,118 @@ static size_t tears(struct enumeration *e, size_t len, size_t *out, size_t max)
 	return k;
 }
 
-static void enumerate_cut(struct enumeration *e, size_t cut)
+/* Every crash state of one cut point: all (or sampled) subsets, and torn writes. */
+static void enumerate_cut(struct enumeration *e, struct trace *t, size_t cut)
 {
 	size_t idx[64], tear[12];
 	uint64_t masks[48];
-	size_t nu = record_unflushed(&e->rec, cut, idx, ARRAY_SIZE(idx));
+	size_t nu = record_unflushed(&t->rec, cut, idx, ARRAY_SIZE(idx));
 	size_t nm = subsets(e, nu, masks, ARRAY_SIZE(masks));
 
 	for (size_t m = 0; m < nm; m++)
-		check_state(e, &(struct record_crash){.cut = cut, .kept = masks[m]});
-	if (cut == e->rec.n || e->rec.ops[cut].kind != RECORD_WRITE)
+		check_state(e, t, &(struct record_crash){.cut = cut, .kept = masks[m]});
+	if (cut == t->rec.n || t->rec.ops[cut].kind != RECORD_WRITE)
 		return;
 	/* The write in flight, torn: with none or all of the unflushed writes kept. */
-	size_t nt = tears(e, e->rec.ops[cut].len, tear, ARRAY_SIZE(tear));
+	size_t nt = tears(e, t->rec.ops[cut].len, tear, ARRAY_SIZE(tear));
 	uint64_t all = nu >= 64 ? ~0ull : (1ull << nu) - 1;
-	for (size_t t = 0; t < nt; t++)
+	for (size_t i = 0; i < nt; i++)
 		for (int g = 0; g < 2; g++)
 			for (int k = 0; k < 2; k++)
-				check_state(e, &(struct record_crash){.cut = cut,
-				                                      .kept = k ? all : 0,
-				                                      .torn_sectors = tear[t],
-				                                      .garbage = g});
+				check_state(e, t,
+				            &(struct record_crash){.cut = cut,
+				                                   .kept = k ? all : 0,
+				                                   .torn_sectors = tear[i],
+				                                   .garbage = g});
 }
 
-static void enumerate(enum sim_scenario scenario, const char *name)
+/*
+ * A second cut: from the first cut's state at each point (the unflushed
+ * writes all lost, or all kept), record the recovery and cut it everywhere,
+ * with the unflushed writes of the recovery all lost or all kept, and its
+ * in-flight write torn after one sector.
+ */
+static void enumerate_second_cuts(struct enumeration *e, struct trace *first)
+{
+	struct trace *second = calloc(1, sizeof(*second));
+	size_t idx[64];
+
+	REQUIRE(second);
+	for (size_t cut = 0; cut < first->rec.n; cut++) {
+		for (int k = 0; k < 2; k++) {
+			size_t nu = record_unflushed(&first->rec, cut, idx, ARRAY_SIZE(idx));
+			struct record_crash c = {
+			        .cut = cut, .kept = k ? (nu >= 64 ? ~0ull : (1ull << nu) - 1) : 0};
+			REQUIRE(record_apply(&first->rec, &c, e->scratch) == 0);
+			if (!record_run(e, second, trials_before(first, cut), "second ")) {
+				e->violations++;
+				fprintf(stderr, "  recovery from cut %zu: %s\n", cut,
+				        e->s.violation);
+				continue;
+			}
+			for (size_t j = 0; j <= second->rec.n; j++) {
+				size_t n2 = record_unflushed(&second->rec, j, idx, ARRAY_SIZE(idx));
+				uint64_t all = n2 >= 64 ? ~0ull : (1ull << n2) - 1;
+				check_state(e, second, &(struct record_crash){.cut = j, .kept = 0});
+				check_state(e, second,
+				            &(struct record_crash){.cut = j, .kept = all});
+				if (j < second->rec.n && second->rec.ops[j].kind == RECORD_WRITE)
+					check_state(e, second,
+					            &(struct record_crash){.cut = j,
+					                                   .torn_sectors = 1});
+			}
+			record_free(&second->rec);
+		}
+	}
+	free(second);
+}
+
+static void enumerate(enum sim_scenario scenario, const char *name, bool second_cuts)
 {
 	struct enumeration *e = calloc(1, sizeof(*e));
+	struct trace *t = calloc(1, sizeof(*t));
 
-	REQUIRE(e);
+	REQUIRE(e && t);
 	e->rnd = 0x5eed1234;
 	REQUIRE(sim_setup(&e->s, scenario) == 0);
-	const char *paths[RECORD_DEVICES] = {e->s.dev.state, e->s.dev.slot[0], e->s.dev.slot[1]};
-	REQUIRE(record_start(&e->rec, paths) == 0);
-	e->s.after_apply = mark_boot;
 	e->s.userdata = e;
-	bool ok = sim_run_to_end(&e->s, RECOVERY_BOOTS);
-	record_stop(&e->rec);
+	bool ok = record_run(e, t, 0, "");
 	if (!ok)
 		fprintf(stderr, "  the uninterrupted run: %s\n", e->s.violation);
 	REQUIRE(ok);
 	for (int i = 0; i < RECORD_DEVICES; i++) {
-		e->scratch[i] = malloc(e->rec.size[i]);
+		e->scratch[i] = malloc(t->rec.size[i]);
 		REQUIRE(e->scratch[i]);
 	}
-	for (size_t cut = 0; cut <= e->rec.n; cut++)
-		enumerate_cut(e, cut);
-	printf("     %s: %zu writes and flushes recorded, %ld crash states checked, %ld "
-	       "violations\n",
-	       name, e->rec.n, e->states, e->violations);
+	for (size_t cut = 0; cut <= t->rec.n; cut++)
+		enumerate_cut(e, t, cut);
+	long first = e->states;
+	if (second_cuts)
+		enumerate_second_cuts(e, t);
+	printf("     %s: %zu writes and flushes recorded, %ld crash states after one cut, %ld "
+	       "after two, %ld violations\n",
+	       name, t->rec.n, first, e->states - first, e->violations);
 	CHECK_EQ(e->violations, 0);
 	CHECK(e->states > 100);
 	for (int i = 0; i < RECORD_DEVICES; i++)
 		free(e->scratch[i]);
-	record_free(&e->rec);
+	record_free(&t->rec);
 	sim_free(&e->s);
+	free(t);
 	free(e);
 }
 
 TEST(crash_states_update_confirmed)
 {
-	enumerate(SIM_CONFIRMS, "install, trial boot, mark-good");
+	enumerate(SIM_CONFIRMS, "install, trial boot, mark-good", true);
 }
 
 TEST(crash_states_update_never_confirmed)
 {
-	enumerate(SIM_NEVER_CONFIRMS, "install, trial boots, rollback");
+	enumerate(SIM_NEVER_CONFIRMS, "install, trial boots, rollback", true);
 }
 
 TEST(crash_states_corrupt_bundle_refused)
 {
-	enumerate(SIM_CORRUPT, "install of a corrupt bundle, refused");
+	enumerate(SIM_CORRUPT, "install of a corrupt bundle, refused", false);
 }
