@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "boot.h"
 #include "bundle.h"
 #include "fail.h"
+#include "history.h"
 #include "install.h"
 #include "io.h"
 #include "log.h"
@@ -27,9 +29,17 @@ struct ctx {
 	bool noted;         /* a passing failure was recorded this boot */
 };
 
-/* Commits next as the new record; on success it becomes the current one. */
-static int commit(struct ctx *x, struct state_record *next)
+/*
+ * Commits next as the new record; on success it becomes the current one, and
+ * the transition goes into the history as kind, about the target slot, with
+ * the formatted reason (or the record's last reason when fmt is NULL).
+ */
+static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const char *fmt, ...)
 {
+	struct history_entry e = {.kind = kind};
 	int r = state_commit(&x->dev, next);
 
 	if (r < 0) {
@@ -37,6 +47,21 @@ static int commit(struct ctx *x, struct state_record *next)
 		return r;
 	}
 	x->st = *next;
+	e.slot = x->st.target;
+	e.error = kind == HISTORY_TRIAL_BOOT || kind == HISTORY_INSTALLED ? 0 : x->st.last_error;
+	e.version = x->st.target_version;
+	memcpy(e.label, x->st.target_label, sizeof(e.label));
+	if (fmt) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+		va_end(ap);
+	} else {
+		snprintf(e.reason, sizeof(e.reason), "%s", x->st.last_reason);
+	}
+	/* The history reports; it never decides: a failure to write it is only logged. */
+	if (history_supported(&x->dev) && history_append(&x->dev, &e) < 0)
+		log_warn("%s", fail_reason());
 	return 0;
 }
 
@@ -77,11 +102,12 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 			        state_slot_letter(target));
 			boot_note_failure(&x->st, r, why, &next);
 		}
-		commit(x, &next);
+		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 		return r;
 	}
 	boot_install_done(&x->st, x->cfg->tries, &next);
-	r = commit(x, &next);
+	r = commit(x, &next, HISTORY_INSTALLED, "slot %c written, read back and verified",
+	           state_slot_letter(target));
 	if (r == 0)
 		testpoint("trying-committed");
 	if (r == 0)
@@ -102,7 +128,7 @@ static void note(struct ctx *x, int error, const char *reason)
 		return;
 	x->noted = true;
 	boot_note_failure(&x->st, error, reason, &next);
-	commit(x, &next);
+	commit(x, &next, HISTORY_NOTE, NULL);
 }
 
 /*
@@ -122,7 +148,7 @@ static void reject(struct ctx *x, const struct staged_file *f, int error)
 	}
 	log_error("rejected %s: %s", f->name, fail_reason());
 	boot_reject(&x->st, error, fail_reason(), f->fingerprint, &next);
-	commit(x, &next);
+	commit(x, &next, HISTORY_REJECTED, "%s: %s", f->name, x->st.last_reason);
 }
 
 /* Opens, verifies and judges one staged file: 0 (install it), STAGED_SKIP, or -errno. */
@@ -177,7 +203,8 @@ static int apply_staged(struct ctx *x)
 		struct boot_install in;
 		fill_install(&b, f, &in);
 		boot_begin_install(&x->st, &in, &next);
-		r = commit(x, &next);
+		r = commit(x, &next, HISTORY_INSTALLING, "%s into slot %c", f->name,
+		           state_slot_letter(next.target));
 		if (r == 0) {
 			testpoint("writing-committed");
 			r = install(x, &b, f->fingerprint);
@@ -237,7 +264,11 @@ static int resume(struct ctx *x)
 	         x->st.apply_attempts, BOOT_MAX_APPLY_ATTEMPTS);
 	/* Count this attempt before making it, so a crash in it is counted too. */
 	int gave_up = boot_resume_install(&x->st, &next);
-	r = commit(x, &next);
+	if (gave_up)
+		r = commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
+	else
+		r = commit(x, &next, HISTORY_INSTALLING, "attempt %u, after an interrupted one",
+		           next.apply_attempts);
 	if (r < 0 || gave_up) {
 		if (gave_up)
 			log_error("%s", x->st.last_reason);
@@ -257,7 +288,7 @@ static int resume(struct ctx *x)
 		/* Not readable now: stay WRITING (this attempt is counted) and look again. */
 		boot_note_failure(&x->st, r, fail_reason(), &next);
 	}
-	commit(x, &next);
+	commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 	return r;
 }
 
@@ -275,7 +306,7 @@ static int load(struct ctx *x)
 		struct state_record next;
 		log_error("%s; re-initialising, booting slot A", fail_reason());
 		boot_reinit(fail_reason(), &next);
-		r = commit(x, &next);
+		r = commit(x, &next, HISTORY_REINIT, NULL);
 		/* Without the record the installed versions are unknown: no install this boot. */
 		x->reinitialised = true;
 	} else if (r < 0) {
@@ -318,7 +349,11 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	if (boot_choose(&x.st, &next, &slot)) {
 		if (next.state == STATE_IDLE)
 			log_error("%s", next.last_reason);
-		r = commit(&x, &next);
+		if (next.state == STATE_TRYING)
+			r = commit(&x, &next, HISTORY_TRIAL_BOOT, "try %u of %u",
+			           next.max_tries - next.tries_left, next.max_tries);
+		else
+			r = commit(&x, &next, HISTORY_ROLLBACK, NULL);
 		if (r < 0) {
 			/* The try could not be counted: never boot a trial slot uncounted. */
 			slot = x.st.active;

@@ -186,15 +186,17 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 	return 1;
 }
 
-int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_record *next)
+int boot_mark_bad(const struct state_record *cur, uint8_t booted, const char *because,
+                  struct state_record *next)
 {
 	*next = *cur;
 	if (cur->state != STATE_TRYING || booted != cur->target)
 		return fail(-EPERM, "booted slot %c is not on trial; nothing to mark bad",
 		            state_slot_letter(booted));
 	char why[STATE_REASON_SIZE];
-	snprintf(why, sizeof(why), "slot %c (version %llu) marked bad by the running system",
-	         state_slot_letter(cur->target), (unsigned long long)cur->target_version);
+	snprintf(why, sizeof(why), "slot %c (version %llu) marked bad by the running system%s%s",
+	         state_slot_letter(cur->target), (unsigned long long)cur->target_version,
+	         because && *because ? ": " : "", because ? because : "");
 	fail_transaction(cur, -ECANCELED, why, next);
 	next->slot[cur->target].status = SLOT_BAD;
 	return 1;

@@ -99,8 +99,12 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
  */
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next);
 
-/* mark-bad: TRYING -> IDLE with the target BAD. Returns 1 with next to commit, or -EPERM. */
-int boot_mark_bad(const struct state_record *cur, uint8_t booted, struct state_record *next);
+/*
+ * mark-bad: TRYING -> IDLE with the target BAD, the reason saying why (because
+ * may be NULL). Returns 1 with next to commit, or -EPERM.
+ */
+int boot_mark_bad(const struct state_record *cur, uint8_t booted, const char *because,
+                  struct state_record *next);
 
 /* Fills next with a fresh record after both copies were found unreadable, saying why. */
 void boot_reinit(const char *why, struct state_record *next);

@@ -18,6 +18,7 @@ struct cli {
 	int active;
 	uint64_t slot_version;
 	const char *slot_label;
+	const char *reason; /* mark-bad --reason */
 };
 
 /* Runs the command named by argv[0] (and argv[1] for "bundle", "key", "state"). */

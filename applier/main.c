@@ -37,7 +37,8 @@ static const char usage[] =
         "  stage FILE                       verify a bundle and stage it for the next boot\n"
         "  status [--json]                  booted and active slot, state, versions, last error\n"
         "  mark-good                        confirm the booted slot\n"
-        "  mark-bad                         refuse the slot on trial (reboot to roll back)\n"
+        "  mark-bad [--reason TEXT]         refuse the slot on trial (reboot to roll back)\n"
+        "  history [--json]                 what happened to updates, and why\n"
         "  device state|a|b|data|all        print partition device paths\n"
         "Initramfs:\n"
         "  apply                            install a staged bundle, pick the slot to boot,\n"
@@ -91,6 +92,7 @@ enum {
 	OPT_SLOT_VERSION,
 	OPT_SLOT_LABEL,
 	OPT_FORCE,
+	OPT_REASON,
 };
 
 static const struct option options[] = {
@@ -116,6 +118,7 @@ static const struct option options[] = {
         {"slot-version", required_argument, NULL, OPT_SLOT_VERSION},
         {"slot-label", required_argument, NULL, OPT_SLOT_LABEL},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"reason", required_argument, NULL, OPT_REASON},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -210,6 +213,8 @@ static int parse_args(struct cli *c, int argc, char **argv)
 			c->config_path = optarg;
 		} else if (opt == OPT_JSON) {
 			c->json = true;
+		} else if (opt == OPT_REASON) {
+			c->reason = optarg;
 		} else if (opt == OPT_FORCE) {
 			c->force = true;
 		} else if (opt >= OPT_STATE && opt <= OPT_TRIES) {

@@ -3,9 +3,11 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "fail.h"
+#include "history.h"
 #include "util.h"
 
 static void json_string(FILE *f, const char *s)
@@ -34,6 +36,56 @@ static void hex_field(char out[2 * STATE_DIGEST_SIZE + 1], const uint8_t *digest
 static const char *slot_name(int slot)
 {
 	return slot < 0 ? "unknown" : slot ? "B" : "A";
+}
+
+static void history_json(FILE *f, const struct history_entry *e, size_t n, const char *indent)
+{
+	fprintf(f, "[");
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f,
+		        "%s\n%s  { \"seq\": %" PRIu64 ", \"time\": %" PRIu64
+		        ", \"event\": \"%s\", ",
+		        i ? "," : "", indent, e[i].seq, e[i].time, history_kind_name(e[i].kind));
+		fprintf(f, "\"slot\": \"%s\", \"version\": %" PRIu64 ", \"label\": ",
+		        slot_name(e[i].slot), e[i].version);
+		json_string(f, e[i].label);
+		fprintf(f, ", \"error\": ");
+		if (e[i].error)
+			fprintf(f, "\"%s\"", fail_code_name(e[i].error));
+		else
+			fprintf(f, "null");
+		fprintf(f, ", \"reason\": ");
+		json_string(f, e[i].reason);
+		fprintf(f, " }");
+	}
+	fprintf(f, "%s%s]", n ? "\n" : "", n ? indent : "");
+}
+
+static void history_text(FILE *f, const struct history_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char when[32] = "";
+		time_t t = (time_t)e[i].time;
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(f, "#%-4" PRIu64 " %s  %-14s slot %s  version %" PRIu64 "%s%s%s", e[i].seq,
+		        when, history_kind_name(e[i].kind), slot_name(e[i].slot), e[i].version,
+		        e[i].label[0] ? " (" : "", e[i].label, e[i].label[0] ? ")" : "");
+		if (e[i].error)
+			fprintf(f, "  %s", fail_code_name(e[i].error));
+		fprintf(f, "%s%s\n", e[i].reason[0] ? ": " : "", e[i].reason);
+	}
+}
+
+void report_history(FILE *f, const struct history_entry *e, size_t n, bool json)
+{
+	if (json) {
+		history_json(f, e, n, "");
+		fprintf(f, "\n");
+	} else {
+		history_text(f, e, n);
+	}
 }
 
 static void status_json(FILE *f, const struct report_status *s)
@@ -89,7 +141,9 @@ static void status_json(FILE *f, const struct report_status *s)
 		json_string(f, b->verdict);
 		fprintf(f, " }");
 	}
-	fprintf(f, "%s]\n}\n", s->n_staged ? "\n  " : "");
+	fprintf(f, "%s],\n  \"history\": ", s->n_staged ? "\n  " : "");
+	history_json(f, s->history, s->n_history, "  ");
+	fprintf(f, "\n}\n");
 }
 
 static void status_text(FILE *f, const struct report_status *s)
@@ -126,6 +180,10 @@ static void status_text(FILE *f, const struct report_status *s)
 	for (size_t i = 0; i < s->n_staged; i++)
 		fprintf(f, "Staged:        %s, version %" PRIu64 " (%s): %s\n", s->staged[i].name,
 		        s->staged[i].version, s->staged[i].label, s->staged[i].verdict);
+	if (s->n_history) {
+		fprintf(f, "Recent history (systemota history shows all):\n");
+		history_text(f, s->history, s->n_history);
+	}
 }
 
 void report_status(FILE *f, const struct report_status *s, bool json)

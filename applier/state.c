@@ -217,6 +217,7 @@ int state_open(const char *path, bool writable, struct state_dev *ret)
 		            path);
 	}
 	ret->fd = fd;
+	ret->size = size;
 	ret->copy_offset[0] = 0;
 	/* Copy 1 sits at the middle of the partition, rounded down to a block. */
 	ret->copy_offset[1] = (size / 2) & ~(uint64_t)(STATE_BLOCK_SIZE - 1);

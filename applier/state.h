@@ -95,6 +95,7 @@ static inline char state_slot_letter(uint8_t slot)
 /* An open state partition (or, in tests, a plain file). */
 struct state_dev {
 	int fd;
+	uint64_t size;
 	uint64_t copy_offset[2];
 	int current; /* copy the last load/commit used, -1 if neither is valid */
 	uint64_t seq;

@@ -341,8 +341,8 @@ static void check_io_fault(struct helpers_fault *f, const char *reason_part)
 TEST(apply_fault_transient_state_write_is_retried)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	/* The TRYING commit fails once: the retry succeeds and nothing else changes. */
-	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/state", .nth = 2, .error = -EIO};
+	/* The TRYING commit (write 3, after WRITING and its history) fails once: retried. */
+	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/state", .nth = 3, .error = -EIO};
 	struct state_record st;
 	uint8_t slot = 9;
 
@@ -398,10 +398,13 @@ TEST(apply_fault_slot_read_back_fails)
 TEST(apply_fault_commit_after_install_fails_then_resumes)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	/* Commits: 1 WRITING, 2 TRYING (this one fails, through every retry), ... */
+	/*
+	 * Writes to the state device: 1 the WRITING commit, 2 its history entry,
+	 * 3 the TRYING commit (this one fails, through every retry), ...
+	 */
 	struct helpers_fault f = {.op = IO_WRITE,
 	                          .suffix = "/state",
-	                          .nth = 2,
+	                          .nth = 3,
 	                          .count = STATE_IO_ATTEMPTS,
 	                          .error = -EIO};
 	uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
@@ -434,10 +437,13 @@ TEST(apply_fault_commit_after_install_fails_then_resumes)
 TEST(apply_fault_commit_of_trial_boot_fails_boots_active)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	/* Commits: 1 WRITING, 2 TRYING, 3 the first try counted (this one fails, every retry). */
+	/*
+	 * Writes to the state device: 1 WRITING, 2 its history, 3 TRYING, 4 its
+	 * history, 5 the first try counted (this one fails, through every retry).
+	 */
 	struct helpers_fault f = {.op = IO_WRITE,
 	                          .suffix = "/state",
-	                          .nth = 3,
+	                          .nth = 5,
 	                          .count = STATE_IO_ATTEMPTS,
 	                          .error = -EIO};
 	struct state_record st;

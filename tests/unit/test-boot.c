@@ -319,7 +319,7 @@ TEST(boot_mark_bad_every_state)
 		const struct state_record *cur = &recs[i];
 		for (uint8_t booted = 0; booted < 2; booted++) {
 			struct state_record next, want = *cur;
-			int r = boot_mark_bad(cur, booted, &next);
+			int r = boot_mark_bad(cur, booted, NULL, &next);
 
 			if (cur->state != STATE_TRYING || booted != cur->target) {
 				CHECK_EQ(r, -EPERM);
@@ -370,7 +370,7 @@ static void for_each_transition(const struct state_record *cur, visit_fn visit)
 	for (uint8_t booted = 0; booted < 2; booted++) {
 		if (boot_mark_good(cur, booted, &next) > 0)
 			visit(cur, &next, "mark-good", 1);
-		if (boot_mark_bad(cur, booted, &next) > 0)
+		if (boot_mark_bad(cur, booted, NULL, &next) > 0)
 			visit(cur, &next, "mark-bad", 0);
 	}
 	if (cur->state == STATE_IDLE) {
@@ -599,5 +599,5 @@ TEST(boot_mark_good_on_the_last_try_after_an_earlier_rollback)
 		CHECK_EQ(boot_choose(&st, &next, &slot), 0);
 		CHECK_EQ(slot, 1);
 	}
-	CHECK_EQ(boot_mark_bad(&st, 1, &next), -EPERM);
+	CHECK_EQ(boot_mark_bad(&st, 1, NULL, &next), -EPERM);
 }

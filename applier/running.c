@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+#include "running.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot.h"
+#include "bundle.h"
+#include "crypto.h"
+#include "devices.h"
+#include "fail.h"
+#include "history.h"
+#include "install.h"
+#include "log.h"
+#include "report.h"
+#include "stage.h"
+#include "staged.h"
+#include "state.h"
+#include "testpoint.h"
+#include "util.h"
+
+static void judge_staged(const struct cli *c, const struct state_record *st,
+                         const struct staged_list *list, struct report_staged *out)
+{
+	struct crypto_keyring *keys = NULL;
+	int rk = crypto_keyring_load(c->cfg.keys, &keys);
+
+	for (size_t i = 0; i < list->n; i++) {
+		const struct staged_file *f = &list->files[i];
+		struct report_staged *o = &out[i];
+		struct bundle b;
+		int r;
+		memset(o, 0, sizeof(*o));
+		snprintf(o->name, sizeof(o->name), "%s", f->name);
+		r = rk < 0 ? rk : staged_open(list, f, keys, &b);
+		if (r == 0) {
+			o->version = b.manifest.version;
+			memcpy(o->label, b.manifest.label, sizeof(o->label));
+			r = staged_check(&b, c->cfg.compatible, st, 0);
+			if (st->state != STATE_IDLE &&
+			    memcmp(b.txn, st->txn, CRYPTO_DIGEST_SIZE) == 0)
+				r = 2; /* the transaction in progress */
+			bundle_close(&b);
+		}
+		if (r == 2)
+			snprintf(o->verdict, sizeof(o->verdict), "being installed or on trial");
+		else if (boot_is_rejected(st, f->fingerprint) &&
+		         memcmp(st->rejected[0], f->fingerprint, STATE_FINGERPRINT_SIZE) == 0)
+			snprintf(o->verdict, sizeof(o->verdict), "rejected at boot: %s",
+			         st->last_reason);
+		else if (boot_is_rejected(st, f->fingerprint))
+			snprintf(o->verdict, sizeof(o->verdict), "rejected at boot (see its log)");
+		else if (r == STAGED_SKIP)
+			snprintf(o->verdict, sizeof(o->verdict),
+			         "installed or failed before; ignored");
+		else if (r < 0)
+			snprintf(o->verdict, sizeof(o->verdict), "will be rejected: %s",
+			         fail_reason());
+		else
+			snprintf(o->verdict, sizeof(o->verdict), "pending: applied at next boot");
+	}
+	crypto_keyring_free(keys);
+}
+
+int running_status(struct cli *c)
+{
+	struct report_staged staged[STAGED_MAX_FILES];
+	struct report_status s = {.booted = -1};
+	struct staged_list list = {.dirfd = -1};
+	struct state_record st;
+	struct devices d;
+	char dropin[4096];
+	uint8_t booted;
+
+	int r = devices_resolve(&c->cfg, &d);
+	if (r < 0)
+		return r;
+	if (devices_booted(&d, c->booted, &booted) == 0)
+		s.booted = booted;
+	struct history_entry recent[5];
+	struct state_dev dev;
+	if (state_open(d.state, false, &dev) == 0) {
+		if (history_supported(&dev) &&
+		    history_read(&dev, recent, ARRAY_SIZE(recent), &s.n_history) == 0)
+			s.history = recent;
+		state_close(&dev);
+	}
+	if (devices_read_state(d.state, &st) == 0) {
+		s.st = &st;
+		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
+		if (staged_list(dropin, &list) == 0) {
+			judge_staged(c, &st, &list, staged);
+			s.staged = staged;
+			s.n_staged = list.n;
+		}
+	} else {
+		s.state_error = fail_reason();
+	}
+	report_status(stdout, &s, c->json);
+	staged_list_free(&list);
+	devices_free(&d);
+	return 0;
+}
+
+/* An entry about slot, whose version the record st gives, into the history (best effort). */
+static void add_history(struct state_dev *dev, uint8_t kind, uint8_t slot,
+                        const struct state_record *st, int error, const char *reason)
+{
+	struct history_entry e = {.kind = kind, .slot = slot, .error = error};
+	bool trial = st->state != STATE_IDLE && st->target == slot;
+
+	e.version = trial ? st->target_version : st->slot[slot].version;
+	memcpy(e.label, trial ? st->target_label : st->slot[slot].label, sizeof(e.label));
+	snprintf(e.reason, sizeof(e.reason), "%s", reason);
+	if (history_supported(dev) && history_append(dev, &e) < 0)
+		log_warn("%s", fail_reason());
+}
+
+/* mark-good and mark-bad: one transition, from the slot we are running on. */
+int running_mark(struct cli *c, bool good)
+{
+	struct state_record st, next;
+	struct state_dev dev;
+	struct devices d;
+	uint8_t booted;
+
+	int r = devices_resolve(&c->cfg, &d);
+	if (r == 0)
+		r = devices_booted(&d, c->booted, &booted);
+	if (r == 0)
+		r = state_open(d.state, true, &dev);
+	if (r < 0) {
+		devices_free(&d);
+		return r;
+	}
+	r = state_load(&dev, &st);
+	if (r == 0)
+		r = good ? boot_mark_good(&st, booted, &next)
+		         : boot_mark_bad(&st, booted, c->reason, &next);
+	if (r > 0) {
+		r = state_commit(&dev, &next);
+		if (r == 0 && good)
+			testpoint("mark-good-committed");
+		if (r == 0)
+			add_history(&dev, good ? HISTORY_CONFIRMED : HISTORY_MARKED_BAD, booted,
+			            &st, good ? 0 : next.last_error,
+			            good ? "slot confirmed by mark-good" : next.last_reason);
+	} else if (r == 0) {
+		next = st;
+	}
+	state_close(&dev);
+	if (r == 0)
+		log_info("slot %c %s", state_slot_letter(booted),
+		         good ? "is good" : "marked bad; reboot to return to the previous slot");
+	if (r == 0 && good) {
+		struct crypto_keyring *keys;
+		char dropin[4096];
+		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
+		if (crypto_keyring_load(c->cfg.keys, &keys) == 0) {
+			if (stage_cleanup(dropin, keys, &next) < 0)
+				log_warn("cannot remove the applied bundle: %s", fail_reason());
+			crypto_keyring_free(keys);
+		}
+	}
+	devices_free(&d);
+	return r;
+}
+
+int running_stage(struct cli *c, const char *file)
+{
+	struct crypto_keyring *keys;
+	struct state_record st;
+	struct devices d;
+	char dropin[4096];
+	uint64_t slot_size = 0;
+
+	int r = devices_resolve(&c->cfg, &d);
+	if (r < 0)
+		return r;
+	r = devices_read_state(d.state, &st);
+	if (r < 0) {
+		devices_free(&d);
+		return fail_context(r, "cannot check the version against the boot state");
+	}
+	if (install_slot_size(d.slot[!st.active], &slot_size) < 0)
+		log_warn("cannot size slot %c: %s", state_slot_letter(!st.active), fail_reason());
+	r = crypto_keyring_load(c->cfg.keys, &keys);
+	if (r == 0) {
+		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
+		r = stage_bundle(file, dropin, keys, c->cfg.compatible, &st, slot_size);
+		crypto_keyring_free(keys);
+		if (r == 0)
+			devices_history(d.state, HISTORY_STAGED, !st.active, 0, "", 0, "%s", file);
+	}
+	devices_free(&d);
+	return r;
+}
+
+int running_history(struct cli *c)
+{
+	struct history_entry *entries = calloc(HISTORY_ENTRIES, sizeof(*entries));
+	struct state_dev dev;
+	struct devices d;
+	size_t n = 0;
+
+	if (!entries)
+		return -ENOMEM;
+	int r = devices_resolve(&c->cfg, &d);
+	if (r == 0)
+		r = state_open(d.state, false, &dev);
+	if (r == 0) {
+		r = history_read(&dev, entries, HISTORY_ENTRIES, &n);
+		state_close(&dev);
+	}
+	if (r == 0)
+		report_history(stdout, entries, n, c->json);
+	devices_free(&d);
+	free(entries);
+	return r;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* The boot history: entry encoding, the ring, and damage to single entries. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "history.h"
+#include "state.h"
+#include "test.h"
+
+static void entry(struct history_entry *e, uint8_t kind, uint64_t version, const char *why)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->slot = 1;
+	e->version = version;
+	e->time = 1700000000 + version;
+	e->error = ETIMEDOUT;
+	snprintf(e->label, sizeof(e->label), "v%llu", (unsigned long long)version);
+	snprintf(e->reason, sizeof(e->reason), "%s", why);
+}
+
+TEST(history_entry_round_trip_and_every_corruption)
+{
+	struct history_entry e, got;
+	uint8_t buf[HISTORY_ENTRY_SIZE];
+
+	entry(&e, HISTORY_ROLLBACK, 7, "not confirmed after 3 trial boots");
+	e.seq = 42;
+	e.record_seq = 9;
+	history_encode(&e, buf);
+	REQUIRE(history_decode(buf, &got) == 0);
+	CHECK_EQ(got.seq, 42);
+	CHECK_EQ(got.record_seq, 9);
+	CHECK_EQ(got.kind, HISTORY_ROLLBACK);
+	CHECK_EQ(got.slot, 1);
+	CHECK_EQ(got.error, ETIMEDOUT);
+	CHECK_EQ(got.version, 7);
+	CHECK(strcmp(got.reason, e.reason) == 0);
+	CHECK(strcmp(got.label, "v7") == 0);
+	/* Any single flipped byte, CRC included, makes the entry unreadable. */
+	int undetected = 0;
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		buf[i] ^= 0x20;
+		undetected += history_decode(buf, &got) == 0;
+		buf[i] ^= 0x20;
+	}
+	CHECK_EQ(undetected, 0);
+	/* An empty sector is no entry. */
+	memset(buf, 0, sizeof(buf));
+	CHECK_EQ(history_decode(buf, &got), -EBADMSG);
+}
+
+TEST(history_appends_in_order_and_wraps_keeping_the_newest)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	static struct history_entry got[HISTORY_ENTRIES];
+	struct state_dev dev;
+	struct state_record st;
+	size_t n = 0;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(state_open(d.state, true, &dev) == 0);
+	REQUIRE(state_load(&dev, &st) == 0);
+	REQUIRE(history_supported(&dev));
+	REQUIRE(history_read(&dev, got, HISTORY_ENTRIES, &n) == 0);
+	CHECK_EQ(n, 0);
+	for (uint64_t v = 1; v <= HISTORY_ENTRIES + 10; v++) {
+		struct history_entry e;
+		entry(&e, HISTORY_TRIAL_BOOT, v, "try");
+		REQUIRE(history_append(&dev, &e) == 0);
+		CHECK_EQ(e.seq, v);
+	}
+	REQUIRE(history_read(&dev, got, HISTORY_ENTRIES, &n) == 0);
+	CHECK_EQ(n, HISTORY_ENTRIES);
+	/* The oldest ten were overwritten: entries 11.. remain, oldest first. */
+	CHECK_EQ(got[0].version, 11);
+	CHECK_EQ(got[n - 1].version, HISTORY_ENTRIES + 10);
+	for (size_t i = 1; i < n; i++)
+		CHECK_EQ(got[i].seq, got[i - 1].seq + 1);
+	/* The newest few only. */
+	REQUIRE(history_read(&dev, got, 3, &n) == 0);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(got[2].version, HISTORY_ENTRIES + 10);
+	/* The record itself is untouched by the history. */
+	struct state_record again;
+	CHECK_EQ(state_load(&dev, &again), 0);
+	CHECK_EQ(again.seq, st.seq);
+	state_close(&dev);
+}
+
+TEST(history_torn_entry_loses_only_itself)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	struct history_entry got[8];
+	struct state_dev dev;
+	struct state_record st;
+	size_t n = 0;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(state_open(d.state, true, &dev) == 0);
+	REQUIRE(state_load(&dev, &st) == 0);
+	for (uint64_t v = 1; v <= 3; v++) {
+		struct history_entry e;
+		entry(&e, HISTORY_INSTALLING, v, "x");
+		REQUIRE(history_append(&dev, &e) == 0);
+	}
+	state_close(&dev);
+	/* Tear entry 2 (its sector half overwritten with garbage). */
+	int fd = open(d.state, O_WRONLY);
+	REQUIRE(fd >= 0);
+	uint8_t junk[256];
+	memset(junk, 0x5a, sizeof(junk));
+	CHECK(pwrite(fd, junk, sizeof(junk), HISTORY_OFFSET + 2 * HISTORY_ENTRY_SIZE + 256) ==
+	      (ssize_t)sizeof(junk));
+	close(fd);
+	REQUIRE(state_open(d.state, true, &dev) == 0);
+	REQUIRE(history_read(&dev, got, 8, &n) == 0);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(got[0].version, 1);
+	CHECK_EQ(got[1].version, 3);
+	/* Appending goes on after the newest valid entry. */
+	struct history_entry e;
+	entry(&e, HISTORY_CONFIRMED, 4, "ok");
+	REQUIRE(history_append(&dev, &e) == 0);
+	CHECK_EQ(e.seq, 4);
+	CHECK_EQ(state_load(&dev, &st), 0);
+	state_close(&dev);
+}
+
+TEST(history_unsupported_on_a_small_state_device)
+{
+	const char *path = test_path("small-state");
+	struct state_dev dev;
+	struct history_entry e;
+
+	int fd = open(path, O_CREAT | O_RDWR, 0644);
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, 64 * 1024) == 0);
+	close(fd);
+	REQUIRE(state_open(path, true, &dev) == 0);
+	CHECK(!history_supported(&dev));
+	entry(&e, HISTORY_STAGED, 1, "x");
+	CHECK_EQ(history_append(&dev, &e), -ENOSPC);
+	state_close(&dev);
+}
