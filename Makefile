@@ -128,6 +128,13 @@ install: $(BUILD)/systemota
 	install -d $(DESTDIR)$(DRACUTDIR)/90systemota
 	install -m 0755 initramfs/90systemota/*.sh $(DESTDIR)$(DRACUTDIR)/90systemota/
 	install -d -m 0755 $(DESTDIR)/etc/systemota/keys
+	install -D -m 0755 hooks/confirm $(DESTDIR)$(PREFIX)/lib/systemota/confirm
+	install -d -m 0755 $(DESTDIR)/etc/systemota/health.d
+	install -D -m 0644 hooks/systemd/systemota-confirm.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/systemota-confirm.service
+	install -D -m 0644 hooks/systemd/systemota-clean-shutdown.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/systemota-clean-shutdown.service
+	install -D -m 0755 hooks/sysvinit/systemota $(DESTDIR)/etc/init.d/systemota
 	test -e $(DESTDIR)/etc/systemota/system.conf || \
 		install -m 0644 initramfs/system.conf.example $(DESTDIR)/etc/systemota/system.conf
 

@@ -15,11 +15,13 @@
 #include "history.h"
 #include "install.h"
 #include "io.h"
+#include "lastboot.h"
 #include "log.h"
 #include "staged.h"
 #include "state.h"
 #include "testpoint.h"
 #include "util.h"
+#include "watchdog.h"
 
 struct ctx {
 	const struct apply_config *cfg;
@@ -292,6 +294,43 @@ static int resume(struct ctx *x)
 	return r;
 }
 
+/*
+ * The last trial boot began and never ended cleanly (no mark-good, mark-bad
+ * or clean shutdown): say so in the history, with the cause when known.
+ */
+static void trial_ended_badly(struct ctx *x)
+{
+	struct history_entry e = {.kind = HISTORY_TRIAL_FAILED, .error = ECANCELED};
+	char why[HISTORY_REASON_SIZE];
+
+	if (!x->cfg->probe_last_boot || !lastboot_cause(why, sizeof(why)))
+		snprintf(why, sizeof(why),
+		         "the system stopped without deciding (crash, hang "
+		         "without a watchdog, or power loss)");
+	log_warn("the last trial boot of slot %c ended badly: %s", state_slot_letter(x->st.target),
+	         why);
+	e.slot = x->st.target;
+	e.version = x->st.target_version;
+	memcpy(e.label, x->st.target_label, sizeof(e.label));
+	snprintf(e.reason, sizeof(e.reason), "try %u of %u: %s", x->st.max_tries - x->st.tries_left,
+	         x->st.max_tries, why);
+	if (history_supported(&x->dev) && history_append(&x->dev, &e) < 0)
+		log_warn("%s", fail_reason());
+}
+
+/* A trial slot boots with the hardware watchdog running: a hang is then a failed try. */
+static void arm_watchdog(struct ctx *x)
+{
+	const char *wd = x->cfg->watchdog;
+
+	if (!wd || !*wd || strcmp(wd, "none") == 0)
+		return;
+	if (watchdog_arm(wd, x->cfg->watchdog_timeout) < 0)
+		log_warn("%s; a hang of the new system will need a power cycle", fail_reason());
+	else
+		log_info("watchdog %s armed: %d s to confirm", wd, x->cfg->watchdog_timeout);
+}
+
 static int load(struct ctx *x)
 {
 	int r = state_open(x->cfg->state_path, true, &x->dev);
@@ -346,6 +385,8 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 		state_close(&x.dev);
 		return err ? err : -EIO;
 	}
+	if (x.st.state == STATE_TRYING && x.st.trial_booted)
+		trial_ended_badly(&x);
 	if (boot_choose(&x.st, &next, &slot)) {
 		if (next.state == STATE_IDLE)
 			log_error("%s", next.last_reason);
@@ -361,6 +402,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 		} else if (next.state == STATE_TRYING) {
 			log_info("trial boot of slot %c: %u more tries after this one",
 			         state_slot_letter(slot), next.tries_left);
+			arm_watchdog(&x);
 			testpoint("try-counted");
 		} else {
 			testpoint("rollback-committed");

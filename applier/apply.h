@@ -12,6 +12,7 @@
  * and always returns a slot to boot: on any failure, the last good one.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "crypto.h"
@@ -23,6 +24,9 @@ struct apply_config {
 	const struct crypto_keyring *keys;
 	const char *compatible;
 	uint8_t tries;
+	const char *watchdog; /* armed before a trial boot; NULL or "" for none */
+	int watchdog_timeout;
+	bool probe_last_boot; /* ask pstore and the watchdog why a trial boot ended (initramfs) */
 };
 
 /*

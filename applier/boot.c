@@ -24,6 +24,8 @@ static void clear_transaction(struct state_record *r)
 	r->state = STATE_IDLE;
 	r->tries_left = 0;
 	r->apply_attempts = 0;
+	r->clean_reboots = 0;
+	r->trial_booted = 0;
 }
 
 static void remember_rejected(struct state_record *r,
@@ -47,6 +49,8 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	next->target = !cur->active;
 	next->apply_attempts = 1;
 	next->tries_left = 0;
+	next->clean_reboots = 0;
+	next->trial_booted = 0;
 	memcpy(next->txn, in->txn, STATE_DIGEST_SIZE);
 	memcpy(next->image_digest, in->image_digest, STATE_DIGEST_SIZE);
 	next->image_size = in->image_size;
@@ -148,6 +152,7 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 	if (cur->tries_left > 0) {
 		/* Count the try before booting: a crash in the new slot has then already paid. */
 		next->tries_left--;
+		next->trial_booted = 1;
 		*ret_slot = cur->target;
 		return 1;
 	}
@@ -183,6 +188,20 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		return 0;
 	/* The factory slot, never confirmed yet: confirming it is what mark-good means. */
 	next->slot[booted].status = SLOT_GOOD;
+	return 1;
+}
+
+int boot_clean_reboot(const struct state_record *cur, uint8_t booted, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->state != STATE_TRYING || booted != cur->target || !cur->trial_booted)
+		return 0;
+	next->trial_booted = 0;
+	/* Bounded: a system that only ever reboots cleanly still runs out of tries. */
+	if (cur->clean_reboots >= cur->max_tries || cur->tries_left >= cur->max_tries)
+		return 1;
+	next->tries_left++;
+	next->clean_reboots++;
 	return 1;
 }
 

@@ -14,6 +14,7 @@
  *   WRITING found at boot --attempts < max--> WRITING (attempts+1), retry
  *   WRITING found at boot --attempts = max--> IDLE (last_failed, reason)
  *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
+ *   TRYING --clean shutdown of the target--> TRYING (tries_left+1, bounded)
  *   TRYING --tries_left = 0--> IDLE, target BAD, boot active (rollback)
  *   TRYING --mark-good from target--> IDLE, active = target
  *   TRYING --mark-bad from target--> IDLE, target BAD
@@ -98,6 +99,14 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
  * -EPERM when the booted slot is not the one on trial or not the active one.
  */
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next);
+
+/*
+ * A clean shutdown of the system on trial, before it decided: the try this
+ * boot used is given back (tries_left + 1), at most max_tries times per
+ * update. Returns 1 with next to commit (trial_booted cleared, and the try
+ * given back unless that bound is reached), 0 when not on trial from booted.
+ */
+int boot_clean_reboot(const struct state_record *cur, uint8_t booted, struct state_record *next);
 
 /*
  * mark-bad: TRYING -> IDLE with the target BAD, the reason saying why (because

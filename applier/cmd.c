@@ -84,6 +84,10 @@ static int cmd_apply(struct cli *c)
 	        .keys = keys,
 	        .compatible = c->cfg.compatible,
 	        .tries = c->cfg.tries,
+	        .watchdog = c->cfg.watchdog,
+	        .watchdog_timeout = c->cfg.watchdog_timeout,
+	        /* Only in the initramfs, where pstore and the watchdog are the device's own. */
+	        .probe_last_boot = !c->data_dir_given,
 	};
 	r = apply_run(&ac, &slot);
 	if (data && !c->data_dir_given && umount(data) < 0)
@@ -155,6 +159,8 @@ int cmd_dispatch(struct cli *c, int argc, char **argv)
 		return (r = need_args(argc, 1, "status [--json]")) < 0 ? r : running_status(c);
 	if (strcmp(cmd, "mark-good") == 0 || strcmp(cmd, "mark-bad") == 0)
 		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_mark(c, cmd[5] == 'g');
+	if (strcmp(cmd, "clean-shutdown") == 0)
+		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_clean_shutdown(c);
 	if (strcmp(cmd, "history") == 0)
 		return (r = need_args(argc, 1, "history [--json]")) < 0 ? r : running_history(c);
 	if (strcmp(cmd, "stage") == 0)

@@ -23,6 +23,8 @@ void config_defaults(struct config *c)
 	snprintf(c->data, sizeof(c->data), "PARTLABEL=systemota-data");
 	snprintf(c->data_dir, sizeof(c->data_dir), "/data");
 	snprintf(c->dropin, sizeof(c->dropin), "systemota/staged");
+	snprintf(c->watchdog, sizeof(c->watchdog), "/dev/watchdog");
+	c->watchdog_timeout = 60;
 }
 
 static int set_string(char *field, size_t size, const char *key, const char *value)
@@ -43,6 +45,20 @@ int config_set(struct config *c, const char *key, const char *value)
 		c->tries = (uint8_t)n;
 		return 0;
 	}
+	if (strcmp(key, "watchdog-timeout") == 0) {
+		char *end;
+		long n = strtol(value, &end, 10);
+		if (*value == '\0' || *end != '\0' || n < 5 || n > 3600)
+			return fail(-EINVAL, "config: watchdog-timeout must be 5..3600 seconds");
+		c->watchdog_timeout = (int)n;
+		return 0;
+	}
+	if (strcmp(key, "watchdog-handover") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return fail(-EINVAL, "config: watchdog-handover must be yes or no");
+		c->watchdog_handover = strcmp(value, "yes") == 0;
+		return 0;
+	}
 	if (strcmp(key, "dropin") == 0 && (value[0] == '/' || strstr(value, "..")))
 		return fail(-EINVAL, "config: dropin must be a relative path without '..'");
 	static const struct {
@@ -57,6 +73,7 @@ int config_set(struct config *c, const char *key, const char *value)
 	        {"data", offsetof(struct config, data), CONFIG_VALUE_MAX},
 	        {"data-dir", offsetof(struct config, data_dir), CONFIG_VALUE_MAX},
 	        {"dropin", offsetof(struct config, dropin), CONFIG_VALUE_MAX},
+	        {"watchdog", offsetof(struct config, watchdog), CONFIG_VALUE_MAX},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
 		if (strcmp(key, strings[i].key) == 0)

@@ -16,6 +16,9 @@
  *   data       = PARTLABEL=systemota-data the data partition (the initramfs mounts it read-only)
  *   data-dir   = /data                    where the running system mounts it
  *   dropin     = systemota/staged         drop-in directory, relative to the data partition
+ *   watchdog   = /dev/watchdog            armed before a trial boot ("none": not used)
+ *   watchdog-timeout = 60                 seconds the new system has to confirm or pet it
+ *   watchdog-handover = no                yes: mark-good leaves it running for another daemon
  *
  * A device is either a path or PARTLABEL=<name>, looked up with libblkid.
  */
@@ -34,6 +37,9 @@ struct config {
 	char data[CONFIG_VALUE_MAX];
 	char data_dir[CONFIG_VALUE_MAX];
 	char dropin[CONFIG_VALUE_MAX];
+	char watchdog[CONFIG_VALUE_MAX]; /* "" or "none": no watchdog for trial boots */
+	int watchdog_timeout;            /* seconds */
+	int watchdog_handover;           /* 1: mark-good leaves the watchdog to another daemon */
 };
 
 void config_defaults(struct config *c);

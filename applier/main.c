@@ -39,6 +39,8 @@ static const char usage[] =
         "  mark-good                        confirm the booted slot\n"
         "  mark-bad [--reason TEXT]         refuse the slot on trial (reboot to roll back)\n"
         "  history [--json]                 what happened to updates, and why\n"
+        "  clean-shutdown                   from the shutdown path: a clean reboot during\n"
+        "                                   a trial gives its try back (bounded)\n"
         "  device state|a|b|data|all        print partition device paths\n"
         "Initramfs:\n"
         "  apply                            install a staged bundle, pick the slot to boot,\n"

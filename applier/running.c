@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot.h"
 #include "bundle.h"
@@ -20,6 +21,7 @@
 #include "state.h"
 #include "testpoint.h"
 #include "util.h"
+#include "watchdog.h"
 
 static void judge_staged(const struct cli *c, const struct state_record *st,
                          const struct staged_list *list, struct report_staged *out)
@@ -118,6 +120,25 @@ static void add_history(struct state_dev *dev, uint8_t kind, uint8_t slot,
 		log_warn("%s", fail_reason());
 }
 
+/*
+ * After mark-good, the trial's watchdog is no longer needed: stop it, unless
+ * another daemon was told to take it over (watchdog-handover) or holds it.
+ */
+static void release_watchdog(const struct config *cfg)
+{
+	if (!cfg->watchdog[0] || strcmp(cfg->watchdog, "none") == 0 || cfg->watchdog_handover)
+		return;
+	if (access(cfg->watchdog, F_OK) < 0)
+		return;
+	int r = watchdog_disarm(cfg->watchdog);
+	if (r == -EBUSY)
+		log_info("watchdog %s is held by another process; leaving it to it", cfg->watchdog);
+	else if (r < 0)
+		log_warn("%s", fail_reason());
+	else
+		log_info("watchdog %s stopped", cfg->watchdog);
+}
+
 /* mark-good and mark-bad: one transition, from the slot we are running on. */
 int running_mark(struct cli *c, bool good)
 {
@@ -154,6 +175,8 @@ int running_mark(struct cli *c, bool good)
 	if (r == 0)
 		log_info("slot %c %s", state_slot_letter(booted),
 		         good ? "is good" : "marked bad; reboot to return to the previous slot");
+	if (r == 0 && good)
+		release_watchdog(&c->cfg);
 	if (r == 0 && good) {
 		struct crypto_keyring *keys;
 		char dropin[4096];
@@ -218,5 +241,43 @@ int running_history(struct cli *c)
 		report_history(stdout, entries, n, c->json);
 	devices_free(&d);
 	free(entries);
+	return r;
+}
+
+int running_clean_shutdown(struct cli *c)
+{
+	struct state_record st, next;
+	struct state_dev dev;
+	struct devices d;
+	uint8_t booted;
+
+	int r = devices_resolve(&c->cfg, &d);
+	if (r == 0)
+		r = devices_booted(&d, c->booted, &booted);
+	if (r == 0)
+		r = state_open(d.state, true, &dev);
+	if (r < 0) {
+		devices_free(&d);
+		return r;
+	}
+	r = state_load(&dev, &st);
+	if (r == 0)
+		r = boot_clean_reboot(&st, booted, &next);
+	if (r > 0) {
+		r = state_commit(&dev, &next);
+		bool back = next.tries_left > st.tries_left;
+		if (r == 0) {
+			log_info("clean shutdown during the trial of slot %c: %s",
+			         state_slot_letter(booted),
+			         back ? "the try is given back"
+			              : "no try given back (limit reached)");
+			add_history(&dev, HISTORY_CLEAN_REBOOT, booted, &st, 0,
+			            back ? "clean shutdown before deciding: the try is given back"
+			                 : "clean shutdown before deciding: limit reached, the try "
+			                   "counts");
+		}
+	}
+	state_close(&dev);
+	devices_free(&d);
 	return r;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The running system's commands: stage, status, mark-good, mark-bad, history. */
+/* The running system's commands: stage, status, mark-good, mark-bad, history, clean-shutdown. */
 
 #include <stdbool.h>
 
@@ -11,3 +11,5 @@ int running_stage(struct cli *c, const char *file);
 int running_status(struct cli *c);
 int running_mark(struct cli *c, bool good);
 int running_history(struct cli *c);
+/* From the shutdown path of a system on trial: a clean reboot gives its try back. */
+int running_clean_shutdown(struct cli *c);

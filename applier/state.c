@@ -16,7 +16,7 @@
  *   0  magic "SOST"        4  format u16     6  record size u16
  *   8  sequence u64
  *  16  state u8   17 active u8   18 target u8   19 tries_left u8
- *  20  max_tries u8   21 apply_attempts u8   22 reserved u16 (0)
+ *  20  max_tries u8   21 apply_attempts u8   22 clean_reboots u8   23 trial_booted u8
  *  24  last_error u32 (positive errno)    28 reserved u32 (0)
  *  32  slot A: version u64, status u8, reserved[7]
  *  48  slot B: version u64, status u8, reserved[7]
@@ -39,6 +39,8 @@ enum {
 	OFF_TRIES = 19,
 	OFF_MAX_TRIES = 20,
 	OFF_ATTEMPTS = 21,
+	OFF_CLEAN_REBOOTS = 22,
+	OFF_TRIAL_BOOTED = 23,
 	OFF_LAST_ERROR = 24,
 	OFF_SLOT = 32, /* 16 bytes per slot */
 	OFF_TXN = 64,
@@ -79,6 +81,8 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	out[OFF_TRIES] = r->tries_left;
 	out[OFF_MAX_TRIES] = r->max_tries;
 	out[OFF_ATTEMPTS] = r->apply_attempts;
+	out[OFF_CLEAN_REBOOTS] = r->clean_reboots;
+	out[OFF_TRIAL_BOOTED] = r->trial_booted;
 	util_put_le32(out + OFF_LAST_ERROR, (uint32_t)r->last_error);
 	for (int i = 0; i < 2; i++) {
 		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
@@ -132,6 +136,10 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	r.tries_left = buf[OFF_TRIES];
 	r.max_tries = buf[OFF_MAX_TRIES];
 	r.apply_attempts = buf[OFF_ATTEMPTS];
+	r.clean_reboots = buf[OFF_CLEAN_REBOOTS];
+	r.trial_booted = buf[OFF_TRIAL_BOOTED];
+	if (r.trial_booted > 1 || r.clean_reboots > STATE_MAX_TRIES)
+		return fail(-EBADMSG, "state record: trial fields out of range");
 	r.last_error = (int32_t)util_le32(buf + OFF_LAST_ERROR);
 	if (r.state > STATE_TRYING || r.active > 1 || r.target > 1)
 		return fail(-EBADMSG, "state record: state or slot out of range");

@@ -56,7 +56,9 @@ struct state_record {
 	uint8_t tries_left;
 	uint8_t max_tries;
 	uint8_t apply_attempts;
-	int32_t last_error; /* positive errno of the last failure, 0 if none */
+	uint8_t clean_reboots; /* tries given back for clean reboots in this trial */
+	uint8_t trial_booted;  /* 1: a counted trial boot began and has not ended cleanly */
+	int32_t last_error;    /* positive errno of the last failure, 0 if none */
 	struct state_slot slot[2];
 	uint8_t txn[STATE_DIGEST_SIZE]; /* transaction in progress: digest of the signed manifest */
 	uint8_t image_digest[STATE_DIGEST_SIZE];

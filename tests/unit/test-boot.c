@@ -30,12 +30,13 @@
 static int record_eq(const struct state_record *a, const struct state_record *b)
 {
 	return SAME(seq) && SAME(state) && SAME(active) && SAME(target) && SAME(tries_left) &&
-	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) &&
-	       SAME(slot[0].version) && SAME(slot[0].status) && SAME_STR(slot[0].label) &&
-	       SAME(slot[1].version) && SAME(slot[1].status) && SAME_STR(slot[1].label) &&
-	       SAME(txn) && SAME(image_digest) && SAME(image_size) && SAME(target_version) &&
-	       SAME(version_floor) && SAME(last_done) && SAME(last_failed) && SAME(rejected) &&
-	       SAME(txn_file) && SAME_STR(target_label) && SAME_STR(last_reason);
+	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) && SAME(clean_reboots) &&
+	       SAME(trial_booted) && SAME(slot[0].version) && SAME(slot[0].status) &&
+	       SAME_STR(slot[0].label) && SAME(slot[1].version) && SAME(slot[1].status) &&
+	       SAME_STR(slot[1].label) && SAME(txn) && SAME(image_digest) && SAME(image_size) &&
+	       SAME(target_version) && SAME(version_floor) && SAME(last_done) &&
+	       SAME(last_failed) && SAME(rejected) && SAME(txn_file) && SAME_STR(target_label) &&
+	       SAME_STR(last_reason);
 }
 
 /* What a device carries around: versions, labels, and the reason of an earlier event. */
@@ -141,12 +142,15 @@ TEST(boot_choose_every_state)
 			CHECK_EQ(r, 1);
 			CHECK_EQ(slot, cur->target);
 			want.tries_left--;
+			want.trial_booted = 1; /* ended cleanly or not, the next boot will know */
 		} else {
 			CHECK_EQ(r, 1);
 			CHECK_EQ(slot, cur->active);
 			want.state = STATE_IDLE;
 			want.tries_left = 0;
 			want.apply_attempts = 0;
+			want.clean_reboots = 0;
+			want.trial_booted = 0;
 			want.slot[cur->target].status = SLOT_BAD;
 			memcpy(want.last_failed, cur->txn, STATE_DIGEST_SIZE);
 			want.last_error = ETIMEDOUT;

@@ -81,12 +81,13 @@ static void make_record(struct state_record *r, unsigned variant)
 static int record_eq(const struct state_record *a, const struct state_record *b)
 {
 	return SAME(seq) && SAME(state) && SAME(active) && SAME(target) && SAME(tries_left) &&
-	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) &&
-	       SAME(slot[0].version) && SAME(slot[0].status) && SAME(slot[0].label) &&
-	       SAME(slot[1].version) && SAME(slot[1].status) && SAME(slot[1].label) && SAME(txn) &&
-	       SAME(image_digest) && SAME(image_size) && SAME(target_version) &&
-	       SAME(version_floor) && SAME(last_done) && SAME(last_failed) && SAME(rejected) &&
-	       SAME(txn_file) && SAME(target_label) && SAME(last_reason);
+	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) && SAME(clean_reboots) &&
+	       SAME(trial_booted) && SAME(slot[0].version) && SAME(slot[0].status) &&
+	       SAME(slot[0].label) && SAME(slot[1].version) && SAME(slot[1].status) &&
+	       SAME(slot[1].label) && SAME(txn) && SAME(image_digest) && SAME(image_size) &&
+	       SAME(target_version) && SAME(version_floor) && SAME(last_done) &&
+	       SAME(last_failed) && SAME(rejected) && SAME(txn_file) && SAME(target_label) &&
+	       SAME(last_reason);
 }
 
 static void reseal(uint8_t *buf)
