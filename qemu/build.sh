@@ -55,6 +55,9 @@ make_rootfs() {
 	done
 	install -m 0755 "$top/qemu/rootfs/init" "$dir/sbin/init"
 	install -m 0755 "$sota_static" "$dir/usr/sbin/systemota"
+	install -D -m 0755 "$top/hooks/confirm" "$dir/usr/lib/systemota/confirm"
+	install -D -m 0755 "$top/hooks/sysvinit/systemota" "$dir/etc/init.d/systemota"
+	mkdir -p "$dir/etc/systemota/health.d"
 	install -m 0644 "$top/qemu/system.conf" "$dir/etc/systemota/system.conf"
 	install -m 0644 "$top"/keys/trusted/*.pem "$dir/etc/systemota/keys/"
 	echo "$version" > "$dir/etc/demo-version"
@@ -78,7 +81,7 @@ make_initrd() {
 		SYSTEMOTA_KEYS=$top/keys/trusted \
 		dracut --quiet --force --no-hostonly --no-hostonly-cmdline --conf /dev/null --confdir "$out/dracut.conf.d" \
 		--kver "$kver" --kmoddir "$out/kernel/lib/modules/$kver" \
-		--modules "base udev-rules systemota" --drivers "virtio_blk virtio_pci" \
+		--modules "base udev-rules kernel-modules systemota" --drivers "virtio_blk virtio_pci i6300esb ramoops" \
 		--no-early-microcode --compress "zstd -3" "$out/initrd.img"
 }
 

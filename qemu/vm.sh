@@ -12,6 +12,8 @@
 
 : "${QEMU_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/qemu}"
 : "${VM_TIMEOUT:=240}"
+# Kernel arguments of every boot; the platform's own (e.g. ramoops) go here.
+: "${VM_APPEND:=}"
 
 vm_ctl_image() { # vm_ctl_image DIR IMAGE
 	local mib
@@ -25,10 +27,15 @@ vm_boot() {
 	shift 3
 	local ctl_img=$log.ctl.img rc=0
 	vm_ctl_image "$ctl" "$ctl_img"
+	# VM_SESSION=1: the guest reboots in place (RAM, the watchdog's reset flag and
+	# pstore survive, as on hardware) until it powers off; otherwise a reboot ends QEMU.
+	local reboot=-no-reboot
+	[ "${VM_SESSION:-0}" = 1 ] && reboot=
 	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1
-		-nodefaults -no-user-config -display none -serial stdio -no-reboot
+		-nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
+		-device i6300esb -action watchdog=reset
 		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
-		-append "console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot $*"
+		-append "console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot $VM_APPEND $*"
 		-drive "file=$disk,format=raw,if=virtio"
 		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on")
 	if [ "${VM_ECHO:-0}" = 1 ]; then

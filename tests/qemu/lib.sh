@@ -91,6 +91,24 @@ expect_slot_holds() {
 		fail "slot $1 does not hold $(basename "$2")"
 }
 
+# staged_disk: the factory disk after one boot that staged version 2 (made
+# once, shared under a lock), for cases that are not about staging.
+staged_disk() {
+	local disk=$QEMU_BUILD/disk-staged.img
+	(
+		flock 9
+		[ "$disk" -nt "$QEMU_BUILD/disk.img" ] && exit 0
+		local tmp=$QEMU_BUILD/staging
+		rm -rf "$tmp" && mkdir -p "$tmp/ctl"
+		cp "$QEMU_BUILD/v2.sota" "$tmp/ctl/"
+		cp --sparse=always "$QEMU_BUILD/disk.img" "$tmp/disk.img"
+		echo 'systemota stage /ctl/v2.sota && echo "PC: STAGED"' > "$tmp/ctl/step.sh"
+		vm_boot "$tmp/disk.img" "$tmp/ctl" "$tmp/boot.log" && grep -q "^PC: STAGED" "$tmp/boot.log" &&
+			mv "$tmp/disk.img" "$disk"
+	) 9> "$QEMU_BUILD/disk-staged.lock"
+	[ -f "$disk" ] && echo "$disk"
+}
+
 finish() {
 	if [ "$failures" -eq 0 ]; then
 		log "passed"
@@ -100,4 +118,48 @@ finish() {
 	fi
 	log "failed ($failures assertions; logs in $work)"
 	exit 1
+}
+
+# session STEP1 STEP2 ... : one QEMU run in which the guest reboots in place
+# (so RAM, pstore and the watchdog's reset flag survive, as on hardware), with
+# STEPn as the step of its n-th boot (the last one for any later boot). The
+# device starts from the disk where version 2 is staged. The whole console
+# goes to $work/session.log; boot_log N extracts boot N's part of it.
+session() {
+	local i=0 last
+	mkdir -p "$work/ctl/steps"
+	echo "$RANDOM$RANDOM" > "$work/ctl/run-id"
+	local staged
+	staged=$(staged_disk) || fail "cannot make the staged disk"
+	cp --sparse=always "$staged" "$work/disk.img"
+	for last in "$@"; do
+		i=$((i + 1))
+		printf '%s\n' "$last" > "$work/ctl/steps/$i.sh"
+	done
+	printf '%s\n' "$last" > "$work/ctl/step.sh"
+	VM_SESSION=1 VM_APPEND="$PSTORE_APPEND" vm_boot "$work/disk.img" "$work/ctl" "$work/session.log" ||
+		fail "the session did not end by itself (log: $work/session.log)"
+	log "$(grep -c '^demo: \*\*\* running' "$work/session.log") boots: $(grep -o 'running version [0-9]* from slot [AB]' "$work/session.log" | sed 's/running version \([0-9]*\) from slot \(.\)/v\1@\2/' | tr '\n' ' ')"
+}
+
+# ramoops in 1 MiB of RAM kept out of the kernel's use: a panic is still there after a reset.
+# shellcheck disable=SC2016 # memmap=1M$256M is the kernel's syntax, not a variable
+PSTORE_APPEND='memmap=1M$256M ramoops.mem_address=0x10000000 ramoops.mem_size=0x100000 ramoops.record_size=0x20000 rd.driver.pre=ramoops'
+
+# history_has PATTERN...: the device's history (read on the host) matches each grep -E pattern.
+history_has() {
+	local h p
+	vm_part "$work/disk.img" "$STATE_START" "$STATE_SECTORS" "$work/state.img"
+	h=$("$sota" --config /dev/null --state "$work/state.img" --slot-a /dev/zero --slot-b /dev/null \
+		history)
+	for p in "$@"; do
+		grep -qE -- "$p" <<< "$h" || fail "the history has no line matching '$p':
+$h"
+	done
+}
+
+# booted_sequence: the versions and slots that booted in the session, e.g. "2B 2B 2B 1A".
+booted_sequence() {
+	grep -o 'running version [0-9]* from slot [AB]' "$work/session.log" |
+		sed 's/running version \([0-9]*\) from slot \(.\)/\1\2/' | tr '\n' ' ' | sed 's/ $//'
 }

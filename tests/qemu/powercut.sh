@@ -67,24 +67,6 @@ pc_check_boot() {
 	fi
 }
 
-# The factory disk after one boot that staged the update (made once, shared):
-# cuts that are not about staging start from here, one boot shorter.
-pc_staged_disk() {
-	local disk=$QEMU_BUILD/disk-staged.img
-	(
-		flock 9
-		[ "$disk" -nt "$QEMU_BUILD/disk.img" ] && exit 0
-		local tmp=$QEMU_BUILD/staging
-		rm -rf "$tmp" && mkdir -p "$tmp/ctl"
-		cp "$QEMU_BUILD/v2.sota" "$tmp/ctl/"
-		cp --sparse=always "$QEMU_BUILD/disk.img" "$tmp/disk.img"
-		echo 'systemota stage /ctl/v2.sota && echo "PC: STAGED"' > "$tmp/ctl/step.sh"
-		vm_boot "$tmp/disk.img" "$tmp/ctl" "$tmp/boot.log" && grep -q "^PC: STAGED" "$tmp/boot.log" &&
-			mv "$tmp/disk.img" "$disk"
-	) 9> "$QEMU_BUILD/disk-staged.lock"
-	[ -f "$disk" ] && echo "$disk"
-}
-
 pc_run() {
 	local cut=$1 n=0 cut_done=0 staged=0 rc phase="none" cut_boot=0 delay=0 first=1
 	pc_trials=0
@@ -105,7 +87,7 @@ pc_run() {
 	# Unless the cut is about staging, start from the disk where it is done.
 	if [ "$cut_boot" = 2 ] || { [[ $cut == testpoint:* ]] && [[ $cut != testpoint:stage-* ]]; }; then
 		local disk
-		disk=$(pc_staged_disk) || fail "cannot make the staged disk"
+		disk=$(staged_disk) || fail "cannot make the staged disk"
 		cp --sparse=always "$disk" "$work/disk.img"
 		staged=1 first=2 cut_boot=$((cut_boot == 2 ? 2 : 0))
 		log "starting from the disk with version 2 staged"
