@@ -13,6 +13,7 @@
 #include "bundle.h"
 #include "fail.h"
 #include "history.h"
+#include "hooks.h"
 #include "install.h"
 #include "io.h"
 #include "lastboot.h"
@@ -79,6 +80,38 @@ static void fill_install(const struct bundle *b, const struct staged_file *f,
 }
 
 /*
+ * The new image's post-install hooks, after its slot was verified and before
+ * the switch is committed. A failing hook refuses the update for good.
+ */
+static int run_hooks(struct ctx *x, const struct bundle *b)
+{
+	struct state_record next;
+	struct hooks_env env = {
+	        .slot = state_slot_letter(x->st.target),
+	        .version = b->manifest.version,
+	        .label = b->manifest.label,
+	        .from_version = x->st.slot[x->st.active].version,
+	};
+
+	if (!x->cfg->data_mount)
+		return 0;
+	int r = hooks_run(x->cfg->slot_path[x->st.target], x->cfg->data_mount, &env);
+	if (r == 0)
+		return 0;
+	char why[STATE_REASON_SIZE];
+	snprintf(why, sizeof(why), "%s", fail_reason());
+	log_error("%s", why);
+	if (r == -ECANCELED) {
+		boot_hook_failed(&x->st, r, why, &next);
+		commit(x, &next, HISTORY_HOOK_FAILED, NULL);
+	} else {
+		boot_note_failure(&x->st, r, why, &next);
+		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
+	}
+	return r;
+}
+
+/*
  * WRITING -> stream, read back -> TRYING. A corrupt bundle goes back to IDLE
  * (the file is remembered as refused); a device error stays WRITING, to be
  * retried at the next boot like an interrupted install.
@@ -107,6 +140,9 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 		return r;
 	}
+	r = run_hooks(x, b);
+	if (r < 0)
+		return r;
 	boot_install_done(&x->st, x->cfg->tries, &next);
 	r = commit(x, &next, HISTORY_INSTALLED, "slot %c written, read back and verified",
 	           state_slot_letter(target));
@@ -331,6 +367,30 @@ static void arm_watchdog(struct ctx *x)
 		log_info("watchdog %s armed: %d s to confirm", wd, x->cfg->watchdog_timeout);
 }
 
+/*
+ * In the slot's own kernel, started by an earlier initramfs of this same boot
+ * that already decided (and counted the try): boot that slot, deciding
+ * nothing again. False when the record does not agree (then decide normally).
+ */
+static bool continue_after_kexec(struct ctx *x, uint8_t *ret_slot)
+{
+	uint8_t slot = x->cfg->kexec_slot;
+	bool trial = x->st.state == STATE_TRYING && x->st.target == slot && x->st.trial_booted;
+
+	if (!trial && !(x->st.state == STATE_IDLE && x->st.active == slot)) {
+		log_warn("started in slot %c's kernel, but the record does not say to boot it",
+		         state_slot_letter(slot));
+		return false;
+	}
+	log_info("in slot %c's own kernel now: booting it, nothing decided twice",
+	         state_slot_letter(slot));
+	/* The watchdog may not have survived the kexec: a trial must still be guarded. */
+	if (trial)
+		arm_watchdog(x);
+	*ret_slot = slot;
+	return true;
+}
+
 static int load(struct ctx *x)
 {
 	int r = state_open(x->cfg->state_path, true, &x->dev);
@@ -369,6 +429,10 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	}
 	*ret_slot = x.st.active;
 	testpoint("apply-loaded");
+	if (cfg->after_kexec && continue_after_kexec(&x, ret_slot)) {
+		state_close(&x.dev);
+		return 0;
+	}
 	log_info("state: %s, active slot %c (version %llu)", state_kind_name(x.st.state),
 	         state_slot_letter(x.st.active),
 	         (unsigned long long)x.st.slot[x.st.active].version);

@@ -27,6 +27,10 @@ struct apply_config {
 	const char *watchdog; /* armed before a trial boot; NULL or "" for none */
 	int watchdog_timeout;
 	bool probe_last_boot; /* ask pstore and the watchdog why a trial boot ended (initramfs) */
+	const char *
+	        data_mount; /* the data partition (read-only), for post-install hooks; NULL: none */
+	bool after_kexec;   /* started by kexec from an earlier initramfs of this boot, */
+	uint8_t kexec_slot; /* which chose this slot */
 };
 
 /*

@@ -191,6 +191,14 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 	return 1;
 }
 
+void boot_hook_failed(const struct state_record *cur, int error, const char *reason,
+                      struct state_record *next)
+{
+	*next = *cur;
+	/* The update cannot migrate this device: never again, and its slot stays incomplete. */
+	fail_transaction(cur, error, reason, next);
+}
+
 int boot_clean_reboot(const struct state_record *cur, uint8_t booted, struct state_record *next)
 {
 	*next = *cur;

@@ -11,6 +11,7 @@
  *   IDLE --valid bundle--> WRITING --written, read back, verified--> TRYING
  *   WRITING --bundle corrupt--> IDLE (file remembered as rejected, reason)
  *   WRITING --device error--> WRITING (reason), retried at the next boot
+ *   WRITING --post-install hook failed--> IDLE (last_failed, reason)
  *   WRITING found at boot --attempts < max--> WRITING (attempts+1), retry
  *   WRITING found at boot --attempts = max--> IDLE (last_failed, reason)
  *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
@@ -74,6 +75,13 @@ void boot_install_done(const struct state_record *cur, uint8_t tries, struct sta
 void boot_install_failed(const struct state_record *cur, int error, const char *reason,
                          const uint8_t fingerprint[STATE_FINGERPRINT_SIZE],
                          struct state_record *next);
+
+/*
+ * WRITING -> IDLE when a post-install hook of the new image failed: the
+ * update is refused for good (last_failed), its slot stays INCOMPLETE.
+ */
+void boot_hook_failed(const struct state_record *cur, int error, const char *reason,
+                      struct state_record *next);
 
 /* IDLE, a staged file refused before anything was written: record why. */
 void boot_reject(const struct state_record *cur, int error, const char *reason,

@@ -14,7 +14,9 @@
 #include "crypto.h"
 #include "devices.h"
 #include "fail.h"
+#include "history.h"
 #include "install.h"
+#include "kexec.h"
 #include "log.h"
 #include "payload.h"
 #include "report.h"
@@ -69,6 +71,7 @@ static int cmd_apply(struct cli *c)
 	 * (a mount can replay its journal) before the try is counted.
 	 */
 	bool trying = devices_read_state(d.state, &st) == 0 && st.state == STATE_TRYING;
+	int kexec = c->data_dir_given ? -1 : kexec_marker();
 	if (!trying) {
 		if (crypto_keyring_load(c->cfg.keys, &keys) < 0)
 			log_error("no trusted keys, not looking for updates: %s", fail_reason());
@@ -88,6 +91,9 @@ static int cmd_apply(struct cli *c)
 	        .watchdog_timeout = c->cfg.watchdog_timeout,
 	        /* Only in the initramfs, where pstore and the watchdog are the device's own. */
 	        .probe_last_boot = !c->data_dir_given,
+	        .data_mount = data && !c->data_dir_given ? data : NULL,
+	        .after_kexec = kexec >= 0,
+	        .kexec_slot = kexec >= 0 ? (uint8_t)kexec : 0,
 	};
 	r = apply_run(&ac, &slot);
 	if (data && !c->data_dir_given && umount(data) < 0)
@@ -141,6 +147,26 @@ static int cmd_device(struct cli *c, const char *name)
 	return fail(-EINVAL, "unknown device '%s' (state, a, b, data or all)", name);
 }
 
+/* After the hook mounted the slot to boot at root: start the slot's own kernel if it has one. */
+static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
+{
+	char id[128];
+	struct devices d;
+	int slot = strcmp(slot_name, "A") == 0 ? 0 : strcmp(slot_name, "B") == 0 ? 1 : -1;
+
+	if (slot < 0)
+		return fail(-EINVAL, "a slot is A or B, not '%s'", slot_name);
+	if (!kexec_needed(root, id, sizeof(id)))
+		return 0;
+	if (devices_resolve(&c->cfg, &d) == 0) {
+		devices_history(d.state, HISTORY_KEXEC, (uint8_t)slot, 0, "", 0,
+		                "starting slot %c's own kernel (boot id %s)", slot_name[0], id);
+		devices_free(&d);
+	}
+	log_info("slot %s carries its own kernel (boot id %s): starting it", slot_name, id);
+	return kexec_start(root, (uint8_t)slot);
+}
+
 static int need_args(int argc, int n, const char *what)
 {
 	return argc == n ? 0 : fail(-EINVAL, "usage: systemota %s", what);
@@ -153,6 +179,10 @@ int cmd_dispatch(struct cli *c, int argc, char **argv)
 
 	if (strcmp(cmd, "apply") == 0)
 		return (r = need_args(argc, 1, "apply")) < 0 ? r : cmd_apply(c);
+	if (strcmp(cmd, "kexec") == 0)
+		return (r = need_args(argc, 3, "kexec ROOT SLOT")) < 0
+		               ? r
+		               : cmd_kexec(c, argv[1], argv[2]);
 	if (strcmp(cmd, "boot-slot") == 0)
 		return (r = need_args(argc, 1, "boot-slot")) < 0 ? r : cmd_boot_slot(c);
 	if (strcmp(cmd, "status") == 0)

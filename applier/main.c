@@ -46,6 +46,8 @@ static const char usage[] =
         "  apply                            install a staged bundle, pick the slot to boot,\n"
         "                                   print \"SLOT DEVICE\"\n"
         "  boot-slot                        print the last good slot, changing nothing\n"
+        "  kexec ROOT SLOT                  start the kernel of the slot mounted at ROOT,\n"
+        "                                   if it carries one other than the running one\n"
         "\n"
         "Options: --config FILE, --state DEV, --slot-a DEV, --slot-b DEV, --data DEV,\n"
         "  --data-dir DIR, --keys DIR, --compatible STR, --tries N, --booted A|B, -v, -q\n";

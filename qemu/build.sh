@@ -8,6 +8,11 @@
 #   root-v1.img  busybox root filesystem, version 1 (ext4, mkfs.ext4 -d)
 #   root-v2.img  the same, version 2
 #   v2.sota      the version 2 bundle, signed with the development key
+#   v2-kernel.sota, v2-bad-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
+#                variants of version 2: with its own kernel and initramfs (and
+#                one whose initramfs is garbage), with post-install hooks (and
+#                one whose hook fails)
+#   initrd-v2.img the initramfs version 2's own kernel boots with
 #   disk.img     the factory disk: GPT, state record (slot A, version 1),
 #                root-v1 in slot A, empty slot B, ext4 data partition holding
 #                the empty drop-in directory and a canary file (canary.sha256)
@@ -44,11 +49,13 @@ fetch_debs() {
 	ln -sf "kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 }
 
-# make_rootfs VERSION LABEL: the demo root filesystem image root-vVERSION.img
+# make_rootfs NAME VERSION LABEL [MIB] [EXTRA]: the demo root filesystem image NAME.img
+# (busybox, the static systemota, hooks, keys, config); EXTRA is a function
+# run on the tree before it becomes an image, to make a variant.
 make_rootfs() {
-	local version=$1 label=$2 dir=$out/rootfs-v$1
+	local name=$1 version=$2 label=$3 mib=${4:-$ROOT_IMAGE_MIB} extra=${5:-} dir=$out/rootfs-$1
 	rm -rf "$dir"
-	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc/systemota/keys,proc,sys,dev,run,tmp,data,ctl,root}
+	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc/systemota/keys,proc,sys,dev,run,tmp,data,ctl,root,boot}
 	cp "$out/busybox/bin/busybox" "$dir/bin/busybox"
 	for applet in $("$dir/bin/busybox" --list); do
 		[ "$applet" = busybox ] || ln -sf busybox "$dir/bin/$applet"
@@ -57,32 +64,62 @@ make_rootfs() {
 	install -m 0755 "$sota_static" "$dir/usr/sbin/systemota"
 	install -D -m 0755 "$top/hooks/confirm" "$dir/usr/lib/systemota/confirm"
 	install -D -m 0755 "$top/hooks/sysvinit/systemota" "$dir/etc/init.d/systemota"
-	mkdir -p "$dir/etc/systemota/health.d"
+	mkdir -p "$dir/etc/systemota/health.d" "$dir/usr/lib/systemota/post-install.d"
 	install -m 0644 "$top/qemu/system.conf" "$dir/etc/systemota/system.conf"
 	install -m 0644 "$top"/keys/trusted/*.pem "$dir/etc/systemota/keys/"
 	echo "$version" > "$dir/etc/demo-version"
 	printf 'NAME="SystemOTA demo"\nVERSION="%s"\nVERSION_ID=%s\n' "$label" "$version" > "$dir/etc/os-release"
-	rm -f "$out/root-v$version.img"
-	# Fixed UUID and hash seed: the image depends only on its contents and version.
-	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "root-v$version" \
+	[ -z "$extra" ] || "$extra" "$dir"
+	rm -f "$out/$name.img"
+	# Fixed UUID and hash seed: the image depends only on its contents.
+	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "$name" \
 		-U "00000000-0000-4000-8000-00000000000$version" -E hash_seed=00000000-0000-4000-8000-000000000000 \
-		-d "$dir" "$out/root-v$version.img" "${ROOT_IMAGE_MIB}M" > /dev/null
+		-d "$dir" "$out/$name.img" "${mib}M" > /dev/null
 }
 
+# make_bundle NAME VERSION LABEL: NAME.sota from NAME.img, signed with the development key.
+make_bundle() {
+	SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null bundle create --image "$out/$1.img" \
+		--key "$top/keys/dev-private.key" --compatible "$COMPATIBLE" --version "$2" --label "$3" \
+		-o "$out/$1.sota"
+}
+
+# make_initrd OUT BOOT_ID: a dracut initramfs with our module, naming itself BOOT_ID.
 make_initrd() {
 	local kver dracut_dir=$out/dracut
 	kver=$(ls "$out/kernel/lib/modules")
-	rm -rf "$dracut_dir"
-	mkdir -p "$out/dracut.conf.d"
-	cp -a /usr/lib/dracut "$dracut_dir"
-	cp -a "$top/initramfs/90systemota" "$dracut_dir/modules.d/"
-	say "building the initramfs with dracut (module systemota, kernel $kver)"
+	if [ ! -d "$dracut_dir/modules.d/90systemota" ] || [ "$1" = "$out/initrd.img" ]; then
+		rm -rf "$dracut_dir"
+		mkdir -p "$out/dracut.conf.d"
+		cp -a /usr/lib/dracut "$dracut_dir"
+		cp -a "$top/initramfs/90systemota" "$dracut_dir/modules.d/"
+	fi
 	dracutbasedir=$dracut_dir SYSTEMOTA_BINARY=$sota_static SYSTEMOTA_CONF=$top/qemu/system.conf \
-		SYSTEMOTA_KEYS=$top/keys/trusted \
+		SYSTEMOTA_KEYS=$top/keys/trusted SYSTEMOTA_BOOT_ID=$2 \
 		dracut --quiet --force --no-hostonly --no-hostonly-cmdline --conf /dev/null --confdir "$out/dracut.conf.d" \
 		--kver "$kver" --kmoddir "$out/kernel/lib/modules/$kver" \
 		--modules "base udev-rules kernel-modules systemota" --drivers "virtio_blk virtio_pci i6300esb ramoops" \
-		--no-early-microcode --compress "zstd -3" "$out/initrd.img"
+		--no-early-microcode --compress "zstd -3" "$1"
+}
+
+# Variants of version 2, for the kernel update and migration hook tests.
+with_own_kernel() { # the slot carries its own kernel and initramfs (boot id v2-kernel)
+	cp "$out/vmlinuz" "$1/boot/vmlinuz"
+	cp "$out/initrd-v2.img" "$1/boot/initrd.img"
+	echo v2-kernel > "$1/boot/systemota-boot-id"
+}
+with_bad_kernel() { # ... whose initramfs is garbage: that kernel cannot boot the slot
+	cp "$out/vmlinuz" "$1/boot/vmlinuz"
+	head -c $((2 * 1024 * 1024)) /dev/urandom > "$1/boot/initrd.img"
+	echo v2-bad-kernel > "$1/boot/systemota-boot-id"
+}
+with_hooks() { # post-install hooks that migrate a setting on the data partition
+	install -m 0755 "$top/qemu/rootfs/migrate-hook" "$1/usr/lib/systemota/post-install.d/10-migrate"
+}
+with_failing_hook() {
+	with_hooks "$1"
+	printf '#!/bin/sh\necho "cannot convert the database"\nexit 3\n' > "$1/usr/lib/systemota/post-install.d/20-fails"
+	chmod 0755 "$1/usr/lib/systemota/post-install.d/20-fails"
 }
 
 make_disk() {
@@ -111,13 +148,20 @@ make_disk() {
 
 mkdir -p "$out"
 fetch_debs
-say "building root filesystems: version 1 and version 2"
-make_rootfs 1 1.0
-make_rootfs 2 2.0
-say "signing the version 2 bundle with the development key"
-SOURCE_DATE_EPOCH=1700000000 "$sota" -q bundle create --image "$out/root-v2.img" \
-	--key "$top/keys/dev-private.key" --compatible "$COMPATIBLE" --version 2 --label 2.0 \
-	-o "$out/v2.sota"
-make_initrd
+say "building the initramfs with dracut (module systemota), and one for version 2's own kernel"
+make_initrd "$out/initrd.img" factory
+make_initrd "$out/initrd-v2.img" v2-kernel
+say "building root filesystems: version 1, version 2 and its variants"
+make_rootfs root-v1 1 1.0
+make_rootfs root-v2 2 2.0
+make_rootfs root-v2-kernel 2 2.0-kernel 40 with_own_kernel
+make_rootfs root-v2-bad-kernel 2 2.0-bad-kernel 40 with_bad_kernel
+make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
+make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
+say "signing the version 2 bundles with the development key"
+for v in v2 v2-kernel v2-bad-kernel v2-hooks v2-bad-hook; do
+	make_bundle "root-$v" 2 "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
+	mv "$out/root-$v.sota" "$out/$v.sota"
+done
 make_disk
 say "demo device ready in $out"

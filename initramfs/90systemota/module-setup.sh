@@ -9,6 +9,9 @@
 #   SYSTEMOTA_BINARY  the applier          (default /usr/sbin/systemota)
 #   SYSTEMOTA_CONF    the device config    (default /etc/systemota/system.conf)
 #   SYSTEMOTA_KEYS    trusted public keys  (default /etc/systemota/keys: *.pem, revoked)
+#   SYSTEMOTA_BOOT_ID the name of this kernel and initramfs pair (default: the
+#                     kernel version). A slot whose /boot/systemota-boot-id
+#                     differs carries its own kernel, which the initramfs kexecs.
 
 # called by dracut
 check() {
@@ -48,6 +51,7 @@ install() {
         return 1
     fi
     [ -f "$keys/revoked" ] && inst_simple "$keys/revoked" /etc/systemota/keys/revoked
+    echo "${SYSTEMOTA_BOOT_ID:-$kernel}" > "$initdir/etc/systemota/boot-id"
     inst_multiple mount umount
     inst_hook cmdline 90 "$moddir/systemota-cmdline.sh"
     inst_hook mount 90 "$moddir/systemota-mount.sh"

@@ -11,11 +11,16 @@
 #     reads the record and changes nothing); if even that fails, slot A,
 #     found with the built-in defaults (a broken config must not stop it);
 #   - if the chosen slot does not mount, or holds no usable root (dracut
-#     would drop to a shell), the last good slot.
+#     would drop to a shell), the last good slot;
+#   - a slot that carries its own kernel (/boot/systemota-boot-id other than
+#     this initramfs's) is started with kexec; its initramfs boots the slot
+#     without deciding again (systemota.kexec= on its command line).
 
 type getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
 SYSTEMOTA_CHOICE=/run/systemota/choice
+SYSTEMOTA_NL='
+'
 
 systemota_choose() {
     if [ -s "$SYSTEMOTA_CHOICE" ]; then
@@ -24,6 +29,8 @@ systemota_choose() {
     fi
     mkdir -p /run/systemota
     _sota=$(systemota --keys /etc/systemota/keys apply) || _sota=
+    # The answer is the last line, "SLOT DEVICE".
+    _sota=${_sota##*"$SYSTEMOTA_NL"}
     if [ -z "$_sota" ]; then
         warn "systemota: the applier failed; booting the last good slot"
         _sota=$(systemota boot-slot) || _sota=
@@ -41,10 +48,14 @@ systemota_mount() {
     [ -b "$2" ] || return 1
     info "systemota: mounting slot $1 ($2) on $NEWROOT"
     mount -o ro "$2" "$NEWROOT" || return 1
-    usable_root "$NEWROOT" && return 0
-    warn "systemota: slot $1 holds no usable root filesystem"
-    umount "$NEWROOT"
-    return 1
+    if ! usable_root "$NEWROOT"; then
+        warn "systemota: slot $1 holds no usable root filesystem"
+        umount "$NEWROOT"
+        return 1
+    fi
+    # A slot with its own kernel: start it (this does not return), unless it is this one.
+    systemota kexec "$NEWROOT" "$1" || warn "systemota: booting slot $1 with this kernel instead"
+    return 0
 }
 
 if [ "$root" = "systemota" ] && ! ismounted "$NEWROOT"; then

@@ -123,14 +123,15 @@ finish() {
 # session STEP1 STEP2 ... : one QEMU run in which the guest reboots in place
 # (so RAM, pstore and the watchdog's reset flag survive, as on hardware), with
 # STEPn as the step of its n-th boot (the last one for any later boot). The
-# device starts from the disk where version 2 is staged. The whole console
+# device starts from the disk where version 2 is staged (SESSION_FROM=factory:
+# from the factory disk, nothing staged). The whole console
 # goes to $work/session.log; boot_log N extracts boot N's part of it.
 session() {
 	local i=0 last
 	mkdir -p "$work/ctl/steps"
 	echo "$RANDOM$RANDOM" > "$work/ctl/run-id"
-	local staged
-	staged=$(staged_disk) || fail "cannot make the staged disk"
+	local staged=$QEMU_BUILD/disk.img
+	[ "${SESSION_FROM:-staged}" = factory ] || staged=$(staged_disk) || fail "cannot make the staged disk"
 	cp --sparse=always "$staged" "$work/disk.img"
 	for last in "$@"; do
 		i=$((i + 1))

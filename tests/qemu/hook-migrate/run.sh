@@ -1,0 +1,23 @@
+#!/bin/bash
+# Version 2 carries a post-install hook that migrates a setting on the data
+# partition: it runs in the initramfs, in the new slot, after the slot was
+# verified and before the switch, with the documented environment; version 2
+# then finds the setting migrated, and confirms.
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+cp "$QEMU_BUILD/v2-hooks.sota" "$work/ctl/"
+# shellcheck disable=SC2016 # expanded in the guest
+SESSION_FROM=factory session \
+	'echo format=1 > /data/app.conf; sync; systemota stage /ctl/v2-hooks.sota; after=reboot' \
+	'echo "TEST: app.conf $(cat /data/app.conf)"; systemota mark-good; after=poweroff'
+[ "$(booted_sequence)" = "1A 2B" ] || fail "booted: $(booted_sequence), expected 1A 2B"
+expect_log_in() { grep -qE -- "$1" "$work/session.log" || fail "no console line matches '$1'"; }
+expect_log_in 'systemota: post-install hook 10-migrate'
+expect_log_in 'migrate: slot B, version 1 -> 2 \(2.0-hooks\)'
+expect_log_in 'TEST: app.conf format=2'
+# The hook ran before the switch: its lines come before the slot is tried.
+[ "$(grep -n 'migrate: format=2' "$work/session.log" | cut -d: -f1)" -lt \
+	"$(grep -n 'trial boot of slot B' "$work/session.log" | cut -d: -f1)" ] ||
+	fail "the hook did not run before the switch"
+expect_state '"state": "idle"' '"active": "B"'
+finish
