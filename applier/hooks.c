@@ -60,7 +60,7 @@ static void child(const char *name, const struct hooks_env *env)
 
 	snprintf(version, sizeof(version), "%llu", (unsigned long long)env->version);
 	snprintf(from, sizeof(from), "%llu", (unsigned long long)env->from_version);
-	/* The applier's stdout is the hook script's answer (the slot to boot): hooks talk on stderr. */
+	/* The applier's stdout answers the mount hook (the slot to boot): hooks use stderr. */
 	if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0 || chroot(NEWROOT) < 0 || chdir("/") < 0)
 		_exit(126);
 	snprintf(path, sizeof(path), HOOKS_DIR "/%s", name);
