@@ -92,12 +92,16 @@ $(BUILD)/unit-tests-real: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # The QEMU demo device (kernel, initramfs, root images, bundle, disk).
-QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* initramfs/90systemota/* keys/trusted/* keys/*.key)
-$(BUILD)/qemu/.done: $(BUILD)/systemota $(BUILD)/systemota.static $(QEMU_INPUTS)
-	qemu/build.sh $(abspath $(BUILD))/qemu
+# FLAVOUR=debian: systemd Debian 12 root filesystems (mmdebstrap) in build/qemu-debian.
+FLAVOUR ?= busybox
+QEMU_OUT = $(BUILD)/qemu$(if $(filter debian,$(FLAVOUR)),-debian)
+QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* qemu/debian/* initramfs/90systemota/* hooks/* \
+	hooks/*/* keys/trusted/* keys/*.key)
+$(QEMU_OUT)/.done: $(BUILD)/systemota $(BUILD)/systemota.static $(QEMU_INPUTS)
+	FLAVOUR=$(FLAVOUR) qemu/build.sh $(abspath $(QEMU_OUT))
 	touch $@
 
-qemu-device: $(BUILD)/qemu/.done
+qemu-device: $(QEMU_OUT)/.done
 
 deps:
 	.ci/deps
@@ -105,8 +109,8 @@ deps:
 # The README's two commands.
 demo: deps
 	$(MAKE) all
-	$(MAKE) qemu-device
-	qemu/demo.sh
+	$(MAKE) qemu-device FLAVOUR=$(FLAVOUR)
+	FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
 	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests

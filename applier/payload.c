@@ -27,7 +27,17 @@ int payload_open(struct payload *p, const struct bundle *b)
 		return r;
 	}
 	crypto_sha256_init(&p->image_hash);
+	p->inflate = true;
 	return 0;
+}
+
+int payload_open_stored(struct payload *p, const struct bundle *b)
+{
+	int r = payload_open(p, b);
+
+	if (r == 0)
+		p->inflate = false;
+	return r;
 }
 
 int payload_next(struct payload *p, struct payload_chunk *ret)
@@ -42,7 +52,7 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 	if (p->next == m->chunk_count) {
 		p->next++; /* the hash context is finished: no second end */
 		crypto_sha256_final(&p->image_hash, digest);
-		if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
+		if (p->inflate && memcmp(digest, m->image_digest, sizeof(digest)) != 0)
 			return fail(-EBADMSG,
 			            "inflated image does not match the manifest's digest");
 		return 0;
@@ -59,19 +69,22 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 		            (unsigned long long)p->file_offset);
 	/* Only now, verified, may these bytes reach the decompressor. */
 	const uint8_t *data = p->in;
-	if (m->compression == CODEC_ZSTD) {
+	if (!p->inflate) {
+		data = NULL;
+	} else if (m->compression == CODEC_ZSTD) {
 		r = codec_decompress(p->codec, p->in, c.stored_size, p->out, c.size);
 		if (r < 0)
 			return fail_context(r, "chunk %u", p->next);
 		data = p->out;
 	}
-	crypto_sha256_update(&p->image_hash, data, c.size);
+	if (data)
+		crypto_sha256_update(&p->image_hash, data, c.size);
 	ret->index = p->next;
 	ret->image_offset = (uint64_t)p->next * m->chunk_size;
 	ret->stored = p->in;
 	ret->stored_size = c.stored_size;
 	ret->data = data;
-	ret->size = c.size;
+	ret->size = data ? c.size : 0;
 	p->file_offset += c.stored_size;
 	p->next++;
 	return 1;

@@ -9,6 +9,7 @@
  * against the manifest after the last chunk.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bundle.h"
@@ -31,12 +32,20 @@ struct payload {
 	uint8_t *in;
 	uint8_t *out;
 	uint32_t next;
+	bool inflate; /* false: chunks are verified, not decompressed (no data, no image digest) */
 	uint64_t file_offset;
 	struct crypto_sha256 image_hash;
 };
 
 /* -EPERM when the bundle's signature has not been verified. */
 int payload_open(struct payload *p, const struct bundle *b);
+
+/*
+ * Like payload_open, but the chunks are only read and checked against their
+ * signed digests, not decompressed: for copying a bundle (staging) at the
+ * cost of hashing its compressed bytes only. Each chunk's data is NULL.
+ */
+int payload_open_stored(struct payload *p, const struct bundle *b);
 
 /*
  * The next chunk: returns 1 and fills ret, or 0 after the last chunk once

@@ -14,8 +14,9 @@
 #define STAGE_NAME "update.sota"
 
 /*
- * Verifies src completely (signature, compatible string, version against st,
- * every chunk and the image digest), then stages it atomically as
+ * Verifies src (signature, compatible string, version against st, and every
+ * chunk against its signed digest; the applier decompresses and checks the
+ * image digest at boot), then stages it atomically as
  * dropin/update.sota: written to a temporary file from verified bytes only,
  * flushed, renamed, and the directory flushed. Any other staged bundle is
  * removed afterwards: one update is staged at a time. On failure nothing in

@@ -17,10 +17,13 @@
 #                root-v1 in slot A, empty slot B, ext4 data partition holding
 #                the empty drop-in directory and a canary file (canary.sha256)
 #
-# usage: qemu/build.sh [BUILD_DIR]   (default build/qemu; needs build/systemota*)
+# usage: [FLAVOUR=debian] qemu/build.sh [BUILD_DIR]   (default build/qemu, or
+# build/qemu-debian; needs build/systemota*). FLAVOUR=debian builds version 1
+# and 2 as systemd Debian 12 root filesystems (mmdebstrap) instead of busybox.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$top/build/qemu}
+FLAVOUR=${FLAVOUR:-busybox}
+if [ "$FLAVOUR" = debian ]; then out=${1:-$top/build/qemu-debian}; else out=${1:-$top/build/qemu}; fi
 sota=$top/build/systemota
 sota_static=$top/build/systemota.static.stripped
 # shellcheck source=layout.sh
@@ -65,7 +68,7 @@ make_rootfs() {
 	install -D -m 0755 "$top/hooks/confirm" "$dir/usr/lib/systemota/confirm"
 	install -D -m 0755 "$top/hooks/sysvinit/systemota" "$dir/etc/init.d/systemota"
 	mkdir -p "$dir/etc/systemota/health.d" "$dir/usr/lib/systemota/post-install.d"
-	install -m 0644 "$top/qemu/system.conf" "$dir/etc/systemota/system.conf"
+	install -m 0644 "$conf" "$dir/etc/systemota/system.conf"
 	install -m 0644 "$top"/keys/trusted/*.pem "$dir/etc/systemota/keys/"
 	echo "$version" > "$dir/etc/demo-version"
 	printf 'NAME="SystemOTA demo"\nVERSION="%s"\nVERSION_ID=%s\n' "$label" "$version" > "$dir/etc/os-release"
@@ -81,7 +84,7 @@ make_rootfs() {
 make_bundle() {
 	SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null bundle create --image "$out/$1.img" \
 		--key "$top/keys/dev-private.key" --compatible "$COMPATIBLE" --version "$2" --label "$3" \
-		-o "$out/$1.sota"
+		--level "${LEVEL:-19}" -o "$out/$1.sota"
 }
 
 # make_initrd OUT BOOT_ID: a dracut initramfs with our module, naming itself BOOT_ID.
@@ -94,7 +97,7 @@ make_initrd() {
 		cp -a /usr/lib/dracut "$dracut_dir"
 		cp -a "$top/initramfs/90systemota" "$dracut_dir/modules.d/"
 	fi
-	dracutbasedir=$dracut_dir SYSTEMOTA_BINARY=$sota_static SYSTEMOTA_CONF=$top/qemu/system.conf \
+	dracutbasedir=$dracut_dir SYSTEMOTA_BINARY=$sota_static SYSTEMOTA_CONF=$conf \
 		SYSTEMOTA_KEYS=$top/keys/trusted SYSTEMOTA_BOOT_ID=$2 \
 		dracut --quiet --force --no-hostonly --no-hostonly-cmdline --conf /dev/null --confdir "$out/dracut.conf.d" \
 		--kver "$kver" --kmoddir "$out/kernel/lib/modules/$kver" \
@@ -122,6 +125,46 @@ with_failing_hook() {
 	chmod 0755 "$1/usr/lib/systemota/post-install.d/20-fails"
 }
 
+# The Debian base tree, made once with mmdebstrap from Debian's packages and kept.
+debian_base() {
+	[ -f "$out/debian-base.tar" ] && return 0
+	say "building a Debian 12 systemd root filesystem with mmdebstrap (once)"
+	mmdebstrap --quiet --variant=minbase --include=systemd-sysv,udev \
+		--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+		bookworm "$out/debian-base.tmp.tar"
+	mv "$out/debian-base.tmp.tar" "$out/debian-base.tar"
+}
+
+# make_rootfs_debian NAME VERSION: a systemd Debian root with SystemOTA
+# integrated as docs/integration.md says: units, confirm, config, keys.
+make_rootfs_debian() {
+	local name=$1 version=$2 dir=$out/rootfs-$1
+	rm -rf "$dir" && mkdir -p "$dir"
+	tar -C "$dir" -xf "$out/debian-base.tar"
+	rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/*
+	install -m 0755 "$sota_static" "$dir/usr/sbin/systemota"
+	install -D -m 0755 "$top/hooks/confirm" "$dir/usr/lib/systemota/confirm"
+	install -m 0644 "$top"/hooks/systemd/*.service "$dir/etc/systemd/system/"
+	install -D -m 0755 "$top/qemu/debian/demo-step" "$dir/usr/lib/demo/demo-step"
+	install -m 0644 "$top/qemu/debian/demo-step.service" "$dir/etc/systemd/system/"
+	mkdir -p "$dir/etc/systemd/system/multi-user.target.wants" "$dir/etc/systemota/keys" \
+		"$dir/etc/systemota/health.d" "$dir/data" "$dir/ctl"
+	for unit in systemota-confirm systemota-clean-shutdown demo-step; do
+		ln -sf "../$unit.service" "$dir/etc/systemd/system/multi-user.target.wants/$unit.service"
+	done
+	install -m 0644 "$conf" "$dir/etc/systemota/system.conf"
+	install -m 0644 "$top"/keys/trusted/*.pem "$dir/etc/systemota/keys/"
+	install -m 0644 "$top/qemu/debian/fstab" "$dir/etc/fstab"
+	echo "$version" > "$dir/etc/demo-version"
+	echo "systemota-demo" > "$dir/etc/hostname"
+	: > "$dir/etc/machine-id"
+	rm -f "$out/$name.img"
+	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "$name" \
+		-U "00000000-0000-4000-8000-00000000000$version" -E hash_seed=00000000-0000-4000-8000-000000000000 \
+		-d "$dir" "$out/$name.img" "$(($(du -sm "$dir" | cut -f1) * 5 / 4 + 32))M" > /dev/null
+}
+
 make_disk() {
 	local disk=$out/disk.img state=$out/state.img data=$out/data-dir
 	rm -f "$disk" "$state"
@@ -147,7 +190,29 @@ make_disk() {
 }
 
 mkdir -p "$out"
+# The device's config; systemd takes longer to its boot-complete point than
+# busybox, so the Debian flavour gives a trial boot a longer watchdog.
+conf=$out/system.conf
+if [ "$FLAVOUR" = debian ]; then
+	sed 's/^watchdog-timeout = .*/watchdog-timeout = 180/' "$top/qemu/system.conf" > "$conf"
+else
+	cp "$top/qemu/system.conf" "$conf"
+fi
 fetch_debs
+if [ "$FLAVOUR" = debian ]; then
+	say "building the initramfs with dracut (module systemota)"
+	make_initrd "$out/initrd.img" factory
+	debian_base
+	say "building root filesystems: Debian with systemd, version 1 and version 2"
+	make_rootfs_debian root-v1 1
+	make_rootfs_debian root-v2 2
+	say "signing the version 2 bundle with the development key"
+	LEVEL=9 make_bundle root-v2 2 2.0
+	mv "$out/root-v2.sota" "$out/v2.sota"
+	make_disk
+	say "demo device ready in $out"
+	exit 0
+fi
 say "building the initramfs with dracut (module systemota), and one for version 2's own kernel"
 make_initrd "$out/initrd.img" factory
 make_initrd "$out/initrd-v2.img" v2-kernel

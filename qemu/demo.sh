@@ -3,9 +3,20 @@
 # to version 2. Every boot's serial console is shown; lines from the applier in
 # the initramfs start with "systemota:", lines from the device's own init with
 # "demo:".
+#
+# FLAVOUR=debian: the device runs systemd Debian 12 root filesystems, and the
+# new version confirms itself through systemota-confirm.service.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-work=$top/build/demo
+FLAVOUR=${FLAVOUR:-busybox}
+if [ "$FLAVOUR" = debian ]; then
+	work=$top/build/demo-debian
+	export QEMU_BUILD=$top/build/qemu-debian
+	# A 250 MiB image and systemd under TCG: a boot can take minutes.
+	export VM_TIMEOUT=${VM_TIMEOUT:-900}
+else
+	work=$top/build/demo
+fi
 # shellcheck source=layout.sh
 . "$top/qemu/layout.sh"
 # shellcheck source=vm.sh
@@ -18,7 +29,7 @@ note() { printf '    %s\n' "$*"; }
 
 boot() { # boot N: boots the device once with $work/ctl/step.sh, echoing its console
 	VM_ECHO=1 vm_boot "$work/disk.img" "$work/ctl" "$work/boot$1.log" |
-		grep -v -e '^Starting systemd-udevd' -e '^$' | sed 's/^/    | /'
+		grep -v -e '^Starting systemd-udevd' -e '^$' -e '^\[' | sed 's/^/    | /'
 }
 
 rm -rf "$work" && mkdir -p "$work/ctl"
@@ -43,14 +54,25 @@ after=reboot
 STEP
 boot 1
 
-say "Boot 2: the initramfs applies the staged bundle into slot B and boots it on trial; the new system confirms itself"
-cat > "$work/ctl/step.sh" <<'STEP'
+if [ "$FLAVOUR" = debian ]; then
+	say "Boot 2: the initramfs applies the staged bundle into slot B and boots it on trial; systemd's systemota-confirm.service runs the health checks and confirms it"
+	cat > "$work/ctl/step.sh" <<'STEP'
+echo "demo: \$ journalctl -b -u systemota-confirm.service"
+journalctl -b -o cat -u systemota-confirm.service --no-pager
+echo "demo: \$ systemota status"
+systemota status
+after=reboot
+STEP
+else
+	say "Boot 2: the initramfs applies the staged bundle into slot B and boots it on trial; the new system confirms itself"
+	cat > "$work/ctl/step.sh" <<'STEP'
 echo "demo: \$ systemota status"
 systemota status
 echo "demo: \$ systemota mark-good"
 systemota mark-good
 after=reboot
 STEP
+fi
 boot 2
 
 say "Boot 3: an ordinary reboot; the device stays on the confirmed version 2"

@@ -2,10 +2,20 @@
 # shellcheck disable=SC2034 # sourced: the variables are used by the scripts that source it
 # The demo device's disk, in 512-byte sectors (GPT, partitions found by label).
 # Shared by the image builder and the tests, which read partitions back by offset.
-DISK_SECTORS=335872 # 164 MiB
-STATE_START=2048 STATE_SECTORS=2048         # 1 MiB: the boot-state record, two copies
-SLOT_A_START=4096 SLOT_SECTORS=98304        # 48 MiB each
-SLOT_B_START=102400
-DATA_START=200704 DATA_SECTORS=131072       # 64 MiB ext4: drop-in directory, user data
-ROOT_IMAGE_MIB=16                           # the root filesystem images written to the slots
+# FLAVOUR=busybox (default): a tiny busybox system; FLAVOUR=debian: a systemd
+# Debian 12 root filesystem made with mmdebstrap, so bigger slots.
+STATE_START=2048 STATE_SECTORS=2048 # 1 MiB: the boot-state record, two copies, the history
+SLOT_A_START=4096
 COMPATIBLE=demo-x86_64
+if [ "${FLAVOUR:-busybox}" = debian ]; then
+	SLOT_SECTORS=1310720           # 640 MiB each
+	DATA_SECTORS=524288            # 256 MiB ext4: drop-in directory, user data
+	ROOT_IMAGE_MIB=                # sized to their contents (~250 MiB)
+else
+	SLOT_SECTORS=98304             # 48 MiB each
+	DATA_SECTORS=131072            # 64 MiB
+	ROOT_IMAGE_MIB=16
+fi
+SLOT_B_START=$((SLOT_A_START + SLOT_SECTORS))
+DATA_START=$((SLOT_B_START + SLOT_SECTORS))
+DISK_SECTORS=$((DATA_START + DATA_SECTORS + 2048)) # and room for the backup GPT
