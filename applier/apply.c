@@ -76,6 +76,7 @@ static void fill_install(const struct bundle *b, const struct staged_file *f,
 	memcpy(in->image_digest, b->manifest.image_digest, sizeof(in->image_digest));
 	in->image_size = b->manifest.image_size;
 	in->version = b->manifest.version;
+	in->floor = b->manifest.floor;
 	memcpy(in->label, b->manifest.label, sizeof(in->label));
 }
 

@@ -57,6 +57,10 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	next->target_version = in->version;
 	memcpy(next->target_label, in->label, STATE_LABEL_SIZE);
 	memcpy(next->txn_file, in->fingerprint, STATE_FINGERPRINT_SIZE);
+	next->target_floor = in->floor;
+	/* A device-side permission to downgrade is good for that one install. */
+	if (next->allow_version == in->version)
+		next->allow_version = 0;
 	/* A new transaction: an earlier failure's reason no longer applies. */
 	next->last_error = 0;
 	memset(next->last_reason, 0, sizeof(next->last_reason));
@@ -176,6 +180,8 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		next->active = cur->target;
 		next->target = !cur->target;
 		next->slot[cur->target].status = SLOT_GOOD;
+		/* Confirmed: from now on nothing older than its floor is ever installed. */
+		next->version_floor = MAX(cur->version_floor, cur->target_floor);
 		memcpy(next->last_done, cur->txn, STATE_DIGEST_SIZE);
 		next->last_error = 0;
 		memset(next->last_reason, 0, sizeof(next->last_reason));

@@ -35,6 +35,7 @@ struct boot_install {
 	uint8_t image_digest[STATE_DIGEST_SIZE];
 	uint64_t image_size;
 	uint64_t version;
+	uint64_t floor; /* the bundle's floor: raised on the device when it is confirmed */
 	char label[STATE_LABEL_SIZE];
 	uint8_t fingerprint[STATE_FINGERPRINT_SIZE]; /* of the staged file (staged.h) */
 };

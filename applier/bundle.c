@@ -53,7 +53,7 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
  * Manifest, 192 bytes then the chunk table:
  *   0 compatible[64]  64 version u64  72 image_size u64  80 image_sha256[32]
  * 112 chunk_size u32  116 chunk_count u32  120 compression u8  121 reserved[7] (0)
- * 128 created u64  136 label[32]  168 reserved[24] (0)
+ * 128 created u64  136 label[32]  168 floor u64  176 reserved[16] (0)
  * 192 chunk_count x { stored_size u32, sha256[32] }
  */
 static int check_table(const struct bundle_manifest *m, const struct bundle_header *h)
@@ -91,7 +91,7 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 		return fail(-EBADMSG, "manifest compatible string is empty or not clean ASCII");
 	if (!util_is_clean_string(buf + 136, BUNDLE_LABEL_SIZE))
 		return fail(-EBADMSG, "manifest label is not clean ASCII");
-	if (!util_is_zero(buf + 121, 7) || !util_is_zero(buf + 168, 24))
+	if (!util_is_zero(buf + 121, 7) || !util_is_zero(buf + 176, 16))
 		return fail(-EBADMSG, "manifest reserved bytes are not zero");
 	memcpy(m.compatible, buf, BUNDLE_COMPATIBLE_SIZE);
 	m.version = util_le64(buf + 64);
@@ -101,9 +101,13 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 	m.chunk_count = util_le32(buf + 116);
 	m.compression = buf[120];
 	m.created = util_le64(buf + 128);
+	m.floor = util_le64(buf + 168);
 	memcpy(m.label, buf + 136, BUNDLE_LABEL_SIZE);
 	m.table = buf + BUNDLE_MANIFEST_FIXED_SIZE;
 
+	if (m.floor > m.version)
+		return fail(-EBADMSG, "manifest floor %llu is above its own version %llu",
+		            (unsigned long long)m.floor, (unsigned long long)m.version);
 	if (m.compression != CODEC_NONE && m.compression != CODEC_ZSTD)
 		return fail(-EPROTO, "unsupported compression %u", m.compression);
 	if (m.chunk_size < BUNDLE_MIN_CHUNK_SIZE || m.chunk_size > BUNDLE_MAX_CHUNK_SIZE ||
@@ -182,6 +186,7 @@ void bundle_write_manifest_fixed(const struct bundle_manifest *m,
 	util_put_le32(out + 116, m->chunk_count);
 	out[120] = m->compression;
 	util_put_le64(out + 128, m->created);
+	util_put_le64(out + 168, m->floor);
 	memcpy(out + 136, m->label, BUNDLE_LABEL_SIZE);
 }
 

@@ -67,6 +67,7 @@ struct bundle_manifest {
 	uint8_t compression; /* enum codec_kind */
 	uint64_t created;
 	char label[BUNDLE_LABEL_SIZE];
+	uint64_t floor;       /* once this version is confirmed, older ones are refused */
 	const uint8_t *table; /* chunk_count entries, inside the bundle's verified buffer */
 };
 

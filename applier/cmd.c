@@ -189,6 +189,10 @@ int cmd_dispatch(struct cli *c, int argc, char **argv)
 		return (r = need_args(argc, 1, "status [--json]")) < 0 ? r : running_status(c);
 	if (strcmp(cmd, "mark-good") == 0 || strcmp(cmd, "mark-bad") == 0)
 		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_mark(c, cmd[5] == 'g');
+	if (strcmp(cmd, "allow-downgrade") == 0)
+		return (r = need_args(argc, 2, "allow-downgrade VERSION")) < 0
+		               ? r
+		               : running_allow_downgrade(c, argv[1]);
 	if (strcmp(cmd, "clean-shutdown") == 0)
 		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_clean_shutdown(c);
 	if (strcmp(cmd, "history") == 0)

@@ -46,6 +46,9 @@ static int check_options(const struct create_options *o, uint64_t image_size)
 		return fail(-EINVAL, "compatible and label must be printable ASCII");
 	if (o->version == 0)
 		return fail(-EINVAL, "version must be at least 1");
+	if (o->floor > o->version)
+		return fail(-EINVAL, "the floor (%llu) cannot be above the version (%llu)",
+		            (unsigned long long)o->floor, (unsigned long long)o->version);
 	return 0;
 }
 
@@ -129,6 +132,7 @@ static int build(struct builder *bld, uint64_t image_size)
 	util_set_string(bld->m.compatible, sizeof(bld->m.compatible), o->compatible);
 	util_set_string(bld->m.label, sizeof(bld->m.label), o->label);
 	bld->m.version = o->version;
+	bld->m.floor = o->floor;
 	bld->m.image_size = image_size;
 	bld->m.chunk_size = o->chunk_size;
 	bld->m.chunk_count = (uint32_t)((image_size + o->chunk_size - 1) / o->chunk_size);
@@ -194,5 +198,59 @@ int create_bundle(const struct create_options *o)
 	free(bld.manifest);
 	free(bld.raw);
 	free(bld.stored);
+	return r;
+}
+
+int create_resign(const char *in, const char *key, const char *out)
+{
+	uint8_t buf[65536], sigblock[BUNDLE_SIGBLOCK_SIZE];
+	struct bundle_sigblock s;
+	struct bundle b;
+	char tmp[4096];
+	size_t sig_len;
+	int r, fd = -1;
+
+	r = bundle_open(in, &b);
+	if (r < 0)
+		return r;
+	/* The signed part is unchanged, so the transaction id is too: only the signature block
+	 * differs. */
+	r = crypto_sign(key, b.txn, s.sig, &sig_len, s.key_id);
+	if (r == 0 && snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp))
+		r = fail(-ENAMETOOLONG, "output path too long");
+	if (r == 0) {
+		fd = io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			r = fail(fd, "cannot create %s: %s", tmp, strerror(-fd));
+	}
+	if (r == 0) {
+		s.sig_len = (uint16_t)sig_len;
+		bundle_write_sigblock(&s, sigblock);
+		size_t signed_len = b.head_len - BUNDLE_SIGBLOCK_SIZE;
+		r = io_pwrite_all(fd, b.head, signed_len, 0);
+		if (r == 0)
+			r = io_pwrite_all(fd, sigblock, sizeof(sigblock), signed_len);
+		/* The payload, copied as it is: its chunks are checked against the signed table. */
+		for (uint64_t off = b.payload_offset; r == 0 && off < b.file_size;) {
+			size_t n = (size_t)MIN((uint64_t)sizeof(buf), b.file_size - off);
+			r = io_pread_all(b.fd, buf, n, off);
+			if (r == 0)
+				r = io_pwrite_all(fd, buf, n, off);
+			off += n;
+		}
+		if (r == 0)
+			r = io_sync(fd);
+		if (r < 0)
+			r = fail(r, "writing %s: %s", tmp, strerror(-r));
+	}
+	if (fd >= 0)
+		io_close(fd);
+	if (r == 0 && rename(tmp, out) < 0)
+		r = fail(-errno, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
+	if (r < 0 && fd >= 0)
+		unlink(tmp);
+	if (r == 0)
+		log_info("re-signed %s as %s", in, out);
+	bundle_close(&b);
 	return r;
 }

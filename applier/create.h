@@ -12,6 +12,7 @@ struct create_options {
 	const char *compatible; /* device family, checked by the device */
 	const char *label;      /* human-readable version, e.g. "2.0" */
 	uint64_t version;       /* monotonic version, for anti-rollback */
+	uint64_t floor;         /* once confirmed, versions below are refused (0: none) */
 	uint32_t chunk_size;    /* inflated bytes per chunk, power of two */
 	int level;              /* zstd level; 0 stores the chunks raw */
 	uint64_t created;       /* seconds since the epoch */
@@ -21,3 +22,10 @@ struct create_options {
 #define CREATE_DEFAULT_LEVEL 19
 
 int create_bundle(const struct create_options *o);
+
+/*
+ * Writes out: the bundle in, signed again with key (its transaction id does
+ * not change). For key rotation: bundles made before a new key can be
+ * re-signed instead of rebuilt.
+ */
+int create_resign(const char *in, const char *key, const char *out);

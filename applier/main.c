@@ -26,7 +26,8 @@ static const char usage[] =
         "\n"
         "Build host:\n"
         "  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
-        "                [--chunk-size BYTES] [--level N] -o OUT\n"
+        "                [--floor N] [--chunk-size BYTES] [--level N] -o OUT\n"
+        "  bundle resign --key KEY -o OUT FILE   sign a bundle again, with another key\n"
         "  bundle info [--json] FILE        show a bundle's manifest\n"
         "  bundle verify FILE               check signature, every chunk and the image digest\n"
         "  key generate PRIVATE PUBLIC      make a P-256 key pair\n"
@@ -39,6 +40,8 @@ static const char usage[] =
         "  mark-good                        confirm the booted slot\n"
         "  mark-bad [--reason TEXT]         refuse the slot on trial (reboot to roll back)\n"
         "  history [--json]                 what happened to updates, and why\n"
+        "  allow-downgrade VERSION          let the next install be exactly VERSION, though\n"
+        "                                   not newer (never below the floor)\n"
         "  clean-shutdown                   from the shutdown path: a clean reboot during\n"
         "                                   a trial gives its try back (bounded)\n"
         "  device state|a|b|data|all        print partition device paths\n"
@@ -88,6 +91,7 @@ enum {
 	OPT_IMAGE,
 	OPT_KEY,
 	OPT_VERSION,
+	OPT_FLOOR,
 	OPT_LABEL,
 	OPT_CHUNK_SIZE,
 	OPT_LEVEL,
@@ -114,6 +118,7 @@ static const struct option options[] = {
         {"image", required_argument, NULL, OPT_IMAGE},
         {"key", required_argument, NULL, OPT_KEY},
         {"version", required_argument, NULL, OPT_VERSION},
+        {"floor", required_argument, NULL, OPT_FLOOR},
         {"label", required_argument, NULL, OPT_LABEL},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"level", required_argument, NULL, OPT_LEVEL},
@@ -155,6 +160,9 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		break;
 	case 'o':
 		c->create.output = arg;
+		break;
+	case OPT_FLOOR:
+		r = parse_u64(arg, &c->create.floor);
 		break;
 	case OPT_VERSION:
 		r = parse_u64(arg, &c->create.version);

@@ -281,3 +281,43 @@ int running_clean_shutdown(struct cli *c)
 	devices_free(&d);
 	return r;
 }
+
+int running_allow_downgrade(struct cli *c, const char *version)
+{
+	struct state_record st;
+	struct state_dev dev;
+	struct devices d;
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(version, &end, 10);
+	if (!*version || *end || errno || v == 0)
+		return fail(-EINVAL, "not a version: '%s'", version);
+	int r = devices_resolve(&c->cfg, &d);
+	if (r == 0)
+		r = state_open(d.state, true, &dev);
+	if (r < 0) {
+		devices_free(&d);
+		return r;
+	}
+	r = state_load(&dev, &st);
+	if (r == 0 && v < st.version_floor)
+		r = fail(-ESTALE, "version %llu is below this device's floor %llu: never again", v,
+		         (unsigned long long)st.version_floor);
+	if (r == 0 && st.state != STATE_IDLE)
+		r = fail(-EBUSY, "an update is in progress (%s); decide it first",
+		         state_kind_name(st.state));
+	if (r == 0) {
+		st.allow_version = v;
+		r = state_commit(&dev, &st);
+	}
+	if (r == 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "a downgrade to version %llu is allowed once", v);
+		add_history(&dev, HISTORY_NOTE, st.active, &st, 0, why);
+		log_info("%s", why);
+	}
+	state_close(&dev);
+	devices_free(&d);
+	return r;
+}

@@ -13,3 +13,5 @@ int running_mark(struct cli *c, bool good);
 int running_history(struct cli *c);
 /* From the shutdown path of a system on trial: a clean reboot gives its try back. */
 int running_clean_shutdown(struct cli *c);
+/* A deliberate downgrade: the next install may be exactly this version, not newer. */
+int running_allow_downgrade(struct cli *c, const char *version);

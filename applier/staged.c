@@ -200,7 +200,8 @@ int staged_check(const struct bundle *b, const char *compatible, const struct st
 	if (strncmp(m->compatible, compatible, sizeof(m->compatible)) != 0)
 		return fail(-EMEDIUMTYPE, "bundle is for '%s', this device is '%s'", m->compatible,
 		            compatible);
-	if (m->version <= installed)
+	/* Not newer is refused, unless the device itself allowed exactly this version. */
+	if (m->version <= installed && !(st->allow_version && m->version == st->allow_version))
 		return fail(-ESTALE, "version %llu is not newer than the installed %llu",
 		            (unsigned long long)m->version, (unsigned long long)installed);
 	if (m->version < st->version_floor)

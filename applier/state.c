@@ -21,11 +21,11 @@
  *  32  slot A: version u64, status u8, reserved[7]
  *  48  slot B: version u64, status u8, reserved[7]
  *  64  txn[32]   96 image_digest[32]
- * 128  image_size u64   136 target_version u64   144 version_floor u64   152 reserved u64
+ * 128  image_size u64   136 target_version u64   144 version_floor u64   152 allow_version u64
  * 160  last_done[32]   192 last_failed[32]   224 rejected[4][8]
  * 256  slot A label[32]   288 slot B label[32]   320 target label[32]
  * 352  last_reason[128]
- * 480  txn_file[8]   488 reserved[20] (0)
+ * 480  txn_file[8]   488 target_floor u64   496 reserved[12] (0)
  * 508  CRC32 of bytes 0..507
  */
 enum {
@@ -48,6 +48,7 @@ enum {
 	OFF_IMAGE_SIZE = 128,
 	OFF_TARGET_VERSION = 136,
 	OFF_VERSION_FLOOR = 144,
+	OFF_ALLOW_VERSION = 152,
 	OFF_LAST_DONE = 160,
 	OFF_LAST_FAILED = 192,
 	OFF_REJECTED = 224,
@@ -55,6 +56,7 @@ enum {
 	OFF_TARGET_LABEL = 320,
 	OFF_REASON = 352,
 	OFF_TXN_FILE = 480,
+	OFF_TARGET_FLOOR = 488,
 	OFF_CRC = 508,
 };
 
@@ -95,12 +97,14 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	util_put_le64(out + OFF_IMAGE_SIZE, r->image_size);
 	util_put_le64(out + OFF_TARGET_VERSION, r->target_version);
 	util_put_le64(out + OFF_VERSION_FLOOR, r->version_floor);
+	util_put_le64(out + OFF_ALLOW_VERSION, r->allow_version);
 	memcpy(out + OFF_LAST_DONE, r->last_done, STATE_DIGEST_SIZE);
 	memcpy(out + OFF_LAST_FAILED, r->last_failed, STATE_DIGEST_SIZE);
 	memcpy(out + OFF_REJECTED, r->rejected, sizeof(r->rejected));
 	encode_string(out + OFF_TARGET_LABEL, r->target_label, STATE_LABEL_SIZE);
 	encode_string(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
 	memcpy(out + OFF_TXN_FILE, r->txn_file, STATE_FINGERPRINT_SIZE);
+	util_put_le64(out + OFF_TARGET_FLOOR, r->target_floor);
 	util_put_le32(out + OFF_CRC, util_crc32(0, out, OFF_CRC));
 }
 
@@ -164,10 +168,12 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	r.image_size = util_le64(buf + OFF_IMAGE_SIZE);
 	r.target_version = util_le64(buf + OFF_TARGET_VERSION);
 	r.version_floor = util_le64(buf + OFF_VERSION_FLOOR);
+	r.allow_version = util_le64(buf + OFF_ALLOW_VERSION);
 	memcpy(r.last_done, buf + OFF_LAST_DONE, STATE_DIGEST_SIZE);
 	memcpy(r.last_failed, buf + OFF_LAST_FAILED, STATE_DIGEST_SIZE);
 	memcpy(r.rejected, buf + OFF_REJECTED, sizeof(r.rejected));
 	memcpy(r.txn_file, buf + OFF_TXN_FILE, STATE_FINGERPRINT_SIZE);
+	r.target_floor = util_le64(buf + OFF_TARGET_FLOOR);
 	e = decode_string(r.target_label, STATE_LABEL_SIZE, buf + OFF_TARGET_LABEL, "target label");
 	if (e < 0)
 		return e;

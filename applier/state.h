@@ -64,7 +64,9 @@ struct state_record {
 	uint8_t image_digest[STATE_DIGEST_SIZE];
 	uint64_t image_size;
 	uint64_t target_version;
-	uint64_t version_floor;
+	uint64_t version_floor; /* no version below is ever installed again */
+	uint64_t allow_version; /* a downgrade to exactly this version was allowed on the device */
+	uint64_t target_floor;  /* the floor the target's bundle raises to, once confirmed */
 	uint8_t last_done[STATE_DIGEST_SIZE];
 	uint8_t last_failed[STATE_DIGEST_SIZE];
 	/* Fingerprints of refused staged files (staged.h), newest first, zero when unused. */

@@ -77,7 +77,13 @@ int tool_bundle(struct cli *c, int argc, char **argv)
 		return bundle_show(c, argv[1], false);
 	if (strcmp(sub, "verify") == 0 && argc == 2)
 		return bundle_show(c, argv[1], true);
-	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE");
+	if (strcmp(sub, "resign") == 0 && argc == 2) {
+		if (!c->create.key || !c->create.output)
+			return fail(-EINVAL,
+			            "usage: systemota bundle resign --key KEY -o OUT FILE");
+		return create_resign(argv[1], c->create.key, c->create.output);
+	}
+	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE|resign FILE");
 }
 
 int tool_key(struct cli *c, int argc, char **argv)
