@@ -125,6 +125,13 @@ powercut: deps
 	$(MAKE) qemu-device
 	tests/qemu/powercut-campaign.sh $(N) $(SEED)
 
+# Documents generated from the tests' own lists (the rejection matrix).
+docs: $(BUILD)/unit-tests
+	SYSTEMOTA_MATRIX=$(BUILD)/matrix.md $(BUILD)/unit-tests reject_matrix_documented > /dev/null || true
+	awk -v table=$(BUILD)/matrix.md '/<!-- matrix begin -->/ { print; while ((getline l < table) > 0) print l; skip = 1; next } \
+		/<!-- matrix end -->/ { skip = 0 } !skip' docs/security.md > docs/security.md.tmp
+	mv docs/security.md.tmp docs/security.md
+
 PREFIX ?= /usr
 DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
 install: $(BUILD)/systemota
@@ -145,4 +152,4 @@ install: $(BUILD)/systemota
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all unit qemu-device deps demo check powercut install clean
+.PHONY: all unit qemu-device deps demo check powercut docs install clean

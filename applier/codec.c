@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include "fail.h"
+#include "util.h"
 
 struct codec {
 	ZSTD_DCtx *d;
@@ -41,6 +42,23 @@ void codec_free(struct codec *c)
 	free(c);
 }
 
+/*
+ * The window a frame asks for, from its header (RFC 8878, 3.1.1.1): the
+ * Window_Descriptor unless the frame is a single segment, whose window is its
+ * content (checked against the chunk size separately). 0 if none is stated.
+ */
+static uint64_t frame_window(const uint8_t *src, size_t len)
+{
+	if (len < 6)
+		return 0;
+	uint8_t fhd = src[4];
+	if (fhd & 0x20) /* Single_Segment_flag */
+		return 0;
+	uint8_t wd = src[5];
+	uint64_t base = (uint64_t)1 << (10 + (wd >> 3));
+	return base + (base / 8) * (wd & 7);
+}
+
 int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
                      size_t expected)
 {
@@ -48,6 +66,15 @@ int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_
 	size_t frame = ZSTD_findFrameCompressedSize(src, src_len);
 	if (ZSTD_isError(frame) || frame != src_len)
 		return fail(-EBADMSG, "chunk is not exactly one zstd frame");
+	/*
+	 * Our frames never need a window larger than their content. One-shot
+	 * decompression would not allocate it anyway, but a frame asking for more
+	 * was not made by us: refuse it rather than rely on how zstd is called.
+	 */
+	uint64_t window = frame_window(src, src_len);
+	if (window > MAX((uint64_t)expected, (uint64_t)1 << 17))
+		return fail(-EBADMSG, "zstd frame asks for a %llu-byte window, for %zu bytes",
+		            (unsigned long long)window, expected);
 	unsigned long long content = ZSTD_getFrameContentSize(src, src_len);
 	if (content == ZSTD_CONTENTSIZE_ERROR)
 		return fail(-EBADMSG, "corrupt zstd frame header");

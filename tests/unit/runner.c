@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fail.h"
@@ -13,7 +14,7 @@
 
 static struct test *tests;
 static int current_failed;
-static char tmpdir[256];
+static char tmpdir[256], basedir[256];
 
 void test_register(struct test *t)
 {
@@ -36,6 +37,12 @@ int test_failed(void)
 const char *test_tmpdir(void)
 {
 	return tmpdir;
+}
+
+int test_subdir(const char *name)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/%s", basedir, name);
+	return mkdir(tmpdir, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 const char *test_path(const char *name)
@@ -87,7 +94,7 @@ int main(int argc, char **argv)
 		if (filter && !strstr(t->name, filter))
 			continue;
 		snprintf(tmpdir, sizeof(tmpdir), "%s/systemota-test-XXXXXX", base);
-		if (!mkdtemp(tmpdir)) {
+		if (!mkdtemp(tmpdir) || !memcpy(basedir, tmpdir, sizeof(basedir))) {
 			perror("mkdtemp");
 			return 2;
 		}
@@ -96,7 +103,7 @@ int main(int argc, char **argv)
 		io_set_hooks(NULL);
 		t->fn();
 		io_set_hooks(NULL);
-		rm_rf(tmpdir);
+		rm_rf(basedir);
 		printf("%s %s\n", current_failed ? "FAIL" : "ok  ", t->name);
 		if (current_failed)
 			failed++;

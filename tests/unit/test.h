@@ -23,6 +23,8 @@ void test_register(struct test *t);
 void test_fail(const char *file, int line, const char *expr);
 /* A fresh, empty directory for this test (removed after the run). */
 const char *test_tmpdir(void);
+/* Makes tmpdir/name and makes it the tmpdir for the rest of this test (isolated cases). */
+int test_subdir(const char *name);
 /* path = tmpdir/name, in a static rotating buffer. */
 const char *test_path(const char *name);
 int test_failed(void);
