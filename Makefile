@@ -80,6 +80,36 @@ $(BUILD)/crash-tests: $(CRASH_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
+# Fuzz targets (tests/fuzz): replayed over their corpus by make check with the
+# normal compiler, run under libFuzzer (clang-14) by make fuzz.
+FUZZ_TARGETS = header manifest bundle codec state keys config
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/obj/fuzz-%.o: tests/fuzz/%.c $(wildcard tests/fuzz/*.h applier/*.h) | $(BUILD)/obj
+	$(call say,CC $<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/fuzz -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
+
+$(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz-fuzz-%.o $(BUILD)/obj/fuzz-common.o $(BUILD)/obj/fuzz-replay.o \
+		$(BUILD)/libsystemota.a
+	$(call say,LD $@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
+
+# libFuzzer builds: the library again with clang, coverage and sanitizers.
+FUZZ_CFLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-Wno-unknown-warning-option
+$(BUILD)/fuzz/fuzz-%: $(SRCS) tests/fuzz/fuzz-%.c tests/fuzz/common.c $(wildcard applier/*.h tests/fuzz/*.h)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang-14 CFLAGS="$(FUZZ_CFLAGS)" \
+		$(BUILD)/fuzz/libsystemota.a
+	$(call say,LD $@)
+	$(Q)clang-14 $(ALL_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -DTOP_SRCDIR='"$(CURDIR)"' \
+		-o $@ tests/fuzz/fuzz-$*.c tests/fuzz/common.c $(BUILD)/fuzz/libsystemota.a $(LIBS)
+
+# Each target for FUZZ_SECONDS, from the committed corpus; new inputs in build/fuzz/corpus-*.
+fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
+	tests/fuzz/run.sh $(abspath $(BUILD))/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 $(BUILD)/asan/unit-tests: $(SRCS) $(UNIT_SRCS) $(wildcard applier/*.h tests/unit/*.h)
@@ -113,7 +143,7 @@ demo: deps
 	FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
-	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests
+	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests fuzz-replay
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
@@ -152,4 +182,4 @@ install: $(BUILD)/systemota
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all unit qemu-device deps demo check powercut docs install clean
+.PHONY: all unit qemu-device deps demo check powercut docs fuzz fuzz-replay install clean

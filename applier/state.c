@@ -132,6 +132,10 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 		            util_le16(buf + OFF_FORMAT));
 	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
 		return fail(-EBADMSG, "state record: bad size field");
+	/* Reserved bytes are zero: a record that decodes encodes back to the same bytes. */
+	if (!util_is_zero(buf + 28, 4) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
+	    !util_is_zero(buf + OFF_SLOT + 16 + 9, 7) || !util_is_zero(buf + 496, 12))
+		return fail(-EBADMSG, "state record: reserved bytes are not zero");
 
 	r.seq = util_le64(buf + OFF_SEQ);
 	r.state = buf[OFF_STATE];

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Writes the seed corpus of every fuzz target into tests/fuzz/corpus/ from
+# known-good inputs (the test vector, a fresh state record and history entry,
+# the development key, the example config). Findings of `make fuzz` that are
+# worth keeping are added next to them (libFuzzer's -merge=1).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+top=$here/../..
+sota=$top/build/systemota
+c=$here/corpus
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$c/header" "$c/manifest" "$c/bundle" "$c/codec" "$c/state" "$c/keys" "$c/config"
+v=$top/tests/vectors/vector1.sota
+head -c 32 "$v" > "$c/header/vector1"
+head -c $((32 + 264)) "$v" > "$c/manifest/vector1"
+cp "$v" "$c/bundle/vector1"
+head -c 500 "$v" > "$c/bundle/vector1-truncated"
+# The vector's first chunk: a zstd frame of 271 bytes after the signed part and signature.
+dd if="$v" bs=1 skip=$((32 + 264 + 128)) count=271 status=none > "$c/codec/vector1-chunk0"
+# A fresh record (copy 0) and a history entry, from a device of plain files.
+truncate -s 1M "$tmp/state"
+"$sota" -q --config /dev/null --state "$tmp/state" state init --slot-version 1 --slot-label 1.0
+head -c 512 "$tmp/state" > "$c/state/record"
+mkdir -p "$tmp/data/systemota/staged"
+truncate -s 1M "$tmp/a" "$tmp/b"
+"$sota" -q --config /dev/null --state "$tmp/state" --slot-a "$tmp/a" --slot-b "$tmp/b" \
+	--data-dir "$tmp/data" --keys "$top/keys/trusted" --compatible test-vector --booted A \
+	stage "$v"
+dd if="$tmp/state" bs=512 skip=$((64 * 1024 / 512 + 1)) count=1 status=none > "$c/state/history-entry"
+cp "$top/keys/trusted/dev.pem" "$c/keys/dev.pem"
+{ cat "$top/keys/trusted/dev.pem"; "$sota" key id "$top/keys/trusted/dev.pem"; } > "$c/keys/dev-and-revoked"
+cp "$top/initramfs/system.conf.example" "$c/config/example"
+cp "$top/qemu/system.conf" "$c/config/demo"
