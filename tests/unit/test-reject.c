@@ -31,7 +31,7 @@ struct ctx {
 	struct helpers_device d;
 	char good[HELPERS_PATH_MAX];   /* version 2, signed with the device's key */
 	char staged[HELPERS_PATH_MAX]; /* where a case stages: drop-in/update.sota */
-	struct bundle b;               /* the good bundle's layout (closed) */
+	struct bundle b;               /* the good bundle, open: its layout */
 	struct helpers_fault fault;
 };
 
@@ -434,8 +434,7 @@ static void run_case(const struct reject_case *c, size_t i)
 	REQUIRE(helpers_update("v2", x->d.key.priv, 2) == 0);
 	snprintf(x->good, sizeof(x->good), "%s", test_path("v2.sota"));
 	snprintf(x->staged, sizeof(x->staged), "%s/update.sota", x->d.dropin);
-	REQUIRE(bundle_open(x->good, &x->b) == 0);
-	bundle_close(&x->b); /* only its layout is used: sizes and offsets */
+	REQUIRE(bundle_open(x->good, &x->b) == 0); /* its layout: sizes, offsets, chunk table */
 	REQUIRE(helpers_slot_digest(&x->d, 0, a0) == 0);
 	REQUIRE(helpers_slot_digest(&x->d, 1, b0) == 0);
 	int r = c->stage(x);
@@ -461,6 +460,7 @@ static void run_case(const struct reject_case *c, size_t i)
 		CHECK(memcmp(b0, b1, sizeof(b0)) == 0);
 	else
 		CHECK_EQ(st.slot[1].status, SLOT_INCOMPLETE);
+	bundle_close(&x->b);
 	helpers_device_free(&x->d);
 	free(x);
 }
