@@ -139,47 +139,70 @@ static void release_watchdog(const struct config *cfg)
 		log_info("watchdog %s stopped", cfg->watchdog);
 }
 
+/* The record, open for one transition made from the running system. */
+struct transition {
+	struct devices d;
+	struct state_dev dev;
+	struct state_record st;
+	uint8_t booted;
+};
+
+/* Resolves the devices, finds the booted slot (when asked), opens and loads the record. */
+static int transition_open(struct cli *c, bool booted, struct transition *t)
+{
+	int r = devices_resolve(&c->cfg, &t->d);
+
+	if (r == 0 && booted)
+		r = devices_booted(&t->d, c->booted, &t->booted);
+	if (r == 0)
+		r = state_open(t->d.state, true, &t->dev);
+	if (r < 0) {
+		devices_free(&t->d);
+		return r;
+	}
+	r = state_load(&t->dev, &t->st);
+	if (r < 0) {
+		state_close(&t->dev);
+		devices_free(&t->d);
+	}
+	return r;
+}
+
+static void transition_close(struct transition *t)
+{
+	state_close(&t->dev);
+	devices_free(&t->d);
+}
+
 /* mark-good and mark-bad: one transition, from the slot we are running on. */
 int running_mark(struct cli *c, bool good)
 {
-	struct state_record st, next;
-	struct state_dev dev;
-	struct devices d;
-	uint8_t booted;
+	struct transition t;
+	struct state_record next;
 
-	int r = devices_resolve(&c->cfg, &d);
-	if (r == 0)
-		r = devices_booted(&d, c->booted, &booted);
-	if (r == 0)
-		r = state_open(d.state, true, &dev);
-	if (r < 0) {
-		devices_free(&d);
+	int r = transition_open(c, true, &t);
+	if (r < 0)
 		return r;
-	}
-	r = state_load(&dev, &st);
-	if (r == 0)
-		r = good ? boot_mark_good(&st, booted, &next)
-		         : boot_mark_bad(&st, booted, c->reason, &next);
+	r = good ? boot_mark_good(&t.st, t.booted, &next)
+	         : boot_mark_bad(&t.st, t.booted, c->reason, &next);
 	if (r > 0) {
-		r = state_commit(&dev, &next);
+		r = state_commit(&t.dev, &next);
 		if (r == 0 && good)
 			testpoint("mark-good-committed");
 		if (r == 0)
-			add_history(&dev, good ? HISTORY_CONFIRMED : HISTORY_MARKED_BAD, booted,
-			            &st, good ? 0 : next.last_error,
+			add_history(&t.dev, good ? HISTORY_CONFIRMED : HISTORY_MARKED_BAD, t.booted,
+			            &t.st, good ? 0 : next.last_error,
 			            good ? "slot confirmed by mark-good" : next.last_reason);
 	} else if (r == 0) {
-		next = st;
+		next = t.st;
 	}
-	state_close(&dev);
 	if (r == 0)
-		log_info("slot %c %s", state_slot_letter(booted),
+		log_info("slot %c %s", state_slot_letter(t.booted),
 		         good ? "is good" : "marked bad; reboot to return to the previous slot");
-	if (r == 0 && good)
-		release_watchdog(&c->cfg);
 	if (r == 0 && good) {
 		struct crypto_keyring *keys;
 		char dropin[4096];
+		release_watchdog(&c->cfg);
 		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
 		if (crypto_keyring_load(c->cfg.keys, &keys) == 0) {
 			if (stage_cleanup(dropin, keys, &next) < 0)
@@ -187,7 +210,7 @@ int running_mark(struct cli *c, bool good)
 			crypto_keyring_free(keys);
 		}
 	}
-	devices_free(&d);
+	transition_close(&t);
 	return r;
 }
 
@@ -246,78 +269,59 @@ int running_history(struct cli *c)
 
 int running_clean_shutdown(struct cli *c)
 {
-	struct state_record st, next;
-	struct state_dev dev;
-	struct devices d;
-	uint8_t booted;
+	struct transition t;
+	struct state_record next;
 
-	int r = devices_resolve(&c->cfg, &d);
-	if (r == 0)
-		r = devices_booted(&d, c->booted, &booted);
-	if (r == 0)
-		r = state_open(d.state, true, &dev);
-	if (r < 0) {
-		devices_free(&d);
+	int r = transition_open(c, true, &t);
+	if (r < 0)
 		return r;
-	}
-	r = state_load(&dev, &st);
-	if (r == 0)
-		r = boot_clean_reboot(&st, booted, &next);
+	r = boot_clean_reboot(&t.st, t.booted, &next);
 	if (r > 0) {
-		r = state_commit(&dev, &next);
-		bool back = next.tries_left > st.tries_left;
+		r = state_commit(&t.dev, &next);
+		bool back = next.tries_left > t.st.tries_left;
 		if (r == 0) {
 			log_info("clean shutdown during the trial of slot %c: %s",
-			         state_slot_letter(booted),
+			         state_slot_letter(t.booted),
 			         back ? "the try is given back"
 			              : "no try given back (limit reached)");
-			add_history(&dev, HISTORY_CLEAN_REBOOT, booted, &st, 0,
+			add_history(&t.dev, HISTORY_CLEAN_REBOOT, t.booted, &t.st, 0,
 			            back ? "clean shutdown before deciding: the try is given back"
 			                 : "clean shutdown before deciding: limit reached, the try "
 			                   "counts");
 		}
 	}
-	state_close(&dev);
-	devices_free(&d);
+	transition_close(&t);
 	return r;
 }
 
 int running_allow_downgrade(struct cli *c, const char *version)
 {
-	struct state_record st;
-	struct state_dev dev;
-	struct devices d;
+	struct transition t;
 	char *end;
 
 	errno = 0;
 	unsigned long long v = strtoull(version, &end, 10);
 	if (!*version || *end || errno || v == 0)
 		return fail(-EINVAL, "not a version: '%s'", version);
-	int r = devices_resolve(&c->cfg, &d);
-	if (r == 0)
-		r = state_open(d.state, true, &dev);
-	if (r < 0) {
-		devices_free(&d);
+	int r = transition_open(c, false, &t);
+	if (r < 0)
 		return r;
-	}
-	r = state_load(&dev, &st);
-	if (r == 0 && v < st.version_floor)
+	if (v < t.st.version_floor)
 		r = fail(-ESTALE, "version %llu is below this device's floor %llu: never again", v,
-		         (unsigned long long)st.version_floor);
-	if (r == 0 && st.state != STATE_IDLE)
+		         (unsigned long long)t.st.version_floor);
+	else if (t.st.state != STATE_IDLE)
 		r = fail(-EBUSY, "an update is in progress (%s); decide it first",
-		         state_kind_name(st.state));
+		         state_kind_name(t.st.state));
 	if (r == 0) {
-		st.allow_version = v;
-		r = state_commit(&dev, &st);
+		t.st.allow_version = v;
+		r = state_commit(&t.dev, &t.st);
 	}
 	if (r == 0) {
 		char why[96];
 		snprintf(why, sizeof(why), "a downgrade to version %llu is allowed once", v);
-		add_history(&dev, HISTORY_NOTE, st.active, &st, 0, why);
+		add_history(&t.dev, HISTORY_NOTE, t.st.active, &t.st, 0, why);
 		log_info("%s", why);
 	}
-	state_close(&dev);
-	devices_free(&d);
+	transition_close(&t);
 	return r;
 }
