@@ -10,6 +10,7 @@
  *   -EBADMSG       a key file or signature cannot be parsed
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,13 +22,17 @@
 
 /* Streaming SHA-256, caller-allocated (init, update..., final). */
 struct crypto_sha256 {
-	_Alignas(8) uint8_t opaque[128];
+	_Alignas(16) uint8_t opaque[144];
 };
 
 void crypto_sha256_init(struct crypto_sha256 *h);
 void crypto_sha256_update(struct crypto_sha256 *h, const void *data, size_t len);
 void crypto_sha256_final(struct crypto_sha256 *h, uint8_t out[CRYPTO_DIGEST_SIZE]);
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_DIGEST_SIZE]);
+
+/* Whether SHA-256 runs on the CPU's SHA extensions; tests can force the portable code. */
+bool crypto_sha256_hardware(void);
+void crypto_sha256_force_generic(bool generic);
 
 struct crypto_keyring;
 

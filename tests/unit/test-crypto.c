@@ -151,6 +151,63 @@ static int verify_in(const char *ring, const uint8_t digest[CRYPTO_DIGEST_SIZE],
 	return r;
 }
 
+/* Hashes data in pieces cut at the given points, with the current implementation. */
+static void hash_split(const uint8_t *data, size_t len, size_t cut1, size_t cut2,
+                       uint8_t out[CRYPTO_DIGEST_SIZE])
+{
+	struct crypto_sha256 h;
+
+	crypto_sha256_init(&h);
+	crypto_sha256_update(&h, data, cut1);
+	crypto_sha256_update(&h, data + cut1, cut2 - cut1);
+	crypto_sha256_update(&h, data + cut2, len - cut2);
+	crypto_sha256_final(&h, out);
+}
+
+/*
+ * The SHA extensions path (shani.c) against mbedTLS: every length around the
+ * block and padding boundaries, then random lengths cut at random points.
+ */
+TEST(crypto_sha256_hardware_matches_mbedtls)
+{
+	static uint8_t data[20000];
+	uint32_t seed = 12345;
+	bool hw = crypto_sha256_hardware();
+
+	if (!hw)
+		fprintf(stderr, "  (no SHA extensions on this CPU: generic against generic)\n");
+	for (size_t i = 0; i < sizeof(data); i++) {
+		seed = seed * 1103515245 + 12345;
+		data[i] = (uint8_t)(seed >> 16);
+	}
+	for (int round = 0; round < 600; round++) {
+		size_t len;
+		if (round < 200)
+			len = (size_t)round;
+		else {
+			seed = seed * 1103515245 + 12345;
+			len = (seed >> 8) % sizeof(data);
+		}
+		seed = seed * 1103515245 + 12345;
+		size_t cut1 = len ? (seed >> 8) % (len + 1) : 0;
+		seed = seed * 1103515245 + 12345;
+		size_t cut2 = cut1 + (len - cut1 ? (seed >> 8) % (len - cut1 + 1) : 0);
+		uint8_t a[CRYPTO_DIGEST_SIZE], b[CRYPTO_DIGEST_SIZE];
+
+		crypto_sha256_force_generic(false);
+		hash_split(data, len, cut1, cut2, a);
+		crypto_sha256_force_generic(true);
+		hash_split(data, len, 0, 0, b);
+		crypto_sha256_force_generic(false);
+		if (memcmp(a, b, sizeof(a)) != 0) {
+			fprintf(stderr, "  length %zu cut at %zu and %zu\n", len, cut1, cut2);
+			CHECK(!"hardware and mbedTLS SHA-256 differ");
+			break;
+		}
+	}
+	CHECK(crypto_sha256_hardware() == hw);
+}
+
 TEST(crypto_keygen_and_key_ids)
 {
 	struct keys k;
