@@ -24,6 +24,7 @@ expect_slot_holds A "$QEMU_BUILD/root-v1.img"
 
 boot 3 'systemota status'
 expect_booted 3 2 B
-expect_no_log 3 'installing'
+expect_no_log 3 '^systemota: installing'
+expect_log 3 ' installed +slot B +version 2'
 expect_state '"state": "idle"' '"active": "B"'
 finish
