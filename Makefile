@@ -12,7 +12,7 @@ ifdef WERROR
 WARNINGS += -Werror
 endif
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iapplier
-LIBS = -lmbedcrypto -lzstd -lblkid
+LIBS = -lmbedcrypto -lzstd -lblkid -pthread
 # make V=1 shows the full commands.
 ifeq ($(V),1)
 Q =

@@ -52,7 +52,8 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
 /*
  * Manifest, 192 bytes then the chunk table:
  *   0 compatible[64]  64 version u64  72 image_size u64  80 image_sha256[32]
- * 112 chunk_size u32  116 chunk_count u32  120 compression u8  121 reserved[7] (0)
+ * 112 chunk_size u32  116 chunk_count u32  120 compression u8  121 window_log u8
+ * 122 reserved[6] (0)
  * 128 created u64  136 label[32]  168 floor u64  176 reserved[16] (0)
  * 192 chunk_count x { stored_size u32, sha256[32] }
  */
@@ -91,7 +92,7 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 		return fail(-EBADMSG, "manifest compatible string is empty or not clean ASCII");
 	if (!util_is_clean_string(buf + 136, BUNDLE_LABEL_SIZE))
 		return fail(-EBADMSG, "manifest label is not clean ASCII");
-	if (!util_is_zero(buf + 121, 7) || !util_is_zero(buf + 176, 16))
+	if (!util_is_zero(buf + 122, 6) || !util_is_zero(buf + 176, 16))
 		return fail(-EBADMSG, "manifest reserved bytes are not zero");
 	memcpy(m.compatible, buf, BUNDLE_COMPATIBLE_SIZE);
 	m.version = util_le64(buf + 64);
@@ -100,6 +101,7 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 	m.chunk_size = util_le32(buf + 112);
 	m.chunk_count = util_le32(buf + 116);
 	m.compression = buf[120];
+	m.window_log = buf[121];
 	m.created = util_le64(buf + 128);
 	m.floor = util_le64(buf + 168);
 	memcpy(m.label, buf + 136, BUNDLE_LABEL_SIZE);
@@ -108,8 +110,17 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 	if (m.floor > m.version)
 		return fail(-EBADMSG, "manifest floor %llu is above its own version %llu",
 		            (unsigned long long)m.floor, (unsigned long long)m.version);
-	if (m.compression != CODEC_NONE && m.compression != CODEC_ZSTD)
+	if (m.compression > CODEC_ZSTD_STREAM)
 		return fail(-EPROTO, "unsupported compression %u", m.compression);
+	if (m.compression != CODEC_ZSTD_STREAM && m.window_log != 0)
+		return fail(-EBADMSG, "window_log %u set for compression %u", m.window_log,
+		            m.compression);
+	if (m.compression == CODEC_ZSTD_STREAM && m.window_log > CODEC_MAX_WINDOW_LOG)
+		return fail(-EPROTO, "zstd window 2^%u is above this device's 2^%d", m.window_log,
+		            CODEC_MAX_WINDOW_LOG);
+	if (m.compression == CODEC_ZSTD_STREAM && m.window_log < CODEC_MIN_WINDOW_LOG)
+		return fail(-EBADMSG, "zstd window 2^%u is below zstd's 2^%d", m.window_log,
+		            CODEC_MIN_WINDOW_LOG);
 	if (m.chunk_size < BUNDLE_MIN_CHUNK_SIZE || m.chunk_size > BUNDLE_MAX_CHUNK_SIZE ||
 	    (m.chunk_size & (m.chunk_size - 1)))
 		return fail(-EBADMSG, "chunk size %u is not a power of two in %u..%u", m.chunk_size,
@@ -185,6 +196,7 @@ void bundle_write_manifest_fixed(const struct bundle_manifest *m,
 	util_put_le32(out + 112, m->chunk_size);
 	util_put_le32(out + 116, m->chunk_count);
 	out[120] = m->compression;
+	out[121] = m->window_log;
 	util_put_le64(out + 128, m->created);
 	util_put_le64(out + 168, m->floor);
 	memcpy(out + 136, m->label, BUNDLE_LABEL_SIZE);

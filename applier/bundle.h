@@ -65,6 +65,7 @@ struct bundle_manifest {
 	uint32_t chunk_size;
 	uint32_t chunk_count;
 	uint8_t compression; /* enum codec_kind */
+	uint8_t window_log;  /* CODEC_ZSTD_STREAM: the stream's window is at most 2^window_log */
 	uint64_t created;
 	char label[BUNDLE_LABEL_SIZE];
 	uint64_t floor;       /* once this version is confirmed, older ones are refused */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "fail.h"
 #include "util.h"
@@ -11,6 +12,8 @@
 struct codec {
 	ZSTD_DCtx *d;
 	ZSTD_CCtx *c;
+	bool frame_open;     /* stream: the last chunk ended inside a frame */
+	unsigned window_log; /* stream: the largest window allowed */
 };
 
 size_t codec_bound(size_t len)
@@ -94,14 +97,113 @@ int codec_decompress(struct codec *c, const uint8_t *src, size_t src_len, uint8_
 	return 0;
 }
 
+int codec_stream_begin(struct codec *c, unsigned window_log)
+{
+	if (window_log < CODEC_MIN_WINDOW_LOG || window_log > CODEC_MAX_WINDOW_LOG)
+		return fail(-EBADMSG, "stream window 2^%u outside 2^%d..2^%d", window_log,
+		            CODEC_MIN_WINDOW_LOG, CODEC_MAX_WINDOW_LOG);
+	size_t r = ZSTD_DCtx_reset(c->d, ZSTD_reset_session_and_parameters);
+	/* zstd refuses (frameParameter_windowTooLarge) any frame asking for more. */
+	if (!ZSTD_isError(r))
+		r = ZSTD_DCtx_setParameter(c->d, ZSTD_d_windowLogMax, (int)window_log);
+	if (ZSTD_isError(r))
+		return fail(-EIO, "zstd: %s", ZSTD_getErrorName(r));
+	c->frame_open = false;
+	c->window_log = window_log;
+	return 0;
+}
+
+int codec_stream_chunk(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
+                       size_t expected, bool last)
+{
+	ZSTD_inBuffer in = {src, src_len, 0};
+	ZSTD_outBuffer out = {dst, expected, 0};
+	size_t r = 0;
+
+	while (in.pos < in.size) {
+		size_t in0 = in.pos, out0 = out.pos;
+		r = ZSTD_decompressStream(c->d, &out, &in);
+		if (ZSTD_isError(r) &&
+		    ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge)
+			return fail(-EBADMSG,
+			            "zstd frame asks for a window above the bundle's 2^%u",
+			            c->window_log);
+		if (ZSTD_isError(r))
+			return fail(-EBADMSG, "zstd: %s", ZSTD_getErrorName(r));
+		if (in.pos == in0 && out.pos == out0)
+			return fail(-EBADMSG, "chunk inflates to more than its %zu bytes",
+			            expected);
+	}
+	if (out.pos == out.size) {
+		/* Full: anything still inside the decoder would belong to no chunk. */
+		uint8_t extra;
+		ZSTD_outBuffer probe = {&extra, 1, 0};
+		ZSTD_inBuffer none = {NULL, 0, 0};
+		size_t p = ZSTD_decompressStream(c->d, &probe, &none);
+		if (ZSTD_isError(p))
+			return fail(-EBADMSG, "zstd: %s", ZSTD_getErrorName(p));
+		if (probe.pos)
+			return fail(-EBADMSG, "chunk inflates to more than its %zu bytes",
+			            expected);
+	}
+	if (out.pos != expected)
+		return fail(-EBADMSG, "chunk inflates to %zu bytes, expected %zu", out.pos,
+		            expected);
+	/* r is 0 exactly when a frame has just ended, with nothing of the next one begun. */
+	c->frame_open = r != 0;
+	if (last && c->frame_open)
+		return fail(-EBADMSG, "zstd stream does not end with the last chunk");
+	return 0;
+}
+
+static int compressor(struct codec *c)
+{
+	if (!c->c)
+		c->c = ZSTD_createCCtx();
+	return c->c ? 0 : -ENOMEM;
+}
+
+int codec_frame_begin(struct codec *c, int level, unsigned window_log, uint64_t frame_len)
+{
+	if (compressor(c) < 0)
+		return -ENOMEM;
+	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
+	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_windowLog, (int)window_log);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_checksumFlag, 0);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setPledgedSrcSize(c->c, frame_len);
+	if (ZSTD_isError(r))
+		return fail(-EINVAL, "zstd: %s", ZSTD_getErrorName(r));
+	return 0;
+}
+
+int codec_frame_chunk(struct codec *c, const uint8_t *src, size_t src_len, bool last, uint8_t *dst,
+                      size_t dst_cap, size_t *ret_len)
+{
+	ZSTD_inBuffer in = {src, src_len, 0};
+	ZSTD_outBuffer out = {dst, dst_cap, 0};
+	size_t r;
+
+	/* Flush (or end) until zstd has nothing left: the chunk's bytes are all in dst. */
+	do {
+		r = ZSTD_compressStream2(c->c, &out, &in, last ? ZSTD_e_end : ZSTD_e_flush);
+		if (ZSTD_isError(r))
+			return fail(-EIO, "zstd compression failed: %s", ZSTD_getErrorName(r));
+		if (r && out.pos == out.size)
+			return fail(-EIO, "zstd output of a chunk exceeds %zu bytes", dst_cap);
+	} while (r != 0);
+	*ret_len = out.pos;
+	return 0;
+}
+
 int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
                    size_t dst_cap, size_t *ret_len)
 {
-	if (!c->c) {
-		c->c = ZSTD_createCCtx();
-		if (!c->c)
-			return -ENOMEM;
-	}
+	if (compressor(c) < 0)
+		return -ENOMEM;
 	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
 	/* The content size goes in the frame header; the reader checks it against the table. */
 	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
@@ -124,6 +226,8 @@ const char *codec_name(uint8_t kind)
 		return "none";
 	case CODEC_ZSTD:
 		return "zstd";
+	case CODEC_ZSTD_STREAM:
+		return "zstd-stream";
 	default:
 		return "unknown";
 	}

@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "codec.h"
@@ -49,6 +52,10 @@ static int check_options(const struct create_options *o, uint64_t image_size)
 	if (o->floor > o->version)
 		return fail(-EINVAL, "the floor (%llu) cannot be above the version (%llu)",
 		            (unsigned long long)o->floor, (unsigned long long)o->version);
+	if (o->window_log &&
+	    (o->window_log < CODEC_MIN_WINDOW_LOG || o->window_log > CODEC_MAX_WINDOW_LOG))
+		return fail(-EINVAL, "window log must be 0 (a frame per chunk) or %d..%d",
+		            CODEC_MIN_WINDOW_LOG, CODEC_MAX_WINDOW_LOG);
 	return 0;
 }
 
@@ -94,6 +101,130 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 	return 0;
 }
 
+/* One frame of a stream: chunks first..first+count-1, compressed into out. */
+struct frame_job {
+	struct builder *bld;
+	uint32_t first, count;
+	uint8_t *out;
+	size_t out_len;
+	int r;
+	char reason[256];
+};
+
+static void *compress_frame(void *arg)
+{
+	struct frame_job *j = arg;
+	const struct bundle_manifest *m = &j->bld->m;
+	uint64_t start = (uint64_t)j->first * m->chunk_size;
+	uint64_t len = MIN((uint64_t)j->count * m->chunk_size, m->image_size - start);
+	size_t cap = (size_t)j->count * codec_bound(m->chunk_size);
+	struct codec *codec = NULL;
+	uint8_t *raw = malloc(m->chunk_size);
+	int r;
+
+	j->out = malloc(cap);
+	r = raw && j->out ? codec_new(&codec) : -ENOMEM;
+	if (r == 0)
+		r = codec_frame_begin(codec, j->bld->o->level, m->window_log, len);
+	for (uint32_t i = j->first; r == 0 && i < j->first + j->count; i++) {
+		struct bundle_chunk c;
+		size_t n;
+		bundle_chunk(m, i, &c);
+		r = io_pread_all(j->bld->in, raw, c.size, (uint64_t)i * m->chunk_size);
+		if (r < 0) {
+			r = fail(r, "reading image chunk %u", i);
+			break;
+		}
+		r = codec_frame_chunk(codec, raw, c.size, i + 1 == j->first + j->count,
+		                      j->out + j->out_len, cap - j->out_len, &n);
+		if (r < 0)
+			break;
+		uint8_t digest[CRYPTO_DIGEST_SIZE];
+		crypto_sha256(j->out + j->out_len, n, digest);
+		bundle_write_chunk_entry(j->bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
+		                                 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
+		                         (uint32_t)n, digest);
+		j->out_len += n;
+	}
+	if (r < 0)
+		snprintf(j->reason, sizeof(j->reason), "%s", fail_reason());
+	j->r = r;
+	codec_free(codec);
+	free(raw);
+	return NULL;
+}
+
+/*
+ * The payload as one zstd stream: frames of CREATE_FRAME_SIZE image bytes,
+ * each flushed at every chunk boundary, compressed `threads` at a time and
+ * written in order. The bytes do not depend on the number of threads.
+ */
+static int write_stream(struct builder *bld, uint64_t offset)
+{
+	const struct bundle_manifest *m = &bld->m;
+	uint32_t frame = bld->o->frame_size ? bld->o->frame_size : CREATE_FRAME_SIZE;
+	uint32_t per_frame = MAX(frame / m->chunk_size, 1u);
+	uint32_t frames = (m->chunk_count + per_frame - 1) / per_frame;
+	unsigned threads = bld->o->threads;
+	uint64_t total = 0;
+	int r = 0;
+
+	if (threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (unsigned)MIN(n, 64L) : 1;
+	}
+	for (uint32_t f = 0; r == 0 && f < frames; f += threads) {
+		struct frame_job jobs[64] = {0};
+		pthread_t tid[64];
+		bool started[64] = {0};
+		unsigned n = (unsigned)MIN((uint32_t)threads, frames - f);
+		for (unsigned t = 0; t < n; t++) {
+			jobs[t].bld = bld;
+			jobs[t].first = (f + t) * per_frame;
+			jobs[t].count = MIN(per_frame, m->chunk_count - jobs[t].first);
+			started[t] = pthread_create(&tid[t], NULL, compress_frame, &jobs[t]) == 0;
+			if (!started[t])
+				compress_frame(&jobs[t]); /* no thread to be had: do it here */
+		}
+		for (unsigned t = 0; t < n; t++) {
+			if (started[t])
+				pthread_join(tid[t], NULL);
+			if (r == 0 && jobs[t].r < 0)
+				r = fail(jobs[t].r, "%s", jobs[t].reason);
+			if (r == 0) {
+				r = io_pwrite_all(bld->out, jobs[t].out, jobs[t].out_len,
+				                  offset + total);
+				if (r < 0)
+					r = fail(r, "writing bundle");
+				total += jobs[t].out_len;
+			}
+			free(jobs[t].out);
+		}
+	}
+	bld->h.payload_size = total;
+	return r;
+}
+
+/* The SHA-256 of the whole image, in one pass. */
+static int hash_image(struct builder *bld)
+{
+	struct crypto_sha256 h;
+	uint64_t off = 0;
+	int r = 0;
+
+	crypto_sha256_init(&h);
+	while (r == 0 && off < bld->m.image_size) {
+		size_t n = (size_t)MIN((uint64_t)bld->o->chunk_size, bld->m.image_size - off);
+		r = io_pread_all(bld->in, bld->raw, n, off);
+		if (r < 0)
+			r = fail(r, "reading image at %llu", (unsigned long long)off);
+		crypto_sha256_update(&h, bld->raw, n);
+		off += n;
+	}
+	crypto_sha256_final(&h, bld->m.image_digest);
+	return r;
+}
+
 /* Writes header, manifest and signature in front of the payload. */
 static int write_head(struct builder *bld)
 {
@@ -136,7 +267,10 @@ static int build(struct builder *bld, uint64_t image_size)
 	bld->m.image_size = image_size;
 	bld->m.chunk_size = o->chunk_size;
 	bld->m.chunk_count = (uint32_t)((image_size + o->chunk_size - 1) / o->chunk_size);
-	bld->m.compression = o->level > 0 ? CODEC_ZSTD : CODEC_NONE;
+	bld->m.compression = o->level == 0   ? CODEC_NONE
+	                     : o->window_log ? CODEC_ZSTD_STREAM
+	                                     : CODEC_ZSTD;
+	bld->m.window_log = bld->m.compression == CODEC_ZSTD_STREAM ? (uint8_t)o->window_log : 0;
 	bld->m.created = o->created;
 	bld->h.format = BUNDLE_FORMAT;
 	bld->h.sigblock_size = BUNDLE_SIGBLOCK_SIZE;
@@ -151,7 +285,15 @@ static int build(struct builder *bld, uint64_t image_size)
 	r = codec_new(&bld->codec);
 	if (r < 0)
 		return r;
-	r = write_chunks(bld, BUNDLE_HEADER_SIZE + bld->h.manifest_size + BUNDLE_SIGBLOCK_SIZE);
+	uint64_t payload = BUNDLE_HEADER_SIZE + bld->h.manifest_size + BUNDLE_SIGBLOCK_SIZE;
+	if (bld->m.compression == CODEC_ZSTD_STREAM) {
+		bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
+		r = hash_image(bld);
+		if (r == 0)
+			r = write_stream(bld, payload);
+	} else {
+		r = write_chunks(bld, payload);
+	}
 	if (r < 0)
 		return r;
 	r = write_head(bld);

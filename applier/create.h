@@ -15,11 +15,22 @@ struct create_options {
 	uint64_t floor;         /* once confirmed, versions below are refused (0: none) */
 	uint32_t chunk_size;    /* inflated bytes per chunk, power of two */
 	int level;              /* zstd level; 0 stores the chunks raw */
-	uint64_t created;       /* seconds since the epoch */
+	unsigned window_log;    /* 10..22: one zstd stream with this window; 0: a frame per chunk */
+	unsigned threads;    /* compressing in parallel (0: one per CPU); the bytes do not change */
+	uint32_t frame_size; /* stream: image bytes per frame, a multiple of the chunk size
+	                        (0: CREATE_FRAME_SIZE) */
+	uint64_t created;    /* seconds since the epoch */
 };
 
-#define CREATE_DEFAULT_CHUNK_SIZE (1024u * 1024)
+#define CREATE_DEFAULT_CHUNK_SIZE (512u * 1024)
 #define CREATE_DEFAULT_LEVEL 19
+#define CREATE_DEFAULT_WINDOW_LOG 22
+/*
+ * A stream is cut into independent frames of this many image bytes, so that
+ * they can be compressed in parallel; each restart costs a window's worth of
+ * history (about 0.3% of the bundle at 32 MiB, see docs/performance.md).
+ */
+#define CREATE_FRAME_SIZE (32u * 1024 * 1024)
 
 int create_bundle(const struct create_options *o);
 

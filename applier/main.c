@@ -26,7 +26,8 @@ static const char usage[] =
         "\n"
         "Build host:\n"
         "  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
-        "                [--floor N] [--chunk-size BYTES] [--level N] -o OUT\n"
+        "                [--floor N] [--chunk-size BYTES] [--level N] [--window-log N]\n"
+        "                [--threads N] -o OUT\n"
         "  bundle resign --key KEY -o OUT FILE   sign a bundle again, with another key\n"
         "  bundle info [--json] FILE        show a bundle's manifest\n"
         "  bundle verify FILE               check signature, every chunk and the image digest\n"
@@ -95,6 +96,8 @@ enum {
 	OPT_LABEL,
 	OPT_CHUNK_SIZE,
 	OPT_LEVEL,
+	OPT_WINDOW_LOG,
+	OPT_THREADS,
 	OPT_CREATED,
 	OPT_ACTIVE,
 	OPT_SLOT_VERSION,
@@ -122,6 +125,8 @@ static const struct option options[] = {
         {"label", required_argument, NULL, OPT_LABEL},
         {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
         {"level", required_argument, NULL, OPT_LEVEL},
+        {"window-log", required_argument, NULL, OPT_WINDOW_LOG},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {"created", required_argument, NULL, OPT_CREATED},
         {"active", required_argument, NULL, OPT_ACTIVE},
         {"slot-version", required_argument, NULL, OPT_SLOT_VERSION},
@@ -180,6 +185,16 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 			r = fail(-EINVAL, "zstd level must be 0..22");
 		c->create.level = (int)v;
 		break;
+	case OPT_WINDOW_LOG:
+		r = parse_u64(arg, &v);
+		c->create.window_log = v > 255 ? 255 : (unsigned)v; /* checked by create */
+		break;
+	case OPT_THREADS:
+		r = parse_u64(arg, &v);
+		if (r == 0 && (v < 1 || v > 64))
+			r = fail(-EINVAL, "threads must be 1..64");
+		c->create.threads = (unsigned)v;
+		break;
 	case OPT_SLOT_VERSION:
 		r = parse_u64(arg, &c->slot_version);
 		break;
@@ -210,6 +225,7 @@ static int parse_args(struct cli *c, int argc, char **argv)
 	c->active = 0;
 	c->create.chunk_size = CREATE_DEFAULT_CHUNK_SIZE;
 	c->create.level = CREATE_DEFAULT_LEVEL;
+	c->create.window_log = CREATE_DEFAULT_WINDOW_LOG;
 	c->create.label = "";
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	c->create.created = epoch ? strtoull(epoch, NULL, 10) : (uint64_t)time(NULL);

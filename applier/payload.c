@@ -20,15 +20,22 @@ int payload_open(struct payload *p, const struct bundle *b)
 	p->b = b;
 	p->file_offset = b->payload_offset;
 	p->in = malloc(codec_bound(m->chunk_size));
-	p->out = malloc(m->chunk_size);
-	r = p->in && p->out ? codec_new(&p->codec) : -ENOMEM;
+	r = p->in ? codec_new(&p->codec) : -ENOMEM;
+	if (r == 0 && m->compression == CODEC_ZSTD_STREAM)
+		r = codec_stream_begin(p->codec, m->window_log);
 	if (r < 0) {
 		payload_close(p);
 		return r;
 	}
 	crypto_sha256_init(&p->image_hash);
 	p->inflate = true;
+	p->check_image = true;
 	return 0;
+}
+
+void payload_leave_image_digest(struct payload *p)
+{
+	p->check_image = false;
 }
 
 int payload_open_stored(struct payload *p, const struct bundle *b)
@@ -42,6 +49,37 @@ int payload_open_stored(struct payload *p, const struct bundle *b)
 
 int payload_next(struct payload *p, struct payload_chunk *ret)
 {
+	return payload_next_into(p, NULL, ret);
+}
+
+/* The verified chunk in p->in, inflated into dst (or the payload's own buffer). */
+static int inflate(struct payload *p, const struct bundle_chunk *c, uint8_t *dst,
+                   const uint8_t **ret)
+{
+	const struct bundle_manifest *m = &p->b->manifest;
+	int r = 0;
+
+	if (!dst && m->compression == CODEC_NONE) {
+		*ret = p->in; /* stored raw: nothing to do */
+		return 0;
+	}
+	if (!dst && !p->out && !(p->out = malloc(m->chunk_size)))
+		return -ENOMEM;
+	if (!dst)
+		dst = p->out;
+	if (m->compression == CODEC_NONE)
+		memcpy(dst, p->in, c->size);
+	else if (m->compression == CODEC_ZSTD)
+		r = codec_decompress(p->codec, p->in, c->stored_size, dst, c->size);
+	else
+		r = codec_stream_chunk(p->codec, p->in, c->stored_size, dst, c->size,
+		                       p->next + 1 == m->chunk_count);
+	*ret = dst;
+	return r;
+}
+
+int payload_next_into(struct payload *p, uint8_t *dst, struct payload_chunk *ret)
+{
 	const struct bundle_manifest *m = &p->b->manifest;
 	uint8_t digest[CRYPTO_DIGEST_SIZE];
 	struct bundle_chunk c;
@@ -52,7 +90,8 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 	if (p->next == m->chunk_count) {
 		p->next++; /* the hash context is finished: no second end */
 		crypto_sha256_final(&p->image_hash, digest);
-		if (p->inflate && memcmp(digest, m->image_digest, sizeof(digest)) != 0)
+		if (p->inflate && p->check_image &&
+		    memcmp(digest, m->image_digest, sizeof(digest)) != 0)
 			return fail(-EBADMSG,
 			            "inflated image does not match the manifest's digest");
 		return 0;
@@ -68,17 +107,14 @@ int payload_next(struct payload *p, struct payload_chunk *ret)
 		return fail(-EBADMSG, "chunk %u (bundle offset %llu): digest mismatch", p->next,
 		            (unsigned long long)p->file_offset);
 	/* Only now, verified, may these bytes reach the decompressor. */
-	const uint8_t *data = p->in;
-	if (!p->inflate) {
-		data = NULL;
-	} else if (m->compression == CODEC_ZSTD) {
-		r = codec_decompress(p->codec, p->in, c.stored_size, p->out, c.size);
+	const uint8_t *data = NULL;
+	if (p->inflate) {
+		r = inflate(p, &c, dst, &data);
 		if (r < 0)
 			return fail_context(r, "chunk %u", p->next);
-		data = p->out;
+		if (p->check_image)
+			crypto_sha256_update(&p->image_hash, data, c.size);
 	}
-	if (data)
-		crypto_sha256_update(&p->image_hash, data, c.size);
 	ret->index = p->next;
 	ret->image_offset = (uint64_t)p->next * m->chunk_size;
 	ret->stored = p->in;

@@ -33,6 +33,7 @@ struct payload {
 	uint8_t *out;
 	uint32_t next;
 	bool inflate; /* false: chunks are verified, not decompressed (no data, no image digest) */
+	bool check_image; /* the SHA-256 of the inflated image is checked here */
 	uint64_t file_offset;
 	struct crypto_sha256 image_hash;
 };
@@ -54,5 +55,19 @@ int payload_open_stored(struct payload *p, const struct bundle *b);
  * chunk's buffers are valid until the next call.
  */
 int payload_next(struct payload *p, struct payload_chunk *ret);
+
+/*
+ * Like payload_next, but inflates into dst (chunk_size bytes) instead of the
+ * payload's own buffer: for a caller that keeps several chunks in flight.
+ * NULL: the payload's own buffer.
+ */
+int payload_next_into(struct payload *p, uint8_t *dst, struct payload_chunk *ret);
+
+/*
+ * The caller checks the inflated image itself (install's read-back hashes
+ * what the slot holds against the manifest): no second hash here, and the
+ * end of the payload no longer vouches for the image digest.
+ */
+void payload_leave_image_digest(struct payload *p);
 
 void payload_close(struct payload *p);

@@ -211,10 +211,12 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		fprintf(f,
 		        ",\n  \"image_size\": %" PRIu64 ",\n  \"image_sha256\": \"%s\",\n"
 		        "  \"chunk_size\": %u,\n  \"chunks\": %u,\n  \"compression\": \"%s\",\n"
+		        "  \"window_log\": %u,\n"
 		        "  \"payload_size\": %" PRIu64 ",\n  \"created\": %" PRIu64 ",\n"
 		        "  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"verdict\": ",
 		        m->image_size, img, m->chunk_size, m->chunk_count,
-		        codec_name(m->compression), b->header.payload_size, m->created, txn, key);
+		        codec_name(m->compression), m->window_log, b->header.payload_size,
+		        m->created, txn, key);
 		json_string(f, verdict);
 		fprintf(f, "\n}\n");
 		return;
@@ -222,8 +224,11 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 	fprintf(f, "Compatible:   %s\nVersion:      %" PRIu64 " (%s)\n", m->compatible, m->version,
 	        m->label);
 	fprintf(f, "Image:        %" PRIu64 " bytes, sha256 %s\n", m->image_size, img);
-	fprintf(f, "Payload:      %" PRIu64 " bytes in %u chunks of %u, %s\n",
-	        b->header.payload_size, m->chunk_count, m->chunk_size, codec_name(m->compression));
+	fprintf(f, "Payload:      %" PRIu64 " bytes in %u chunks of %u, %s", b->header.payload_size,
+	        m->chunk_count, m->chunk_size, codec_name(m->compression));
+	if (m->compression == CODEC_ZSTD_STREAM)
+		fprintf(f, ", window %u KiB", (1u << m->window_log) / 1024);
+	fputc('\n', f);
 	fprintf(f, "Created:      %" PRIu64 "\nTransaction:  %s\nSigned by:    key %s\n",
 	        m->created, txn, key);
 	fprintf(f, "Signature:    %s\n", verdict);

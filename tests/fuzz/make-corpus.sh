@@ -17,7 +17,26 @@ head -c $((32 + 264)) "$v" > "$c/manifest/vector1"
 cp "$v" "$c/bundle/vector1"
 head -c 500 "$v" > "$c/bundle/vector1-truncated"
 # The vector's first chunk: a zstd frame of 271 bytes after the signed part and signature.
-dd if="$v" bs=1 skip=$((32 + 264 + 128)) count=271 status=none > "$c/codec/vector1-chunk0"
+# Byte 0 picks the layout in fuzz-codec.c: even, a frame per chunk.
+{ printf '\000'; dd if="$v" bs=1 skip=$((32 + 264 + 128)) count=271 status=none; } > "$c/codec/vector1-chunk0"
+# Odd: a stream. vector2's two chunks, each as stored length (2 bytes), inflated
+# length (3 bytes) and the stored bytes; window log 17 = 10 + 7.
+v2=$top/tests/vectors/vector2.sota
+le32() { od -An -tu4 -j "$2" -N 4 "$1" | tr -d ' '; }
+s0=$(le32 "$v2" $((32 + 192))) s1=$(le32 "$v2" $((32 + 192 + 36)))
+# shellcheck disable=SC2059 # an octal escape, built on purpose
+byte() { printf "\\$(printf %03o $(($1 & 255)))"; }
+le16() { byte "$1"; byte $(($1 >> 8)); }
+le24() { le16 "$1"; byte $(($1 >> 16)); }
+{
+	printf '\001\007'
+	le16 "$s0"
+	le24 $((65536 - 1))
+	dd if="$v2" bs=1 skip=$((32 + 264 + 128)) count="$s0" status=none
+	le16 "$s1"
+	le24 $((100000 - 65536 - 1))
+	dd if="$v2" bs=1 skip=$((32 + 264 + 128 + s0)) count="$s1" status=none
+} > "$c/codec/vector2-stream"
 # A fresh record (copy 0) and a history entry, from a device of plain files.
 truncate -s 1M "$tmp/state"
 "$sota" -q --config /dev/null --state "$tmp/state" state init --slot-version 1 --slot-label 1.0

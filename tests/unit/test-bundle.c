@@ -40,6 +40,7 @@ static void make_parts(struct parts *p, uint8_t compression)
 	m.chunk_size = HELPERS_CHUNK_SIZE;
 	m.chunk_count = T_CHUNKS;
 	m.compression = compression;
+	m.window_log = compression == CODEC_ZSTD_STREAM ? 22 : 0;
 	m.created = 1700000000;
 	memset(p, 0, sizeof(*p));
 	bundle_write_manifest_fixed(&m, p->man);
@@ -150,12 +151,13 @@ TEST(bundle_parse_manifest_accepts_valid)
 	struct bundle_chunk c;
 	struct parts p;
 
-	for (int comp = CODEC_NONE; comp <= CODEC_ZSTD; comp++) {
+	for (int comp = CODEC_NONE; comp <= CODEC_ZSTD_STREAM; comp++) {
 		make_parts(&p, (uint8_t)comp);
 		REQUIRE(bundle_parse_manifest(p.man, sizeof(p.man), &p.h, &m) == 0);
 		CHECK_EQ(m.image_size, T_IMAGE);
 		CHECK_EQ(m.chunk_count, T_CHUNKS);
 		CHECK_EQ(m.compression, comp);
+		CHECK_EQ(m.window_log, comp == CODEC_ZSTD_STREAM ? 22 : 0);
 		CHECK(strcmp(m.compatible, HELPERS_COMPATIBLE) == 0);
 		CHECK(strcmp(m.label, "v2") == 0);
 		bundle_chunk(&m, 0, &c);
@@ -187,13 +189,15 @@ TEST(bundle_parse_manifest_refuses_each_bad_field)
 	        {"compatible: last byte", 63, 1, 'x', -EBADMSG},
 	        {"label: DEL", 137, 1, 0x7f, -EBADMSG},
 	        {"label: last byte", 167, 1, 'x', -EBADMSG},
-	        {"reserved 121", 121, 1, 1, -EBADMSG},
+	        {"window_log for per-chunk zstd", 121, 1, 22, -EBADMSG},
+	        {"reserved 122", 122, 1, 1, -EBADMSG},
 	        {"reserved 127", 127, 1, 0x80, -EBADMSG},
 	        {"reserved 176", 176, 1, 1, -EBADMSG},
 	        {"floor above its own version", 168, 8, 1000, -EBADMSG},
 	        {"reserved 191", 191, 1, 1, -EBADMSG},
 	        {"compression 7", 120, 1, 7, -EPROTO},
-	        {"compression 2", 120, 1, 2, -EPROTO},
+	        {"compression 3", 120, 1, 3, -EPROTO},
+	        {"stream without a window_log", 120, 1, 2, -EBADMSG},
 	        {"chunk size 3*64K", 112, 4, 3 * 65536, -EBADMSG},
 	        {"chunk size 64K+1", 112, 4, 65537, -EBADMSG},
 	        {"chunk size 32K", 112, 4, 32768, -EBADMSG},
@@ -231,6 +235,22 @@ TEST(bundle_parse_manifest_refuses_each_bad_field)
 	make_parts(&p, CODEC_ZSTD);
 	memset(p.man + 136, 'a', BUNDLE_LABEL_SIZE);
 	CHECK_EQ(parse_manifest(&p), -EBADMSG);
+}
+
+/* A stream's window: 2^10..2^22; above is a window this device will not allocate. */
+TEST(bundle_parse_manifest_stream_window)
+{
+	static const struct {
+		uint8_t log;
+		int code;
+	} cases[] = {{10, 0}, {22, 0}, {9, -EBADMSG}, {0, -EBADMSG}, {23, -EPROTO}, {255, -EPROTO}};
+	struct parts p;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		make_parts(&p, CODEC_ZSTD_STREAM);
+		p.man[121] = cases[i].log;
+		CHECK_EQ(parse_manifest(&p), cases[i].code);
+	}
 }
 
 TEST(bundle_parse_manifest_refuses_inconsistent_sizes)
@@ -402,8 +422,9 @@ TEST(bundle_flipped_byte_in_signed_part_is_refused)
 	        {"manifest created", M + 128, true, -EKEYREJECTED},
 	        {"manifest label", M + 136, true, -EKEYREJECTED},
 	        {"manifest chunk size", M + 112, false, -EBADMSG},
-	        {"manifest compression", M + 120, false, -EBADMSG},
-	        {"manifest reserved", M + 121, false, -EBADMSG},
+	        {"manifest compression (2 -> 3)", M + 120, false, -EPROTO},
+	        {"manifest window log (22 -> 23)", M + 121, false, -EPROTO},
+	        {"manifest reserved", M + 122, false, -EBADMSG},
 	        {"chunk table: stored size", T, false, -EBADMSG},
 	        {"chunk table: first digest", T + 4, true, -EKEYREJECTED},
 	        {"chunk table: last digest", last_entry + 4 + 31, true, -EKEYREJECTED},

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "codec.h"
+#include "fail.h"
 #include "test.h"
 #include "util.h"
 
@@ -261,10 +262,132 @@ TEST(codec_refuses_anything_but_one_exact_frame)
 	codec_free(c);
 }
 
+/* ---- streams (CODEC_ZSTD_STREAM) ---- */
+
+#define SCHUNK 4096
+#define SCHUNKS 6
+
+/* A stream of SCHUNKS chunks of text, flushed at every chunk: stored bytes and their sizes. */
+static uint8_t *make_stream(struct codec *c, unsigned window_log, const uint8_t *src,
+                            size_t sizes[SCHUNKS], size_t *ret_len)
+{
+	size_t cap = SCHUNKS * codec_bound(SCHUNK), len = 0;
+	uint8_t *dst = malloc(cap);
+
+	if (!dst || codec_frame_begin(c, 3, window_log, SCHUNKS * SCHUNK) < 0)
+		goto fail;
+	for (int i = 0; i < SCHUNKS; i++) {
+		if (codec_frame_chunk(c, src + i * SCHUNK, SCHUNK, i == SCHUNKS - 1, dst + len,
+		                      cap - len, &sizes[i]) < 0)
+			goto fail;
+		len += sizes[i];
+	}
+	*ret_len = len;
+	return dst;
+fail:
+	free(dst);
+	return NULL;
+}
+
+/* Feeds the chunks of a stream, each expecting SCHUNK bytes; returns the first failure. */
+static int decode_stream(struct codec *c, unsigned window_log, const uint8_t *z,
+                         const size_t sizes[SCHUNKS], uint8_t *out)
+{
+	int r = codec_stream_begin(c, window_log);
+
+	for (int i = 0; r == 0 && i < SCHUNKS; i++) {
+		struct out o;
+		if (out_new(&o, SCHUNK) < 0)
+			return -ENOMEM;
+		r = codec_stream_chunk(c, z, sizes[i], o.buf, SCHUNK, i == SCHUNKS - 1);
+		CHECK(canary_intact(&o));
+		if (out)
+			memcpy(out + i * SCHUNK, o.buf, SCHUNK);
+		free(o.buf);
+		z += sizes[i];
+	}
+	return r;
+}
+
+TEST(codec_stream_round_trip_chunk_by_chunk)
+{
+	static uint8_t src[SCHUNKS * SCHUNK], out[SCHUNKS * SCHUNK];
+	size_t sizes[SCHUNKS], len;
+	struct codec *c;
+
+	REQUIRE(codec_new(&c) == 0);
+	fill_text(src, sizeof(src));
+	fill_random(src + SCHUNK, SCHUNK); /* one incompressible chunk */
+	for (unsigned wl = CODEC_MIN_WINDOW_LOG; wl <= CODEC_MAX_WINDOW_LOG; wl += 4) {
+		uint8_t *z = make_stream(c, wl, src, sizes, &len);
+		REQUIRE(z);
+		memset(out, 0, sizeof(out));
+		CHECK_EQ(decode_stream(c, wl, z, sizes, out), 0);
+		CHECK(memcmp(out, src, sizeof(src)) == 0);
+		/* Each chunk fits zstd's bound, the frame header included. */
+		for (int i = 0; i < SCHUNKS; i++)
+			CHECK(sizes[i] <= codec_bound(SCHUNK));
+		free(z);
+	}
+	/* Windows outside 2^10..2^22 are refused before anything is decoded. */
+	CHECK_EQ(codec_stream_begin(c, 9), -EBADMSG);
+	CHECK_EQ(codec_stream_begin(c, 23), -EBADMSG);
+	codec_free(c);
+}
+
+TEST(codec_stream_refuses_misaligned_or_unfinished_chunks)
+{
+	static uint8_t src[SCHUNKS * SCHUNK];
+	size_t sizes[SCHUNKS], len, moved[SCHUNKS];
+	struct codec *c;
+
+	REQUIRE(codec_new(&c) == 0);
+	fill_text(src, sizeof(src));
+	uint8_t *z = make_stream(c, 16, src, sizes, &len);
+	REQUIRE(z);
+
+	/* Chunk boundaries moved by one byte: a chunk ends inside a block. */
+	memcpy(moved, sizes, sizeof(moved));
+	moved[1] -= 1, moved[2] += 1;
+	CHECK_EQ(decode_stream(c, 16, z, moved, NULL), -EBADMSG);
+	CHECK(strstr(fail_reason(), "chunk inflates to") != NULL);
+
+	/* Two chunks' bytes as one: inflates to more than the chunk. */
+	memcpy(moved, sizes, sizeof(moved));
+	moved[0] += moved[1], moved[1] = 0;
+	REQUIRE(codec_stream_begin(c, 16) == 0);
+	uint8_t *buf = malloc(SCHUNK);
+	CHECK_EQ(codec_stream_chunk(c, z, moved[0], buf, SCHUNK, false), -EBADMSG);
+	CHECK(strstr(fail_reason(), "more than") != NULL);
+
+	/* The stream cut before its end: the last chunk leaves the frame open. */
+	REQUIRE(codec_stream_begin(c, 16) == 0);
+	CHECK_EQ(codec_stream_chunk(c, z, sizes[0], buf, SCHUNK, true), -EBADMSG);
+	CHECK(strstr(fail_reason(), "does not end") != NULL);
+
+	/* A window the frame asks for above the device's limit (stream decoded at 2^12). */
+	CHECK_EQ(decode_stream(c, 12, z, sizes, NULL), -EBADMSG);
+	CHECK(strstr(fail_reason(), "indow") != NULL);
+
+	/* Garbage after the stream's end, in the last chunk. */
+	uint8_t *z2 = malloc(len + 4);
+	REQUIRE(z2);
+	memcpy(z2, z, len);
+	memcpy(z2 + len, "junk", 4);
+	memcpy(moved, sizes, sizeof(moved));
+	moved[SCHUNKS - 1] += 4;
+	CHECK_EQ(decode_stream(c, 16, z2, moved, NULL), -EBADMSG);
+	free(z2);
+	free(buf);
+	free(z);
+	codec_free(c);
+}
+
 TEST(codec_names)
 {
 	CHECK_EQ(strcmp(codec_name(CODEC_NONE), "none"), 0);
 	CHECK_EQ(strcmp(codec_name(CODEC_ZSTD), "zstd"), 0);
-	CHECK_EQ(strcmp(codec_name(2), "unknown"), 0);
+	CHECK_EQ(strcmp(codec_name(CODEC_ZSTD_STREAM), "zstd-stream"), 0);
+	CHECK_EQ(strcmp(codec_name(3), "unknown"), 0);
 	CHECK_EQ(strcmp(codec_name(255), "unknown"), 0);
 }

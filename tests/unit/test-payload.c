@@ -48,16 +48,43 @@ static int read_payload(const struct bundle *b, uint8_t *out, uint64_t cap)
 	return r;
 }
 
+/* The payload layouts a bundle can have, as create makes them. */
+static const struct layout {
+	const char *name;
+	int level;
+	unsigned window_log;
+	uint32_t frame_size;
+	uint8_t compression;
+} layouts[] = {
+        {"stored raw", 0, 0, 0, CODEC_NONE},
+        {"a frame per chunk", 3, 0, 0, CODEC_ZSTD},
+        {"one stream, 4 MiB window", 3, 22, 0, CODEC_ZSTD_STREAM},
+        {"frames of 2 chunks, 1 KiB window", 3, 10, 2 * HELPERS_CHUNK_SIZE, CODEC_ZSTD_STREAM},
+        {"frames of 1 chunk, level 19", 19, 16, HELPERS_CHUNK_SIZE, CODEC_ZSTD_STREAM},
+};
+
+static int layout_bundle(const struct layout *l, const char *key, uint64_t size, unsigned threads)
+{
+	struct create_options o;
+	int r = helpers_image(test_path("b.img"), size, 7);
+
+	helpers_bundle_options(&o, test_path("b.img"), test_path("b.sota"), key, 2);
+	o.level = l->level;
+	o.window_log = l->window_log;
+	o.frame_size = l->frame_size;
+	o.threads = threads;
+	return r < 0 ? r : create_bundle(&o);
+}
+
 TEST(payload_round_trip_reproduces_image)
 {
 	const uint64_t sizes[] = {1, HELPERS_CHUNK_SIZE, HELPERS_CHUNK_SIZE + 1,
-	                          3 * HELPERS_CHUNK_SIZE + 123};
-	const int levels[] = {0, 1, 3};
+	                          3 * HELPERS_CHUNK_SIZE + 123, 7 * HELPERS_CHUNK_SIZE};
 	struct crypto_keyring *kr = NULL;
 	struct helpers_key k;
 
 	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
-	for (size_t li = 0; li < ARRAY_SIZE(levels); li++) {
+	for (size_t li = 0; li < ARRAY_SIZE(layouts); li++) {
 		for (size_t si = 0; si < ARRAY_SIZE(sizes); si++) {
 			uint8_t *image = NULL, *out = NULL, *file = NULL;
 			size_t image_len = 0, file_len = 0;
@@ -65,7 +92,7 @@ TEST(payload_round_trip_reproduces_image)
 			struct bundle b;
 			int failed_before = test_failed();
 
-			REQUIRE(helpers_sized_bundle(k.priv, sizes[si], levels[li]) == 0);
+			REQUIRE(layout_bundle(&layouts[li], k.priv, sizes[si], 0) == 0);
 			REQUIRE(helpers_read_file(test_path("b.img"), &image, &image_len) == 0);
 			REQUIRE(helpers_read_file(test_path("b.sota"), &file, &file_len) == 0);
 			REQUIRE(image_len == sizes[si]);
@@ -74,7 +101,8 @@ TEST(payload_round_trip_reproduces_image)
 			CHECK_EQ(b.manifest.image_size, sizes[si]);
 			CHECK_EQ(b.manifest.chunk_count,
 			         (sizes[si] + HELPERS_CHUNK_SIZE - 1) / HELPERS_CHUNK_SIZE);
-			CHECK_EQ(b.manifest.compression, levels[li] ? CODEC_ZSTD : CODEC_NONE);
+			CHECK_EQ(b.manifest.compression, layouts[li].compression);
+			CHECK_EQ(b.manifest.window_log, layouts[li].window_log);
 			CHECK_EQ(b.manifest.version, 2);
 			CHECK(strcmp(b.manifest.compatible, HELPERS_COMPATIBLE) == 0);
 			CHECK_EQ(b.file_size, file_len);
@@ -85,14 +113,40 @@ TEST(payload_round_trip_reproduces_image)
 			CHECK_EQ(read_payload(&b, out, image_len), 0);
 			CHECK(memcmp(out, image, image_len) == 0);
 			if (test_failed() && !failed_before)
-				fprintf(stderr, "  size %llu level %d\n",
-				        (unsigned long long)sizes[si], levels[li]);
+				fprintf(stderr, "  size %llu, %s\n", (unsigned long long)sizes[si],
+				        layouts[li].name);
 			bundle_close(&b);
 			free(image);
 			free(out);
 			free(file);
 		}
 	}
+	crypto_keyring_free(kr);
+}
+
+/* Compressing in parallel changes nothing in the bundle: same bytes for 1, 2 or 3 threads. */
+TEST(payload_stream_bytes_do_not_depend_on_threads)
+{
+	struct helpers_key k;
+	struct crypto_keyring *kr = NULL;
+	uint8_t *first = NULL;
+	size_t first_len = 0;
+
+	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
+	for (unsigned threads = 1; threads <= 3; threads++) {
+		uint8_t *file = NULL;
+		size_t len = 0;
+		REQUIRE(layout_bundle(&layouts[3], k.priv, 9 * HELPERS_CHUNK_SIZE + 5, threads) ==
+		        0);
+		REQUIRE(helpers_read_file(test_path("b.sota"), &file, &len) == 0);
+		if (!first) {
+			first = file, first_len = len;
+			continue;
+		}
+		CHECK(len == first_len && memcmp(file, first, len) == 0);
+		free(file);
+	}
+	free(first);
 	crypto_keyring_free(kr);
 }
 

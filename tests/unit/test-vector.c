@@ -27,37 +27,15 @@ static void expect_hex(const uint8_t *digest, const char *hex)
 	CHECK(strcmp(got, hex) == 0);
 }
 
-TEST(vector1_fields_signature_and_image)
+/* Every byte of the image: byte i = (i * 7) mod 251, 100000 bytes. */
+static void check_image(const struct bundle *b)
 {
-	struct crypto_keyring *keys = NULL;
 	struct payload p;
 	struct payload_chunk c;
-	struct bundle b;
 	uint64_t inflated = 0;
 	int r, mismatch = 0;
 
-	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector1.sota", &b) == 0);
-	CHECK_EQ(b.file_size, 966);
-	CHECK_EQ(b.header.manifest_size, 264);
-	CHECK_EQ(b.header.payload_size, 542);
-	CHECK(strcmp(b.manifest.compatible, "test-vector") == 0);
-	CHECK(strcmp(b.manifest.label, "7.0") == 0);
-	CHECK_EQ(b.manifest.version, 7);
-	CHECK_EQ(b.manifest.image_size, 100000);
-	CHECK_EQ(b.manifest.chunk_size, 65536);
-	CHECK_EQ(b.manifest.chunk_count, 2);
-	CHECK_EQ(b.manifest.compression, CODEC_ZSTD);
-	CHECK_EQ(b.manifest.created, 1700000000);
-	CHECK_EQ(b.sig.sig_len, 71);
-	expect_hex(b.manifest.image_digest,
-	           "96ad0ddabe9c733d4550fde750255a94806811029be67504bd9bd68e556686b9");
-	expect_hex(b.txn, "4b0ef04c1fb386da40852e2f455e8e06ea007512306709a0ef5a180f67f08964");
-	expect_hex(b.sig.key_id,
-	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
-
-	REQUIRE(crypto_keyring_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
-	CHECK_EQ(bundle_verify(&b, keys), 0);
-	REQUIRE(payload_open(&p, &b) == 0);
+	REQUIRE(payload_open(&p, b) == 0);
 	while ((r = payload_next(&p, &c)) > 0) {
 		for (uint32_t i = 0; i < c.size; i++)
 			mismatch |= c.data[i] != (uint8_t)(((c.image_offset + i) * 7) % 251);
@@ -67,6 +45,60 @@ TEST(vector1_fields_signature_and_image)
 	CHECK_EQ(inflated, 100000);
 	CHECK(!mismatch);
 	payload_close(&p);
+}
+
+static void check_common(struct bundle *b)
+{
+	struct crypto_keyring *keys = NULL;
+
+	CHECK(strcmp(b->manifest.compatible, "test-vector") == 0);
+	CHECK_EQ(b->manifest.image_size, 100000);
+	CHECK_EQ(b->manifest.chunk_size, 65536);
+	CHECK_EQ(b->manifest.chunk_count, 2);
+	CHECK_EQ(b->manifest.created, 1700000000);
+	expect_hex(b->manifest.image_digest,
+	           "96ad0ddabe9c733d4550fde750255a94806811029be67504bd9bd68e556686b9");
+	expect_hex(b->sig.key_id,
+	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
+	REQUIRE(crypto_keyring_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
+	CHECK_EQ(bundle_verify(b, keys), 0);
+	check_image(b);
 	crypto_keyring_free(keys);
+}
+
+/* Compression 1: a zstd frame per chunk. */
+TEST(vector1_fields_signature_and_image)
+{
+	struct bundle b;
+
+	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector1.sota", &b) == 0);
+	CHECK_EQ(b.file_size, 966);
+	CHECK_EQ(b.header.manifest_size, 264);
+	CHECK_EQ(b.header.payload_size, 542);
+	CHECK(strcmp(b.manifest.label, "7.0") == 0);
+	CHECK_EQ(b.manifest.version, 7);
+	CHECK_EQ(b.manifest.compression, CODEC_ZSTD);
+	CHECK_EQ(b.manifest.window_log, 0);
+	CHECK_EQ(b.sig.sig_len, 71);
+	expect_hex(b.txn, "4b0ef04c1fb386da40852e2f455e8e06ea007512306709a0ef5a180f67f08964");
+	check_common(&b);
+	bundle_close(&b);
+}
+
+/* Compression 2: one zstd stream, window 2^17, flushed at the chunk boundary. */
+TEST(vector2_stream_fields_signature_and_image)
+{
+	struct bundle b;
+
+	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector2.sota", &b) == 0);
+	CHECK_EQ(b.file_size, 709);
+	CHECK_EQ(b.header.manifest_size, 264);
+	CHECK_EQ(b.header.payload_size, 285);
+	CHECK(strcmp(b.manifest.label, "8.0") == 0);
+	CHECK_EQ(b.manifest.version, 8);
+	CHECK_EQ(b.manifest.compression, CODEC_ZSTD_STREAM);
+	CHECK_EQ(b.manifest.window_log, 17);
+	expect_hex(b.txn, "a07c2d51268e2b6ca4bc34fc2d28bc9d6e1beae296d1a6f4a99c89d09607cbf4");
+	check_common(&b);
 	bundle_close(&b);
 }

@@ -11,4 +11,8 @@ top=$here/../..
 perl -e 'print join("", map { chr(($_ * 7) % 251) } 0 .. 99999)' > "$here/vector1.img"
 "$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector1.img" \
 	--key "$top/keys/dev-private.key" --compatible test-vector --version 7 --label 7.0 \
-	--chunk-size 65536 --level 3 --created 1700000000 -o "$here/vector1.sota"
+	--chunk-size 65536 --level 3 --window-log 0 --created 1700000000 -o "$here/vector1.sota"
+# vector2: the same image as one zstd stream (compression 2), window 2^17.
+"$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector1.img" \
+	--key "$top/keys/dev-private.key" --compatible test-vector --version 8 --label 8.0 \
+	--chunk-size 65536 --level 3 --window-log 17 --created 1700000000 -o "$here/vector2.sota"
