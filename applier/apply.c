@@ -125,7 +125,7 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	log_info("installing version %llu (%s) into slot %c, attempt %u",
 	         (unsigned long long)b->manifest.version, b->manifest.label,
 	         state_slot_letter(target), x->st.apply_attempts);
-	int r = install_image(b, x->cfg->slot_path[target]);
+	int r = install_image(b, x->cfg->slot_path[target], !x->cfg->no_read_back);
 	if (r < 0) {
 		char why[STATE_REASON_SIZE];
 		snprintf(why, sizeof(why), "%s", fail_reason());

@@ -26,6 +26,7 @@ struct apply_config {
 	uint8_t tries;
 	const char *watchdog; /* armed before a trial boot; NULL or "" for none */
 	int watchdog_timeout;
+	bool no_read_back;    /* trust the medium: hash what was written, not what reads back */
 	bool probe_last_boot; /* ask pstore and the watchdog why a trial boot ended (initramfs) */
 	const char *
 	        data_mount; /* the data partition (read-only), for post-install hooks; NULL: none */

@@ -89,6 +89,7 @@ static int cmd_apply(struct cli *c)
 	        .tries = c->cfg.tries,
 	        .watchdog = c->cfg.watchdog,
 	        .watchdog_timeout = c->cfg.watchdog_timeout,
+	        .no_read_back = !c->cfg.read_back,
 	        /* Only in the initramfs, where pstore and the watchdog are the device's own. */
 	        .probe_last_boot = !c->data_dir_given,
 	        .data_mount = data && !c->data_dir_given ? data : NULL,

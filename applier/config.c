@@ -25,12 +25,21 @@ void config_defaults(struct config *c)
 	snprintf(c->dropin, sizeof(c->dropin), "systemota/staged");
 	snprintf(c->watchdog, sizeof(c->watchdog), "/dev/watchdog");
 	c->watchdog_timeout = 60;
+	c->read_back = 1;
 }
 
 static int set_string(char *field, size_t size, const char *key, const char *value)
 {
 	if (util_set_string(field, size, value) < 0)
 		return fail(-EINVAL, "config: value of %s is too long", key);
+	return 0;
+}
+
+static int set_yes_no(int *field, const char *key, const char *value)
+{
+	if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+		return fail(-EINVAL, "config: %s must be yes or no", key);
+	*field = strcmp(value, "yes") == 0;
 	return 0;
 }
 
@@ -53,12 +62,10 @@ int config_set(struct config *c, const char *key, const char *value)
 		c->watchdog_timeout = (int)n;
 		return 0;
 	}
-	if (strcmp(key, "watchdog-handover") == 0) {
-		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
-			return fail(-EINVAL, "config: watchdog-handover must be yes or no");
-		c->watchdog_handover = strcmp(value, "yes") == 0;
-		return 0;
-	}
+	if (strcmp(key, "watchdog-handover") == 0)
+		return set_yes_no(&c->watchdog_handover, key, value);
+	if (strcmp(key, "read-back") == 0)
+		return set_yes_no(&c->read_back, key, value);
 	if (strcmp(key, "dropin") == 0 && (value[0] == '/' || strstr(value, "..")))
 		return fail(-EINVAL, "config: dropin must be a relative path without '..'");
 	static const struct {

@@ -19,6 +19,9 @@
  *   watchdog   = /dev/watchdog            armed before a trial boot ("none": not used)
  *   watchdog-timeout = 60                 seconds the new system has to confirm or pet it
  *   watchdog-handover = no                yes: mark-good leaves it running for another daemon
+ *   read-back  = yes                      re-read the written slot from the medium and
+ *                                         check its digest before switching (no: trust the
+ *                                         write and check the digest of what was written)
  *
  * A device is either a path or PARTLABEL=<name>, looked up with libblkid.
  */
@@ -40,6 +43,7 @@ struct config {
 	char watchdog[CONFIG_VALUE_MAX]; /* "" or "none": no watchdog for trial boots */
 	int watchdog_timeout;            /* seconds */
 	int watchdog_handover;           /* 1: mark-good leaves the watchdog to another daemon */
+	int read_back;                   /* 1 (default): verify the slot by reading it back */
 };
 
 void config_defaults(struct config *c);

@@ -3,8 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fail.h"
 #include "io.h"
@@ -13,7 +16,6 @@
 #include "testpoint.h"
 #include "util.h"
 
-#define READ_BACK_BLOCK (1024 * 1024)
 #define DIRECT_ALIGN 4096
 
 int install_slot_size(const char *path, uint64_t *ret_size)
@@ -27,123 +29,282 @@ int install_slot_size(const char *path, uint64_t *ret_size)
 	return r < 0 ? fail(-EIO, "cannot size slot %s: %s", path, strerror(-r)) : 0;
 }
 
-static int stream(const struct bundle *b, int fd)
+/*
+ * The writer's half: each inflated chunk is written, then read back from the
+ * medium into the same buffer (first poisoned, so a read that delivers
+ * nothing cannot pass for the data) and hashed.
+ */
+struct writer {
+	const struct bundle *b;
+	int fd;      /* the slot, for writing */
+	int rfd;     /* the slot again, O_DIRECT where the medium allows, for reading back */
+	bool direct; /* rfd is O_DIRECT: reads are rounded up to whole blocks */
+	bool read_back;
+	uint64_t dev_size;
+	struct crypto_sha256 image; /* of what was read back (or written) */
+	char reason[FAIL_REASON_MAX];
+};
+
+/* A chunk handed from the inflating thread to the writer. */
+struct piece {
+	uint8_t *buf; /* chunk_size bytes, aligned for O_DIRECT */
+	uint64_t off;
+	uint32_t size, index;
+};
+
+static int read_back(struct writer *w, uint8_t *buf, uint32_t size, uint64_t off)
+{
+	size_t rd = size;
+
+	/*
+	 * O_DIRECT reads whole blocks: round the tail up to 4096 while that stays
+	 * inside the device, else to 512 (a block device's size is a multiple of
+	 * its logical block size, and that is 512 wherever 4096 does not fit).
+	 * Chunks are multiples of 64 KiB, so only the last one is ever rounded,
+	 * and never beyond the buffer.
+	 */
+	if (w->direct && rd % DIRECT_ALIGN) {
+		size_t up = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+		if (off + up > w->dev_size)
+			up = (rd + 511) & ~(size_t)511;
+		rd = up;
+	}
+	memset(buf, 0xa5, rd);
+	int r = io_pread_all(w->rfd, buf, rd, off);
+	if (r < 0)
+		return fail(-EIO, "reading back slot at offset %llu failed: %s",
+		            (unsigned long long)off, strerror(-r));
+	return 0;
+}
+
+static int write_piece(struct writer *w, const struct piece *p)
+{
+	uint32_t half = w->b->manifest.chunk_count / 2;
+	int r = io_pwrite_all(w->fd, p->buf, p->size, p->off);
+
+	if (r < 0)
+		return fail(r == -ENOSPC ? -ENOSPC : -EIO, "writing slot at offset %llu: %s",
+		            (unsigned long long)p->off, strerror(-r));
+	if (p->index == half)
+		testpoint("mid-write");
+	if (w->read_back) {
+		r = read_back(w, p->buf, p->size, p->off);
+		if (r < 0)
+			return r;
+		if (p->index == half)
+			testpoint("mid-verify");
+	}
+	crypto_sha256_update(&w->image, p->buf, p->size);
+	return 0;
+}
+
+/*
+ * The hand-off: PIPE_DEPTH buffers go round; the inflating thread fills
+ * piece[produced % PIPE_DEPTH], the writer empties piece[consumed % PIPE_DEPTH].
+ */
+#define PIPE_DEPTH 2
+
+struct pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct piece piece[PIPE_DEPTH];
+	unsigned produced, consumed;
+	bool end;  /* nothing more will be produced */
+	int error; /* the writer's first failure: stop producing */
+	struct writer *w;
+};
+
+static void *writer_main(void *arg)
+{
+	struct pipe *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (q->consumed == q->produced && !q->end)
+			pthread_cond_wait(&q->changed, &q->lock);
+		if (q->consumed == q->produced)
+			break;
+		pthread_mutex_unlock(&q->lock);
+		int r = write_piece(q->w, &q->piece[q->consumed % PIPE_DEPTH]);
+		pthread_mutex_lock(&q->lock);
+		q->consumed++;
+		if (r < 0) {
+			snprintf(q->w->reason, sizeof(q->w->reason), "%s", fail_reason());
+			q->error = r;
+		}
+		pthread_cond_broadcast(&q->changed);
+		if (r < 0)
+			break;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* Hands a filled piece over (threaded) or writes it here. */
+static int hand_over(struct pipe *q, bool threaded)
+{
+	if (!threaded) {
+		int r = write_piece(q->w, &q->piece[q->produced % PIPE_DEPTH]);
+		q->produced++;
+		return r;
+	}
+	pthread_mutex_lock(&q->lock);
+	q->produced++;
+	pthread_cond_broadcast(&q->changed);
+	/* Wait for the next buffer to come free (or for the writer to fail). */
+	while (q->produced - q->consumed == PIPE_DEPTH && !q->error)
+		pthread_cond_wait(&q->changed, &q->lock);
+	int r = q->error;
+	pthread_mutex_unlock(&q->lock);
+	return r ? fail(r, "%s", q->w->reason) : 0;
+}
+
+static int stream(struct pipe *q, struct payload *p)
+{
+	bool threaded = !io_hooked();
+	pthread_t tid;
+	int r = 0;
+
+	if (threaded && pthread_create(&tid, NULL, writer_main, q) != 0)
+		threaded = false; /* no thread to be had: both halves here */
+	for (;;) {
+		struct piece *pc = &q->piece[q->produced % PIPE_DEPTH];
+		struct payload_chunk c;
+		r = payload_next_into(p, pc->buf, &c);
+		if (r <= 0)
+			break;
+		pc->off = c.image_offset;
+		pc->size = c.size;
+		pc->index = c.index;
+		r = hand_over(q, threaded);
+		if (r < 0)
+			break;
+	}
+	if (threaded) {
+		pthread_mutex_lock(&q->lock);
+		q->end = true;
+		pthread_cond_broadcast(&q->changed);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(tid, NULL);
+		if (r == 0 && q->error)
+			r = fail(q->error, "%s", q->w->reason);
+	}
+	return r;
+}
+
+/* Opens the slot a second time, for reading back: O_DIRECT where the medium allows it. */
+static int open_read_back(struct writer *w, const char *path)
+{
+	/* Files on tmpfs (tests) refuse O_DIRECT; those have no medium anyway. */
+	w->rfd = io_open(path, O_RDONLY | O_DIRECT, 0);
+	w->direct = w->rfd >= 0;
+	if (w->rfd == -EINVAL)
+		w->rfd = io_open(path, O_RDONLY, 0);
+	if (w->rfd < 0)
+		return fail(-EIO, "cannot open slot %s for read-back: %s", path, strerror(-w->rfd));
+	return 0;
+}
+
+/*
+ * A slot that does not hash to the image: the medium, or the bundle's own
+ * image digest? Only on this failure path, inflate the payload once more
+ * without writing anything, and tell the two apart (a bad bundle is refused
+ * for good; a device error is retried at the next boot).
+ */
+static int blame(const struct bundle *b, const char *path, bool read_back)
 {
 	struct payload p;
 	struct payload_chunk c;
 	int r = payload_open(&p, b);
 
-	if (r < 0)
-		return r;
-	while ((r = payload_next(&p, &c)) > 0) {
-		r = io_pwrite_all(fd, c.data, c.size, c.image_offset);
-		if (r < 0) {
-			r = fail(r == -ENOSPC ? -ENOSPC : -EIO, "writing slot at offset %llu: %s",
-			         (unsigned long long)c.image_offset, strerror(-r));
-			break;
-		}
-		if (c.index == b->manifest.chunk_count / 2)
-			testpoint("mid-write");
-	}
+	while (r == 0 && (r = payload_next(&p, &c)) > 0)
+		r = 0;
 	payload_close(&p);
-	if (r == 0)
-		testpoint("written");
-	return r;
+	if (r == -EBADMSG)
+		return r; /* the reason says what the bundle got wrong */
+	if (r < 0)
+		return fail(
+		        -EIO,
+		        "slot %s does not match the image, and the bundle cannot be re-read: %s",
+		        path, fail_reason());
+	return fail(-EIO, "slot %s %s different from the image", path,
+	            read_back ? "reads back" : "was written");
 }
 
-int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO_DIGEST_SIZE])
+static int write_slot(const struct bundle *b, const char *path, struct writer *w)
 {
-	struct crypto_sha256 h;
-	void *buf = NULL;
-	uint64_t off = 0, dev_size;
+	const struct bundle_manifest *m = &b->manifest;
+	struct pipe q = {
+	        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER, .w = w};
+	struct timespec t0, t1;
+	struct payload p;
+	uint8_t digest[CRYPTO_DIGEST_SIZE];
 	int r = 0;
 
-	/*
-	 * O_DIRECT reads what the medium holds, not what we left in the page
-	 * cache. Files on tmpfs (tests) refuse it; those have no medium anyway.
-	 */
-	int fd = io_open(path, O_RDONLY | O_DIRECT, 0);
-	int direct = fd >= 0;
-	if (fd == -EINVAL)
-		fd = io_open(path, O_RDONLY, 0);
-	if (fd < 0)
-		return fail(fd, "cannot open slot %s for read-back", path);
-	if (io_size(fd, &dev_size) < 0 || dev_size < size) {
-		io_close(fd);
-		return fail(-EIO, "slot %s shrank below the image size", path);
+	for (int i = 0; i < PIPE_DEPTH && r == 0; i++)
+		if (posix_memalign((void **)&q.piece[i].buf, DIRECT_ALIGN, m->chunk_size) != 0)
+			r = -ENOMEM;
+	if (r == 0)
+		r = payload_open(&p, b);
+	if (r == 0) {
+		/* The writer hashes the image; no need to do it twice. */
+		payload_leave_image_digest(&p);
+		crypto_sha256_init(&w->image);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = stream(&q, &p);
+		payload_close(&p);
+		crypto_sha256_final(&w->image, digest);
 	}
-	if (posix_memalign(&buf, DIRECT_ALIGN, READ_BACK_BLOCK) != 0) {
-		io_close(fd);
-		return -ENOMEM;
-	}
-	crypto_sha256_init(&h);
-	while (off < size) {
-		size_t want = (size_t)MIN((uint64_t)READ_BACK_BLOCK, size - off);
-		size_t rd = want;
-		/*
-		 * O_DIRECT reads whole blocks: round the tail up to 4096 while that stays
-		 * inside the device, else to 512 (a block device's size is a multiple
-		 * of its logical block size, and that is 512 wherever 4096 does not fit).
-		 */
-		if (direct && rd % DIRECT_ALIGN) {
-			size_t up = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-			if (off + up > dev_size)
-				up = (rd + 511) & ~(size_t)511;
-			rd = up;
-		}
-		r = io_pread_all(fd, buf, rd, off);
-		if (r < 0) {
-			r = fail(-EIO, "reading back slot at offset %llu failed",
-			         (unsigned long long)off);
-			break;
-		}
-		crypto_sha256_update(&h, buf, want);
-		if (off < size / 2 && off + want >= size / 2)
-			testpoint("mid-verify");
-		off += want;
-	}
-	crypto_sha256_final(&h, ret_digest);
-	free(buf);
-	io_close(fd);
-	return r;
+	for (int i = 0; i < PIPE_DEPTH; i++)
+		free(q.piece[i].buf);
+	if (r < 0)
+		return r;
+	if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
+		return blame(b, path, w->read_back);
+	testpoint("written");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	log_info("image written%s (%llu bytes, %.0f MiB/s)", w->read_back ? " and read back" : "",
+	         (unsigned long long)m->image_size,
+	         s > 0 ? (double)m->image_size / (1024.0 * 1024.0) / s : 0.0);
+	return 0;
 }
 
-int install_image(const struct bundle *b, const char *path)
+int install_image(const struct bundle *b, const char *path, bool read_back)
 {
-	uint8_t digest[CRYPTO_DIGEST_SIZE];
+	struct writer w = {.b = b, .fd = -1, .rfd = -1, .read_back = read_back};
 	uint64_t slot_size;
-	int fd, r;
+	int r;
 
 	/* O_EXCL on a block device fails if it is mounted: the running root can never be the
 	 * target. */
-	fd = io_open(path, O_RDWR | O_EXCL, 0);
-	if (fd < 0)
-		return fail(fd == -EBUSY ? -EBUSY : -EIO, "cannot open target slot %s: %s", path,
-		            strerror(-fd));
-	r = io_size(fd, &slot_size);
+	w.fd = io_open(path, O_RDWR | O_EXCL, 0);
+	if (w.fd < 0)
+		return fail(w.fd == -EBUSY ? -EBUSY : -EIO, "cannot open target slot %s: %s", path,
+		            strerror(-w.fd));
+	r = io_size(w.fd, &slot_size);
+	if (r < 0)
+		r = fail(-EIO, "cannot size slot %s: %s", path, strerror(-r));
 	if (r == 0 && b->manifest.image_size > slot_size)
 		r = fail(-ENOSPC, "image of %llu bytes does not fit slot of %llu bytes",
 		         (unsigned long long)b->manifest.image_size, (unsigned long long)slot_size);
+	w.dev_size = slot_size;
+	if (r == 0 && read_back)
+		r = open_read_back(&w, path);
 	if (r == 0)
-		r = stream(b, fd);
+		r = write_slot(b, path, &w);
 	if (r == 0) {
-		r = io_sync(fd);
+		/* Only a flushed slot may be tried: the record's TRYING commit comes after this. */
+		r = io_sync(w.fd);
 		if (r < 0)
 			r = fail(-EIO, "flushing slot %s failed: %s", path, strerror(-r));
 		else
 			testpoint("flushed");
 	}
-	int c = io_close(fd);
+	if (w.rfd >= 0)
+		io_close(w.rfd);
+	int c = io_close(w.fd);
 	if (r == 0 && c < 0)
 		r = fail(-EIO, "closing slot %s failed: %s", path, strerror(-c));
-	if (r < 0)
-		return r;
-	log_info("image written (%llu bytes); reading it back",
-	         (unsigned long long)b->manifest.image_size);
-	r = install_read_back(path, b->manifest.image_size, digest);
-	if (r < 0)
-		return r;
-	if (memcmp(digest, b->manifest.image_digest, sizeof(digest)) != 0)
-		return fail(-EIO, "slot %s reads back different from the image written", path);
-	return 0;
+	return r;
 }

@@ -2,11 +2,21 @@
 #pragma once
 
 /*
- * Writing a verified bundle's image into a slot: stream, flush, then read the
- * slot back from the medium (bypassing the page cache) and compare its
- * SHA-256 with the manifest's. Only after that may the slot be tried.
+ * Writing a verified bundle's image into a slot. Two threads share the work:
+ * this one reads each chunk, checks it against its signed digest and
+ * inflates it; a writer writes it to the slot, reads it back from the medium
+ * (O_DIRECT: not from the page cache) and hashes what it read. The SHA-256 of
+ * everything read back must equal the manifest's image digest, and the slot
+ * is flushed, before the slot may be tried. A few chunk buffers are in flight
+ * between the two: memory stays constant whatever the image size.
+ *
+ * With read_back off the writer hashes what it wrote instead (the image is
+ * still checked; the medium is trusted). When a test has hooked the I/O layer
+ * both halves run in this thread, so that the sequence of I/O calls is the
+ * same on every run.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bundle.h"
@@ -20,7 +30,4 @@ int install_slot_size(const char *path, uint64_t *ret_size);
  * bundle's payload is corrupt, -EIO when the device fails or reads back
  * different. Every failure leaves a reason (fail.h).
  */
-int install_image(const struct bundle *b, const char *path);
-
-/* Reads size bytes of the device at path, from the medium, and hashes them. */
-int install_read_back(const char *path, uint64_t size, uint8_t ret_digest[CRYPTO_DIGEST_SIZE]);
+int install_image(const struct bundle *b, const char *path, bool read_back);

@@ -16,6 +16,11 @@ void io_set_hooks(const struct io_hooks *h)
 	hooks = h;
 }
 
+bool io_hooked(void)
+{
+	return hooks != NULL;
+}
+
 static int before(enum io_op op, int fd, const char *path, size_t len)
 {
 	if (!hooks || !hooks->before)
@@ -63,6 +68,8 @@ static int read_loop(int fd, uint8_t *p, size_t len, uint64_t off, int positiona
 		}
 		if (n == 0)
 			return -ENODATA;
+		if (hooks && hooks->after_read)
+			hooks->after_read(hooks->userdata, fd, p, (size_t)n, off);
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;

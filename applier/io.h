@@ -13,6 +13,7 @@
  * progress is reported as -EIO.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,11 +33,20 @@ struct io_hooks {
 	int (*before)(void *userdata, enum io_op op, int fd, const char *path, size_t len);
 	void (*after_write)(void *userdata, int fd, const void *buf, size_t len, uint64_t off);
 	void (*after_sync)(void *userdata, int fd);
+	/* After a successful read, with the bytes read: a test may change them (a lying medium). */
+	void (*after_read)(void *userdata, int fd, void *buf, size_t len, uint64_t off);
 	void *userdata;
 };
 
 /* Installs hooks (NULL removes them). Tests only. */
 void io_set_hooks(const struct io_hooks *hooks);
+
+/*
+ * Whether hooks are installed. Code that would spread its I/O over threads
+ * keeps it in one thread then, so that a test sees the same sequence of calls
+ * on every run (fault injection counts them).
+ */
+bool io_hooked(void);
 
 int io_open(const char *path, int flags, mode_t mode);
 int io_openat(int dirfd, const char *path, int flags, mode_t mode);

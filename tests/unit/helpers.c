@@ -95,6 +95,7 @@ void helpers_bundle_options(struct create_options *o, const char *image, const c
 	        .version = version,
 	        .chunk_size = HELPERS_CHUNK_SIZE,
 	        .level = HELPERS_LEVEL,
+	        .window_log = CREATE_DEFAULT_WINDOW_LOG,
 	        .created = 1700000000,
 	};
 }
@@ -479,9 +480,20 @@ static int fault_before(void *userdata, enum io_op op, int fd, const char *path,
 	f->calls++;
 	if (f->nth > 0 && f->calls >= f->nth && f->calls < f->nth + MAX(f->count, 1)) {
 		f->failed++;
-		return f->error;
+		f->flip_next = f->corrupt;
+		return f->corrupt ? 0 : f->error;
 	}
 	return 0;
+}
+
+static void fault_after_read(void *userdata, int fd, void *buf, size_t len, uint64_t off)
+{
+	struct helpers_fault *f = userdata;
+
+	(void)fd, (void)off;
+	if (f->flip_next && len > 0)
+		((uint8_t *)buf)[len / 2] ^= 0x10;
+	f->flip_next = false;
 }
 
 void helpers_fault_set(struct helpers_fault *f)
@@ -492,6 +504,8 @@ void helpers_fault_set(struct helpers_fault *f)
 	}
 	f->calls = 0;
 	f->failed = 0;
-	f->hooks = (struct io_hooks){.before = fault_before, .userdata = f};
+	f->flip_next = false;
+	f->hooks = (struct io_hooks){
+	        .before = fault_before, .after_read = fault_after_read, .userdata = f};
 	io_set_hooks(&f->hooks);
 }

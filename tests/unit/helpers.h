@@ -154,9 +154,11 @@ struct helpers_fault {
 	const char *suffix;
 	int nth;
 	int error;
-	int calls;  /* matching calls seen */
-	int failed; /* calls made to fail */
-	int count;  /* consecutive calls to fail from the nth on; 0 means 1 */
+	int calls;    /* matching calls seen */
+	int failed;   /* calls made to fail */
+	int count;    /* consecutive calls to fail from the nth on; 0 means 1 */
+	bool corrupt; /* IO_READ: instead of failing, the call succeeds with a byte flipped */
+	bool flip_next;
 	struct io_hooks hooks;
 };
 

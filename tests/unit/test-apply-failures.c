@@ -395,6 +395,42 @@ TEST(apply_fault_slot_read_back_fails)
 	check_io_fault(&f, "reading back");
 }
 
+/* A medium that takes the write but gives back one wrong byte: never tried, retried next boot. */
+TEST(apply_fault_slot_reads_back_different)
+{
+	struct helpers_fault f = {
+	        .op = IO_READ, .suffix = "/slot-b", .nth = 2, .error = 0, .corrupt = true};
+
+	check_io_fault(&f, "reads back different");
+}
+
+/* With read-back off the same lie goes unseen: the option trusts the medium, as documented. */
+TEST(apply_without_read_back_trusts_the_medium)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	struct helpers_fault f = {
+	        .op = IO_READ, .suffix = "/slot-b", .nth = 1, .error = 0, .corrupt = true};
+	uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
+	struct state_record st;
+	uint8_t slot = 9;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
+	REQUIRE(helpers_drop(&d, "v2") == 0);
+	d.cfg.no_read_back = true;
+	helpers_fault_set(&f);
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	helpers_fault_set(NULL);
+	CHECK_EQ(f.calls, 0); /* the slot was never read */
+	CHECK_EQ(slot, 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_TRYING);
+	/* What was written is still checked against the image. */
+	REQUIRE(helpers_sha256_file(test_path("v2.img"), HELPERS_IMAGE_SIZE, want) == 0);
+	REQUIRE(helpers_sha256_file(d.slot[1], HELPERS_IMAGE_SIZE, got) == 0);
+	CHECK(DIGEST_EQ(got, want));
+}
+
 TEST(apply_fault_commit_after_install_fails_then_resumes)
 {
 	_cleanup_device_ struct helpers_device d = {0};
