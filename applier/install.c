@@ -30,10 +30,21 @@ int install_slot_size(const char *path, uint64_t *ret_size)
 }
 
 /*
- * The writer's half: each inflated chunk is written, then read back from the
- * medium into the same buffer (first poisoned, so a read that delivers
- * nothing cannot pass for the data) and hashed.
+ * The writer's half: each inflated chunk is written and its writeback
+ * started; a few chunks later (READ_LAG_BYTES behind the write, so that the
+ * medium works on both at once) it is read back from the medium into a
+ * poisoned buffer, so a read that delivers nothing cannot pass for the data,
+ * and hashed. Chunks come in image order, so the hash is the image's.
  */
+#define READ_LAG_BYTES (4u << 20)
+#define READ_LAG_MAX 64
+
+/* A written chunk whose read-back is still to come. */
+struct span {
+	uint64_t off;
+	uint32_t size, index;
+};
+
 struct writer {
 	const struct bundle *b;
 	int fd;      /* the slot, for writing */
@@ -41,6 +52,9 @@ struct writer {
 	bool direct; /* rfd is O_DIRECT: reads are rounded up to whole blocks */
 	bool read_back;
 	uint64_t dev_size;
+	uint8_t *rbuf;                 /* chunk_size bytes, aligned: what was read back */
+	struct span lag[READ_LAG_MAX]; /* written, not yet read back, oldest first (a ring) */
+	unsigned lag_first, lag_count, lag_max;
 	struct crypto_sha256 image; /* of what was read back (or written) */
 	char reason[FAIL_REASON_MAX];
 };
@@ -77,24 +91,53 @@ static int read_back(struct writer *w, uint8_t *buf, uint32_t size, uint64_t off
 	return 0;
 }
 
+/* Reads back and hashes the oldest written chunk not yet read back. */
+static int verify_oldest(struct writer *w)
+{
+	const struct span *s = &w->lag[w->lag_first];
+	int r = read_back(w, w->rbuf, s->size, s->off);
+
+	if (r < 0)
+		return r;
+	if (s->index == w->b->manifest.chunk_count / 2)
+		testpoint("mid-verify");
+	crypto_sha256_update(&w->image, w->rbuf, s->size);
+	w->lag_first = (w->lag_first + 1) % READ_LAG_MAX;
+	w->lag_count--;
+	return 0;
+}
+
+/* Reads back whatever is still behind: after the last chunk was written. */
+static int verify_rest(struct writer *w)
+{
+	int r = 0;
+
+	while (r == 0 && w->lag_count)
+		r = verify_oldest(w);
+	return r;
+}
+
 static int write_piece(struct writer *w, const struct piece *p)
 {
-	uint32_t half = w->b->manifest.chunk_count / 2;
 	int r = io_pwrite_all(w->fd, p->buf, p->size, p->off);
 
 	if (r < 0)
 		return fail(r == -ENOSPC ? -ENOSPC : -EIO, "writing slot at offset %llu: %s",
 		            (unsigned long long)p->off, strerror(-r));
-	if (p->index == half)
+	if (p->index == w->b->manifest.chunk_count / 2)
 		testpoint("mid-write");
-	if (w->read_back) {
-		r = read_back(w, p->buf, p->size, p->off);
+	if (!w->read_back) {
+		crypto_sha256_update(&w->image, p->buf, p->size);
+		return 0;
+	}
+	io_start_writeback(w->fd, p->off, p->size);
+	if (w->lag_count == w->lag_max) {
+		r = verify_oldest(w);
 		if (r < 0)
 			return r;
-		if (p->index == half)
-			testpoint("mid-verify");
 	}
-	crypto_sha256_update(&w->image, p->buf, p->size);
+	w->lag[(w->lag_first + w->lag_count++) % READ_LAG_MAX] =
+	        (struct span){.off = p->off, .size = p->size, .index = p->index};
 	return 0;
 }
 
@@ -244,6 +287,11 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 	for (int i = 0; i < PIPE_DEPTH && r == 0; i++)
 		if (posix_memalign((void **)&q.piece[i].buf, DIRECT_ALIGN, m->chunk_size) != 0)
 			r = -ENOMEM;
+	if (r == 0 && w->read_back &&
+	    posix_memalign((void **)&w->rbuf, DIRECT_ALIGN, m->chunk_size) != 0)
+		r = -ENOMEM;
+	w->lag_max = READ_LAG_BYTES / m->chunk_size;
+	w->lag_max = w->lag_max < 1 ? 1 : w->lag_max > READ_LAG_MAX ? READ_LAG_MAX : w->lag_max;
 	if (r == 0)
 		r = payload_open(&p, b);
 	if (r == 0) {
@@ -252,11 +300,15 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 		crypto_sha256_init(&w->image);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		r = stream(&q, &p);
+		if (r == 0)
+			r = verify_rest(w);
 		payload_close(&p);
 		crypto_sha256_final(&w->image, digest);
 	}
 	for (int i = 0; i < PIPE_DEPTH; i++)
 		free(q.piece[i].buf);
+	free(w->rbuf);
+	w->rbuf = NULL;
 	if (r < 0)
 		return r;
 	if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
