@@ -24,7 +24,7 @@ struct create_options {
 
 #define CREATE_DEFAULT_CHUNK_SIZE (512u * 1024)
 #define CREATE_DEFAULT_LEVEL 19
-#define CREATE_DEFAULT_WINDOW_LOG 22
+#define CREATE_DEFAULT_WINDOW_LOG 21
 /*
  * A stream is cut into independent frames of this many image bytes, so that
  * they can be compressed in parallel; each restart costs a window's worth of

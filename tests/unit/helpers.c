@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "staged.h"
 #include "test.h"
 #include "util.h"
@@ -95,7 +96,7 @@ void helpers_bundle_options(struct create_options *o, const char *image, const c
 	        .version = version,
 	        .chunk_size = HELPERS_CHUNK_SIZE,
 	        .level = HELPERS_LEVEL,
-	        .window_log = CREATE_DEFAULT_WINDOW_LOG,
+	        .window_log = CODEC_MAX_WINDOW_LOG, /* the largest a device takes */
 	        .created = 1700000000,
 	};
 }
