@@ -38,11 +38,17 @@ $(BUILD)/libsystemota.a: $(OBJS)
 	$(call say,AR $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/systemota: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
+# The build host's part, named on the host binary's link line: bundle create and
+# resign (zstd's compressor). tool.c refers to it weakly, so the device's static
+# binary, linked from the archive alone, leaves it out.
+HOST_OBJS = $(BUILD)/obj/create.o $(BUILD)/obj/compress.o
+
+$(BUILD)/systemota: $(BUILD)/obj/main.o $(HOST_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-# The initramfs and the demo's busybox root carry this one: no shared libraries needed.
+# The initramfs and the demo's busybox root carry this one: no shared libraries
+# needed, and no bundle making (the device never compresses or signs).
 $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
@@ -162,6 +168,13 @@ docs: $(BUILD)/unit-tests
 		/<!-- matrix end -->/ { skip = 0 } !skip' docs/security.md > docs/security.md.tmp
 	mv docs/security.md.tmp docs/security.md
 
+# The benchmark: our installer against dd, zstd -dc | dd, RAUC and SWUpdate,
+# with scaling, boot, initramfs and bundle-size figures (bench/run.sh lists the
+# settings, e.g. make bench REPS=5 BENCH_SIZES="64 256"); report in
+# $(BUILD)/bench/report.md, images and bundles cached in $(BUILD)/bench/cache.
+bench: $(BUILD)/systemota $(BUILD)/systemota.static
+	BUILD=$(abspath $(BUILD)) BENCH_COMMAND='make bench $(MAKEOVERRIDES)' bench/run.sh
+
 PREFIX ?= /usr
 DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d
 install: $(BUILD)/systemota
@@ -182,4 +195,4 @@ install: $(BUILD)/systemota
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all unit qemu-device deps demo check powercut docs fuzz fuzz-replay install clean
+.PHONY: all unit qemu-device deps demo check powercut docs fuzz fuzz-replay install clean bench

@@ -11,7 +11,6 @@
 
 struct codec {
 	ZSTD_DCtx *d;
-	ZSTD_CCtx *c;
 	bool frame_open;     /* stream: the last chunk ended inside a frame */
 	unsigned window_log; /* stream: the largest window allowed */
 };
@@ -41,7 +40,6 @@ void codec_free(struct codec *c)
 	if (!c)
 		return;
 	ZSTD_freeDCtx(c->d);
-	ZSTD_freeCCtx(c->c);
 	free(c);
 }
 
@@ -153,69 +151,6 @@ int codec_stream_chunk(struct codec *c, const uint8_t *src, size_t src_len, uint
 	c->frame_open = r != 0;
 	if (last && c->frame_open)
 		return fail(-EBADMSG, "zstd stream does not end with the last chunk");
-	return 0;
-}
-
-static int compressor(struct codec *c)
-{
-	if (!c->c)
-		c->c = ZSTD_createCCtx();
-	return c->c ? 0 : -ENOMEM;
-}
-
-int codec_frame_begin(struct codec *c, int level, unsigned window_log, uint64_t frame_len)
-{
-	if (compressor(c) < 0)
-		return -ENOMEM;
-	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
-	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_windowLog, (int)window_log);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_checksumFlag, 0);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setPledgedSrcSize(c->c, frame_len);
-	if (ZSTD_isError(r))
-		return fail(-EINVAL, "zstd: %s", ZSTD_getErrorName(r));
-	return 0;
-}
-
-int codec_frame_chunk(struct codec *c, const uint8_t *src, size_t src_len, bool last, uint8_t *dst,
-                      size_t dst_cap, size_t *ret_len)
-{
-	ZSTD_inBuffer in = {src, src_len, 0};
-	ZSTD_outBuffer out = {dst, dst_cap, 0};
-	size_t r;
-
-	/* Flush (or end) until zstd has nothing left: the chunk's bytes are all in dst. */
-	do {
-		r = ZSTD_compressStream2(c->c, &out, &in, last ? ZSTD_e_end : ZSTD_e_flush);
-		if (ZSTD_isError(r))
-			return fail(-EIO, "zstd compression failed: %s", ZSTD_getErrorName(r));
-		if (r && out.pos == out.size)
-			return fail(-EIO, "zstd output of a chunk exceeds %zu bytes", dst_cap);
-	} while (r != 0);
-	*ret_len = out.pos;
-	return 0;
-}
-
-int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
-                   size_t dst_cap, size_t *ret_len)
-{
-	if (compressor(c) < 0)
-		return -ENOMEM;
-	ZSTD_CCtx_reset(c->c, ZSTD_reset_session_and_parameters);
-	/* The content size goes in the frame header; the reader checks it against the table. */
-	size_t r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_compressionLevel, level);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_contentSizeFlag, 1);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(c->c, ZSTD_c_checksumFlag, 0);
-	if (!ZSTD_isError(r))
-		r = ZSTD_compress2(c->c, dst, dst_cap, src, src_len);
-	if (ZSTD_isError(r))
-		return fail(-EIO, "zstd compression failed: %s", ZSTD_getErrorName(r));
-	*ret_len = r;
 	return 0;
 }
 

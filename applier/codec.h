@@ -54,17 +54,6 @@ int codec_stream_begin(struct codec *c, unsigned window_log);
 int codec_stream_chunk(struct codec *c, const uint8_t *src, size_t src_len, uint8_t *dst,
                        size_t expected, bool last);
 
-/*
- * Compressing a stream: one frame of frame_len bytes, fed a chunk at a time
- * (flushed after each; the frame ends with its last chunk). A payload may be
- * several such frames one after the other (made in parallel).
- */
-int codec_frame_begin(struct codec *c, int level, unsigned window_log, uint64_t frame_len);
-int codec_frame_chunk(struct codec *c, const uint8_t *src, size_t src_len, bool last, uint8_t *dst,
-                      size_t dst_cap, size_t *ret_len);
-
-/* Compresses src into one frame at level. Returns the frame size in *ret_len. */
-int codec_compress(struct codec *c, int level, const uint8_t *src, size_t src_len, uint8_t *dst,
-                   size_t dst_cap, size_t *ret_len);
+/* Making these layouts is compress.h's business (build host only). */
 
 const char *codec_name(uint8_t kind);

@@ -12,6 +12,7 @@
 
 #include "bundle.h"
 #include "codec.h"
+#include "compress.h"
 #include "crypto.h"
 #include "fail.h"
 #include "io.h"
@@ -24,7 +25,7 @@ struct builder {
 	struct bundle_header h;
 	struct bundle_manifest m;
 	uint8_t *manifest; /* fixed part + chunk table */
-	struct codec *codec;
+	struct compressor *z;
 	uint8_t *raw, *stored;
 };
 
@@ -81,7 +82,7 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 		crypto_sha256_update(&image, bld->raw, c.size);
 		stored_len = c.size;
 		if (bld->m.compression == CODEC_ZSTD) {
-			r = codec_compress(bld->codec, bld->o->level, bld->raw, c.size, bld->stored,
+			r = compress_chunk(bld->z, bld->o->level, bld->raw, c.size, bld->stored,
 			                   codec_bound(bld->m.chunk_size), &stored_len);
 			if (r < 0)
 				return r;
@@ -118,14 +119,14 @@ static void *compress_frame(void *arg)
 	uint64_t start = (uint64_t)j->first * m->chunk_size;
 	uint64_t len = MIN((uint64_t)j->count * m->chunk_size, m->image_size - start);
 	size_t cap = (size_t)j->count * codec_bound(m->chunk_size);
-	struct codec *codec = NULL;
+	struct compressor *z = NULL;
 	uint8_t *raw = malloc(m->chunk_size);
 	int r;
 
 	j->out = malloc(cap);
-	r = raw && j->out ? codec_new(&codec) : -ENOMEM;
+	r = raw && j->out ? compressor_new(&z) : -ENOMEM;
 	if (r == 0)
-		r = codec_frame_begin(codec, j->bld->o->level, m->window_log, len);
+		r = compress_frame_begin(z, j->bld->o->level, m->window_log, len);
 	for (uint32_t i = j->first; r == 0 && i < j->first + j->count; i++) {
 		struct bundle_chunk c;
 		size_t n;
@@ -135,8 +136,8 @@ static void *compress_frame(void *arg)
 			r = fail(r, "reading image chunk %u", i);
 			break;
 		}
-		r = codec_frame_chunk(codec, raw, c.size, i + 1 == j->first + j->count,
-		                      j->out + j->out_len, cap - j->out_len, &n);
+		r = compress_frame_chunk(z, raw, c.size, i + 1 == j->first + j->count,
+		                         j->out + j->out_len, cap - j->out_len, &n);
 		if (r < 0)
 			break;
 		uint8_t digest[CRYPTO_DIGEST_SIZE];
@@ -149,7 +150,7 @@ static void *compress_frame(void *arg)
 	if (r < 0)
 		snprintf(j->reason, sizeof(j->reason), "%s", fail_reason());
 	j->r = r;
-	codec_free(codec);
+	compressor_free(z);
 	free(raw);
 	return NULL;
 }
@@ -282,7 +283,7 @@ static int build(struct builder *bld, uint64_t image_size)
 	bld->stored = malloc(codec_bound(o->chunk_size));
 	if (!bld->manifest || !bld->raw || !bld->stored)
 		return -ENOMEM;
-	r = codec_new(&bld->codec);
+	r = compressor_new(&bld->z);
 	if (r < 0)
 		return r;
 	uint64_t payload = BUNDLE_HEADER_SIZE + bld->h.manifest_size + BUNDLE_SIGBLOCK_SIZE;
@@ -336,7 +337,7 @@ int create_bundle(const struct create_options *o)
 		log_info("created %s: version %llu (%s), %u chunks, payload %llu of %llu bytes",
 		         o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
 		         (unsigned long long)bld.h.payload_size, (unsigned long long)size);
-	codec_free(bld.codec);
+	compressor_free(bld.z);
 	free(bld.manifest);
 	free(bld.raw);
 	free(bld.stored);

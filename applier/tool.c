@@ -15,10 +15,29 @@
 #include "state.h"
 #include "util.h"
 
+/*
+ * Making and signing bundles is the build host's job: the device's static
+ * binary (the initramfs') is linked without create.o and compress.o, and so
+ * without zstd's compressor (Makefile, HOST_OBJS). The references are weak,
+ * so there they are NULL and the commands say where they run instead.
+ */
+#pragma weak create_bundle
+#pragma weak create_resign
+
+static int host_only(const char *what)
+{
+	return fail(-ENOTSUP,
+	            "%s: this is the device build of systemota, which cannot make "
+	            "bundles; run it on the build host",
+	            what);
+}
+
 static int bundle_create(struct cli *c)
 {
 	struct create_options *o = &c->create;
 
+	if (!create_bundle)
+		return host_only("bundle create");
 	if (!o->image || !o->key || !o->output || !c->cfg.compatible[0] || !o->version)
 		return fail(-EINVAL, "bundle create needs --image, --key, --compatible, --version "
 		                     "and -o");
@@ -81,6 +100,8 @@ int tool_bundle(struct cli *c, int argc, char **argv)
 		if (!c->create.key || !c->create.output)
 			return fail(-EINVAL,
 			            "usage: systemota bundle resign --key KEY -o OUT FILE");
+		if (!create_resign)
+			return host_only("bundle resign");
 		return create_resign(argv[1], c->create.key, c->create.output);
 	}
 	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE|resign FILE");

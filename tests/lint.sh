@@ -24,5 +24,14 @@ done)
 while IFS= read -r f; do
 	check "clang-format $f" clang-format --dry-run -Werror "$f"
 done < <(git ls-files -co --exclude-standard -- '*.c' '*.h')
+# The device's static binary (the initramfs') is linked without the build
+# host's part: no zstd compressor, and bundle create says where it runs.
+static=${BUILD:-build}/systemota.static
+# shellcheck disable=SC2016 # expanded by the inner shell
+check "device binary has no zstd compressor" bash -c \
+	'nm "$1" | grep -q " T ZSTD_decompressStream$" && ! nm "$1" | grep -q " T ZSTD_compressStream2$"' _ "$static"
+# shellcheck disable=SC2016
+check "device binary refuses bundle create" bash -c \
+	'out=$("$1" bundle create 2>&1) || grep -q "device build of systemota" <<< "$out"' _ "$static"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "codec.h"
+#include "compress.h"
 #include "fail.h"
 #include "test.h"
 #include "util.h"
@@ -76,12 +77,17 @@ static int decompress_into(struct codec *c, const uint8_t *src, size_t len, size
 }
 
 /* Compresses src (level) into a fresh buffer of codec_bound() bytes. */
-static uint8_t *compress(struct codec *c, int level, const uint8_t *src, size_t n, size_t *ret_len)
+static uint8_t *compress(int level, const uint8_t *src, size_t n, size_t *ret_len)
 {
 	size_t cap = codec_bound(n);
 	uint8_t *dst = malloc(cap);
+	struct compressor *z = NULL;
+	int r = dst ? compressor_new(&z) : -ENOMEM;
 
-	if (dst && codec_compress(c, level, src, n, dst, cap, ret_len) == 0)
+	if (r == 0)
+		r = compress_chunk(z, level, src, n, dst, cap, ret_len);
+	compressor_free(z);
+	if (r == 0)
 		return dst;
 	free(dst);
 	return NULL;
@@ -110,7 +116,7 @@ TEST(codec_round_trip)
 				struct out o;
 				if (levels[l] > 3 && n > 65536)
 					continue; /* slow, and adds nothing */
-				uint8_t *z = compress(c, levels[l], src, n, &len);
+				uint8_t *z = compress(levels[l], src, n, &len);
 				REQUIRE(z && out_new(&o, n) == 0);
 				CHECK(len <= codec_bound(n));
 				if (kind == 0 && n >= 4096)
@@ -138,7 +144,7 @@ TEST(codec_bound_covers_incompressible_data)
 		uint8_t *src = malloc(n + 1);
 		REQUIRE(src);
 		fill_random(src, n);
-		uint8_t *z = compress(c, 19, src, n, &len);
+		uint8_t *z = compress(19, src, n, &len);
 		CHECK(z != NULL);
 		CHECK(len >= n && len <= codec_bound(n)); /* random data does not shrink */
 		CHECK(codec_bound(n) >= n);
@@ -149,7 +155,10 @@ TEST(codec_bound_covers_incompressible_data)
 	uint8_t src[4096], dst[100];
 	size_t len = 0;
 	fill_random(src, sizeof(src));
-	CHECK(codec_compress(c, 3, src, sizeof(src), dst, sizeof(dst), &len) < 0);
+	struct compressor *z;
+	REQUIRE(compressor_new(&z) == 0);
+	CHECK(compress_chunk(z, 3, src, sizeof(src), dst, sizeof(dst), &len) < 0);
+	compressor_free(z);
 	codec_free(c);
 }
 
@@ -161,7 +170,7 @@ TEST(codec_refuses_wrong_content_size)
 
 	REQUIRE(codec_new(&c) == 0);
 	fill_text(src, sizeof(src));
-	uint8_t *z = compress(c, 3, src, sizeof(src), &len);
+	uint8_t *z = compress(3, src, sizeof(src), &len);
 	REQUIRE(z);
 	CHECK_EQ(decompress_into(c, z, len, sizeof(src)), 0);
 	/* The frame declares 5000 bytes: a chunk of any other size is refused. */
@@ -223,7 +232,7 @@ TEST(codec_refuses_anything_but_one_exact_frame)
 
 	REQUIRE(codec_new(&c) == 0);
 	fill_text(src, sizeof(src));
-	uint8_t *z = compress(c, 3, src, sizeof(src), &len);
+	uint8_t *z = compress(3, src, sizeof(src), &len);
 	REQUIRE(z && 2 * len + 16 <= sizeof(two));
 
 	/* Two frames back to back, each fine alone: 3000 + 3000 bytes or just the first. */
@@ -268,23 +277,27 @@ TEST(codec_refuses_anything_but_one_exact_frame)
 #define SCHUNKS 6
 
 /* A stream of SCHUNKS chunks of text, flushed at every chunk: stored bytes and their sizes. */
-static uint8_t *make_stream(struct codec *c, unsigned window_log, const uint8_t *src,
-                            size_t sizes[SCHUNKS], size_t *ret_len)
+static uint8_t *make_stream(unsigned window_log, const uint8_t *src, size_t sizes[SCHUNKS],
+                            size_t *ret_len)
 {
 	size_t cap = SCHUNKS * codec_bound(SCHUNK), len = 0;
 	uint8_t *dst = malloc(cap);
+	struct compressor *z = NULL;
 
-	if (!dst || codec_frame_begin(c, 3, window_log, SCHUNKS * SCHUNK) < 0)
+	if (!dst || compressor_new(&z) < 0 ||
+	    compress_frame_begin(z, 3, window_log, SCHUNKS * SCHUNK) < 0)
 		goto fail;
 	for (int i = 0; i < SCHUNKS; i++) {
-		if (codec_frame_chunk(c, src + i * SCHUNK, SCHUNK, i == SCHUNKS - 1, dst + len,
-		                      cap - len, &sizes[i]) < 0)
+		if (compress_frame_chunk(z, src + i * SCHUNK, SCHUNK, i == SCHUNKS - 1, dst + len,
+		                         cap - len, &sizes[i]) < 0)
 			goto fail;
 		len += sizes[i];
 	}
+	compressor_free(z);
 	*ret_len = len;
 	return dst;
 fail:
+	compressor_free(z);
 	free(dst);
 	return NULL;
 }
@@ -319,7 +332,7 @@ TEST(codec_stream_round_trip_chunk_by_chunk)
 	fill_text(src, sizeof(src));
 	fill_random(src + SCHUNK, SCHUNK); /* one incompressible chunk */
 	for (unsigned wl = CODEC_MIN_WINDOW_LOG; wl <= CODEC_MAX_WINDOW_LOG; wl += 4) {
-		uint8_t *z = make_stream(c, wl, src, sizes, &len);
+		uint8_t *z = make_stream(wl, src, sizes, &len);
 		REQUIRE(z);
 		memset(out, 0, sizeof(out));
 		CHECK_EQ(decode_stream(c, wl, z, sizes, out), 0);
@@ -343,7 +356,7 @@ TEST(codec_stream_refuses_misaligned_or_unfinished_chunks)
 
 	REQUIRE(codec_new(&c) == 0);
 	fill_text(src, sizeof(src));
-	uint8_t *z = make_stream(c, 16, src, sizes, &len);
+	uint8_t *z = make_stream(16, src, sizes, &len);
 	REQUIRE(z);
 
 	/* Chunk boundaries moved by one byte: a chunk ends inside a block. */
