@@ -30,33 +30,26 @@ int install_slot_size(const char *path, uint64_t *ret_size)
 }
 
 /*
- * The writer's half: each inflated chunk is written and its writeback
- * started; a few chunks later (READ_LAG_BYTES behind the write, so that the
- * medium works on both at once) it is read back from the medium into a
- * poisoned buffer, so a read that delivers nothing cannot pass for the data,
- * and hashed. Chunks come in image order, so the hash is the image's.
+ * Three parts, each in its own thread when the I/O is not hooked by a test:
+ * the inflating thread (the caller) verifies and inflates chunk after chunk
+ * into PIPE_DEPTH buffers; the writer writes each to the slot, with O_DIRECT
+ * where the medium allows (no copy into the page cache, and the bytes are on
+ * the medium when the write returns); the verifier follows the writer,
+ * reading every written chunk back from the medium into a poisoned buffer (a
+ * read that delivers nothing cannot pass for the data) and hashing it. Chunks
+ * come in image order, so that hash is the image's. Without read-back the
+ * writer hashes what it wrote.
  */
-#define READ_LAG_BYTES (4u << 20)
-#define READ_LAG_MAX 64
-
-/* A written chunk whose read-back is still to come. */
-struct span {
-	uint64_t off;
-	uint32_t size, index;
-};
-
 struct writer {
 	const struct bundle *b;
-	int fd;      /* the slot, for writing */
+	int fd;      /* the slot, for writing (buffered) */
+	int dfd;     /* the slot, O_DIRECT, for whole-block chunks; -1 where refused */
 	int rfd;     /* the slot again, O_DIRECT where the medium allows, for reading back */
 	bool direct; /* rfd is O_DIRECT: reads are rounded up to whole blocks */
 	bool read_back;
 	uint64_t dev_size;
-	uint8_t *rbuf;                 /* chunk_size bytes, aligned: what was read back */
-	struct span lag[READ_LAG_MAX]; /* written, not yet read back, oldest first (a ring) */
-	unsigned lag_first, lag_count, lag_max;
+	uint8_t *rbuf;              /* chunk_size bytes, aligned: what was read back */
 	struct crypto_sha256 image; /* of what was read back (or written) */
-	char reason[FAIL_REASON_MAX];
 };
 
 /* A chunk handed from the inflating thread to the writer. */
@@ -91,59 +84,51 @@ static int read_back(struct writer *w, uint8_t *buf, uint32_t size, uint64_t off
 	return 0;
 }
 
-/* Reads back and hashes the oldest written chunk not yet read back. */
-static int verify_oldest(struct writer *w)
+/* Reads chunk index back from the medium and hashes it. */
+static int verify_chunk(struct writer *w, uint32_t index)
 {
-	const struct span *s = &w->lag[w->lag_first];
-	int r = read_back(w, w->rbuf, s->size, s->off);
+	const struct bundle_manifest *m = &w->b->manifest;
+	uint64_t off = (uint64_t)index * m->chunk_size;
+	uint32_t size = m->image_size - off < m->chunk_size ? (uint32_t)(m->image_size - off)
+	                                                    : m->chunk_size;
+	int r = read_back(w, w->rbuf, size, off);
 
 	if (r < 0)
 		return r;
-	if (s->index == w->b->manifest.chunk_count / 2)
+	if (index == m->chunk_count / 2)
 		testpoint("mid-verify");
-	crypto_sha256_update(&w->image, w->rbuf, s->size);
-	w->lag_first = (w->lag_first + 1) % READ_LAG_MAX;
-	w->lag_count--;
+	crypto_sha256_update(&w->image, w->rbuf, size);
 	return 0;
-}
-
-/* Reads back whatever is still behind: after the last chunk was written. */
-static int verify_rest(struct writer *w)
-{
-	int r = 0;
-
-	while (r == 0 && w->lag_count)
-		r = verify_oldest(w);
-	return r;
 }
 
 static int write_piece(struct writer *w, const struct piece *p)
 {
-	int r = io_pwrite_all(w->fd, p->buf, p->size, p->off);
+	int r = -EINVAL;
 
+	/* Whole blocks go straight to the medium; a short last chunk through the page cache. */
+	if (w->dfd >= 0 && p->size % DIRECT_ALIGN == 0) {
+		r = io_pwrite_all(w->dfd, p->buf, p->size, p->off);
+		if (r == -EINVAL) { /* the medium wants other alignment after all */
+			io_close(w->dfd);
+			w->dfd = -1;
+		}
+	}
+	if (r == -EINVAL)
+		r = io_pwrite_all(w->fd, p->buf, p->size, p->off);
 	if (r < 0)
 		return fail(r == -ENOSPC ? -ENOSPC : -EIO, "writing slot at offset %llu: %s",
 		            (unsigned long long)p->off, strerror(-r));
 	if (p->index == w->b->manifest.chunk_count / 2)
 		testpoint("mid-write");
-	if (!w->read_back) {
+	if (!w->read_back)
 		crypto_sha256_update(&w->image, p->buf, p->size);
-		return 0;
-	}
-	io_start_writeback(w->fd, p->off, p->size);
-	if (w->lag_count == w->lag_max) {
-		r = verify_oldest(w);
-		if (r < 0)
-			return r;
-	}
-	w->lag[(w->lag_first + w->lag_count++) % READ_LAG_MAX] =
-	        (struct span){.off = p->off, .size = p->size, .index = p->index};
 	return 0;
 }
 
 /*
  * The hand-off: PIPE_DEPTH buffers go round; the inflating thread fills
- * piece[produced % PIPE_DEPTH], the writer empties piece[consumed % PIPE_DEPTH].
+ * piece[produced % PIPE_DEPTH], the writer empties piece[written % PIPE_DEPTH],
+ * the verifier reads back chunk verified while verified < written.
  */
 #define PIPE_DEPTH 2
 
@@ -151,11 +136,34 @@ struct pipe {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	struct piece piece[PIPE_DEPTH];
-	unsigned produced, consumed;
-	bool end;  /* nothing more will be produced */
-	int error; /* the writer's first failure: stop producing */
+	unsigned produced, written, verified;
+	bool end;          /* nothing more will be produced */
+	bool written_all;  /* nor written */
+	bool verify_along; /* a verifier thread reads back; else the writer does, chunk by chunk */
+	int error;         /* the first failure, of any thread: everyone stops */
+	char reason[FAIL_REASON_MAX];
 	struct writer *w;
 };
+
+/* Records a thread's failure (the first one wins), under the lock. */
+static void pipe_fail(struct pipe *q, int r)
+{
+	if (!q->error) {
+		q->error = r;
+		snprintf(q->reason, sizeof(q->reason), "%s", fail_reason());
+	}
+	pthread_cond_broadcast(&q->changed);
+}
+
+/* Writes a piece and, unless a verifier follows, reads it back. */
+static int put_piece(struct pipe *q, const struct piece *p)
+{
+	int r = write_piece(q->w, p);
+
+	if (r == 0 && q->w->read_back && !q->verify_along)
+		r = verify_chunk(q->w, p->index);
+	return r;
+}
 
 static void *writer_main(void *arg)
 {
@@ -163,21 +171,45 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (q->consumed == q->produced && !q->end)
+		while (q->written == q->produced && !q->end && !q->error)
 			pthread_cond_wait(&q->changed, &q->lock);
-		if (q->consumed == q->produced)
+		if (q->error || q->written == q->produced)
 			break;
 		pthread_mutex_unlock(&q->lock);
-		int r = write_piece(q->w, &q->piece[q->consumed % PIPE_DEPTH]);
+		int r = put_piece(q, &q->piece[q->written % PIPE_DEPTH]);
 		pthread_mutex_lock(&q->lock);
-		q->consumed++;
 		if (r < 0) {
-			snprintf(q->w->reason, sizeof(q->w->reason), "%s", fail_reason());
-			q->error = r;
-		}
-		pthread_cond_broadcast(&q->changed);
-		if (r < 0)
+			pipe_fail(q, r);
 			break;
+		}
+		q->written++;
+		pthread_cond_broadcast(&q->changed);
+	}
+	q->written_all = true;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static void *verifier_main(void *arg)
+{
+	struct pipe *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (q->verified == q->written && !q->written_all && !q->error)
+			pthread_cond_wait(&q->changed, &q->lock);
+		if (q->error || q->verified == q->written)
+			break;
+		unsigned i = q->verified;
+		pthread_mutex_unlock(&q->lock);
+		int r = verify_chunk(q->w, i);
+		pthread_mutex_lock(&q->lock);
+		if (r < 0) {
+			pipe_fail(q, r);
+			break;
+		}
+		q->verified++;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -187,29 +219,31 @@ static void *writer_main(void *arg)
 static int hand_over(struct pipe *q, bool threaded)
 {
 	if (!threaded) {
-		int r = write_piece(q->w, &q->piece[q->produced % PIPE_DEPTH]);
+		int r = put_piece(q, &q->piece[q->produced % PIPE_DEPTH]);
 		q->produced++;
 		return r;
 	}
 	pthread_mutex_lock(&q->lock);
 	q->produced++;
 	pthread_cond_broadcast(&q->changed);
-	/* Wait for the next buffer to come free (or for the writer to fail). */
-	while (q->produced - q->consumed == PIPE_DEPTH && !q->error)
+	/* Wait for the next buffer to come free (or for a thread to fail). */
+	while (q->produced - q->written == PIPE_DEPTH && !q->error)
 		pthread_cond_wait(&q->changed, &q->lock);
 	int r = q->error;
 	pthread_mutex_unlock(&q->lock);
-	return r ? fail(r, "%s", q->w->reason) : 0;
+	return r ? fail(r, "%s", q->reason) : 0;
 }
 
 static int stream(struct pipe *q, struct payload *p)
 {
 	bool threaded = !io_hooked();
-	pthread_t tid;
+	pthread_t writer, verifier;
 	int r = 0;
 
-	if (threaded && pthread_create(&tid, NULL, writer_main, q) != 0)
-		threaded = false; /* no thread to be had: both halves here */
+	if (threaded && pthread_create(&writer, NULL, writer_main, q) != 0)
+		threaded = false; /* no thread to be had: all parts here */
+	if (threaded && q->w->read_back)
+		q->verify_along = pthread_create(&verifier, NULL, verifier_main, q) == 0;
 	for (;;) {
 		struct piece *pc = &q->piece[q->produced % PIPE_DEPTH];
 		struct payload_chunk c;
@@ -226,11 +260,15 @@ static int stream(struct pipe *q, struct payload *p)
 	if (threaded) {
 		pthread_mutex_lock(&q->lock);
 		q->end = true;
+		if (r < 0)
+			pipe_fail(q, r); /* the inflating side failed: the others stop too */
 		pthread_cond_broadcast(&q->changed);
 		pthread_mutex_unlock(&q->lock);
-		pthread_join(tid, NULL);
+		pthread_join(writer, NULL);
+		if (q->verify_along)
+			pthread_join(verifier, NULL);
 		if (r == 0 && q->error)
-			r = fail(q->error, "%s", q->w->reason);
+			r = fail(q->error, "%s", q->reason);
 	}
 	return r;
 }
@@ -290,8 +328,6 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 	if (r == 0 && w->read_back &&
 	    posix_memalign((void **)&w->rbuf, DIRECT_ALIGN, m->chunk_size) != 0)
 		r = -ENOMEM;
-	w->lag_max = READ_LAG_BYTES / m->chunk_size;
-	w->lag_max = w->lag_max < 1 ? 1 : w->lag_max > READ_LAG_MAX ? READ_LAG_MAX : w->lag_max;
 	if (r == 0)
 		r = payload_open(&p, b);
 	if (r == 0) {
@@ -300,8 +336,6 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 		crypto_sha256_init(&w->image);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		r = stream(&q, &p);
-		if (r == 0)
-			r = verify_rest(w);
 		payload_close(&p);
 		crypto_sha256_final(&w->image, digest);
 	}
@@ -324,7 +358,7 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 
 int install_image(const struct bundle *b, const char *path, bool read_back)
 {
-	struct writer w = {.b = b, .fd = -1, .rfd = -1, .read_back = read_back};
+	struct writer w = {.b = b, .fd = -1, .dfd = -1, .rfd = -1, .read_back = read_back};
 	uint64_t slot_size;
 	int r;
 
@@ -341,6 +375,12 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 		r = fail(-ENOSPC, "image of %llu bytes does not fit slot of %llu bytes",
 		         (unsigned long long)b->manifest.image_size, (unsigned long long)slot_size);
 	w.dev_size = slot_size;
+	/*
+	 * Direct writes are a way to go faster, not a need: without them, the page
+	 * cache. Not under test hooks, whose injected short writes assume any length.
+	 */
+	if (r == 0 && !io_hooked() && (w.dfd = io_open(path, O_WRONLY | O_DIRECT, 0)) < 0)
+		w.dfd = -1;
 	if (r == 0 && read_back)
 		r = open_read_back(&w, path);
 	if (r == 0)
@@ -355,6 +395,8 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 	}
 	if (w.rfd >= 0)
 		io_close(w.rfd);
+	if (w.dfd >= 0)
+		io_close(w.dfd);
 	int c = io_close(w.fd);
 	if (r == 0 && c < 0)
 		r = fail(-EIO, "closing slot %s failed: %s", path, strerror(-c));

@@ -129,11 +129,6 @@ int io_sync(int fd)
 	return 0;
 }
 
-void io_start_writeback(int fd, uint64_t off, size_t len)
-{
-	(void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-}
-
 int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
 	int r = before(IO_RENAME, -1, newpath, 0);

@@ -64,13 +64,6 @@ int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Flushes the file's data (and the metadata needed to read it back) to stable storage. */
 int io_sync(int fd);
 
-/*
- * Starts writing [off, off+len) out to the medium without waiting for it
- * (sync_file_range). A throughput hint, not a flush: nothing is durable
- * before io_sync, so it is no hooked operation, and its failure is ignored.
- */
-void io_start_writeback(int fd, uint64_t off, size_t len);
-
 int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int io_unlinkat(int dirfd, const char *path, int flags);
 
