@@ -32,22 +32,8 @@
 # the install alone cost, the service being already up.
 set -euo pipefail
 
-die() { echo "rauc.sh: $*" >&2; exit 1; }
-
-need_packages() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-			missing+=("$p")
-	done
-	[ "${#missing[@]}" -eq 0 ] && return 0
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		"${missing[@]}" >/dev/null 2>&1 || {
-		apt-get update -q >/dev/null 2>&1 || true
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
-	}
-}
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "$0")/../lib.sh" # die, need_packages
 
 prepare() {
 	local image=$1 w=$2 fmt
