@@ -153,13 +153,14 @@ check: deps
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
-# A long campaign of random QEMU power cuts, with a summary table.
+# A long campaign of random QEMU power cuts, with a summary table
+# (RESUME=1 goes on with an interrupted one).
 N ?= 500
 SEED ?= 1
 powercut: deps
 	$(MAKE) all
 	$(MAKE) qemu-device
-	tests/qemu/powercut-campaign.sh $(N) $(SEED)
+	RESUME=$(RESUME) tests/qemu/powercut-campaign.sh $(N) $(SEED)
 
 # Documents generated from the tests' own lists (the rejection matrix).
 docs: $(BUILD)/unit-tests

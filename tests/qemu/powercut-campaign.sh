@@ -2,7 +2,8 @@
 # make powercut N=500 [SEED=1]: N random power cuts (powercut-random with
 # seeds SEED..SEED+N-1), QEMU_JOBS at a time, then a summary: cuts by the
 # phase the update was in, outcomes, and every failure with its seed (rerun
-# one with: tests/qemu/run-all.sh powercut-random:SEED).
+# one with: tests/qemu/run-all.sh powercut-random:SEED). RESUME=1 goes on with
+# an interrupted campaign: seeds that already have a result are not run again.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -10,11 +11,17 @@ n=${1:-500} seed=${2:-1}
 out=$top/build/powercut
 mkdir -p "$out"
 cases=()
-for ((i = 0; i < n; i++)); do cases+=("powercut-random:$((seed + i))"); done
+for ((i = 0; i < n; i++)); do
+	s=$((seed + i))
+	[ "${RESUME:-0}" = 1 ] && [ -f "$top/build/tests/qemu/powercut-random-$s/result" ] && continue
+	cases+=("powercut-random:$s")
+done
 start=$SECONDS
-echo "==> $n random power cuts, seeds $seed..$((seed + n - 1)), log in $out/campaign.log"
-"$here/run-all.sh" "${cases[@]}" > "$out/campaign.log" 2>&1
-status=$?
+echo "==> $n random power cuts, seeds $seed..$((seed + n - 1)), ${#cases[@]} to run, log in $out/campaign.log"
+status=0
+if [ "${#cases[@]}" -gt 0 ]; then
+	"$here/run-all.sh" "${cases[@]}" >> "$out/campaign.log" 2>&1 || status=$?
+fi
 elapsed=$((SECONDS - start))
 
 # Which phase a cut hit, from the last console line before it.
@@ -22,7 +29,7 @@ phase_of() {
 	case $1 in
 	*"TESTPOINT"*) echo "test point" ;;
 	none | "") echo "kernel and initramfs start" ;;
-	*"running version 1"* | "PC: version=1"* | *"staged version"* | "PC: canary"*) echo "staging (version 1 running)" ;;
+	*"running version 1"* | "PC: version=1"* | *"staged version"* | "PC: canary"* | "PC: STAGED"*) echo "staging (version 1 running)" ;;
 	*"systemota: state:"* | *"installing version"* | *"interrupted"*) echo "install: writing and reading back slot B" ;;
 	*"reading it back"* | *"image written"*) echo "install: flushing slot B" ;;
 	*"written and verified"* | *"trial boot of slot"* | *"booting slot"*) echo "switch: trial counted, mounting B" ;;
@@ -56,7 +63,7 @@ done
 {
 	echo "## Power-cut campaign: $n random cuts (seeds $seed..$((seed + n - 1)))"
 	echo
-	echo "Command: \`make powercut N=$n SEED=$seed\`; $elapsed s with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)."
+	echo "Command: \`make powercut N=$n SEED=$seed${RESUME:+ RESUME=$RESUME}\`; $elapsed s for the ${#cases[@]} runs made now, with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)."
 	echo
 	echo "| phase the cut hit | cuts |"
 	echo "| --- | ---: |"
