@@ -657,7 +657,10 @@ REPORT=$OUT/report.md
 	echo
 	max_rss=$(awk -F'\t' '($1 == "ours-yes" || $1 == "ours-no") && $4 == "ok" && $7 > m { m = $7 } END { print m + 0 }' "$RUNS")
 	# (ratio prints no newline: one line per size, or sort sees one number)
-	max_ratio=$(for s in "${SIZES[@]}"; do echo "$(ratio "$(file_size "$(bundle "$s")")" "$(file_size "$(image "$s").zst")")"; done | sort -g | tail -n 1)
+	max_ratio=$(for s in "${SIZES[@]}"; do
+		ratio "$(file_size "$(bundle "$s")")" "$(file_size "$(image "$s").zst")"
+		echo
+	done | sort -g | tail -n 1)
 	echo "| target | measured | |"
 	echo "| --- | ---: | --- |"
 	echo "| apply with read-back ≥ 2× RAUC | $(fmt "$R_RAUC" %.2f)× | $(met "$R_RAUC" ">=" 2) |"
