@@ -235,10 +235,12 @@ int running_stage(struct cli *c, const char *file)
 	r = crypto_keyring_load(c->cfg.keys, &keys);
 	if (r == 0) {
 		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
-		r = stage_bundle(file, dropin, keys, c->cfg.compatible, &st, slot_size);
+		struct stage_info staged;
+		r = stage_bundle(file, dropin, keys, c->cfg.compatible, &st, slot_size, &staged);
 		crypto_keyring_free(keys);
 		if (r == 0)
-			devices_history(d.state, HISTORY_STAGED, !st.active, 0, "", 0, "%s", file);
+			devices_history(d.state, HISTORY_STAGED, !st.active, staged.version,
+			                staged.label, 0, "%s", file);
 	}
 	devices_free(&d);
 	return r;

@@ -163,7 +163,8 @@ static int write_staged(const struct bundle *b, int dirfd)
 }
 
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
-                 const char *compatible, const struct state_record *st, uint64_t slot_size)
+                 const char *compatible, const struct state_record *st, uint64_t slot_size,
+                 struct stage_info *ret)
 {
 	struct bundle b;
 	int dirfd, r;
@@ -197,6 +198,10 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 		log_info("staged version %llu (%s) as %s/%s; reboot to apply",
 		         (unsigned long long)b.manifest.version, b.manifest.label, dropin,
 		         STAGE_NAME);
+		if (ret) {
+			ret->version = b.manifest.version;
+			memcpy(ret->label, b.manifest.label, sizeof(ret->label));
+		}
 		int n = remove_others(dirfd, STAGE_NAME);
 		if (n < 0)
 			log_warn("could not remove older staged bundles: %s", fail_reason());

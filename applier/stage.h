@@ -8,10 +8,17 @@
 
 #include <stdint.h>
 
+#include "bundle.h"
 #include "crypto.h"
 #include "state.h"
 
 #define STAGE_NAME "update.sota"
+
+/* What stage_bundle() staged (for the history). */
+struct stage_info {
+	uint64_t version;
+	char label[BUNDLE_LABEL_SIZE];
+};
 
 /*
  * Verifies src (signature, compatible string, version against st, and every
@@ -24,7 +31,8 @@
  * flush of the directory after it is only a warning).
  */
 int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
-                 const char *compatible, const struct state_record *st, uint64_t slot_size);
+                 const char *compatible, const struct state_record *st, uint64_t slot_size,
+                 struct stage_info *ret);
 
 /* Removes staged bundles whose transaction the record lists as done. Returns how many. */
 int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,

@@ -115,7 +115,7 @@ TEST(regress_stage_is_not_hidden_by_junk_files)
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	REQUIRE(stage_bundle(test_path("v2.sota"), d.dropin, d.keys, HELPERS_COMPATIBLE, &st,
-	                     HELPERS_SLOT_SIZE) == 0);
+	                     HELPERS_SLOT_SIZE, NULL) == 0);
 	for (int boot = 1; boot <= 3; boot++)
 		helpers_apply(&d, &slot);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);

@@ -92,7 +92,7 @@ TEST(apply_installs_staged_bundle_then_mark_good)
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	REQUIRE(stage_bundle(test_path("v2.sota"), d.dropin, d.keys, HELPERS_COMPATIBLE, &st,
-	                     HELPERS_SLOT_SIZE) == 0);
+	                     HELPERS_SLOT_SIZE, NULL) == 0);
 	REQUIRE(helpers_slot_digest(&d, 0, a_before) == 0);
 
 	helpers_fault_set(&watch_a);

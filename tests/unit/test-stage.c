@@ -88,7 +88,8 @@ static int stage(const struct helpers_device *d, const char *name, uint64_t slot
 	if (r < 0)
 		return r;
 	snprintf(src, sizeof(src), "%s.sota", name);
-	return stage_bundle(test_path(src), d->dropin, d->keys, HELPERS_COMPATIBLE, &st, slot_size);
+	return stage_bundle(test_path(src), d->dropin, d->keys, HELPERS_COMPATIBLE, &st, slot_size,
+	                    NULL);
 }
 
 TEST(stage_good_bundle_is_byte_identical)
@@ -114,11 +115,15 @@ TEST(stage_creates_missing_dropin_dir)
 	REQUIRE(helpers_device(&d) == 0);
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	struct stage_info staged = {.version = 99};
 	CHECK_EQ(stage_bundle(test_path("v2.sota"), test_path("fresh/systemota/staged"), d.keys,
-	                      HELPERS_COMPATIBLE, &st, HELPERS_SLOT_SIZE),
+	                      HELPERS_COMPATIBLE, &st, HELPERS_SLOT_SIZE, &staged),
 	         0);
 	CHECK(helpers_files_equal(test_path("v2.sota"),
 	                          test_path("fresh/systemota/staged/update.sota")));
+	/* What was staged, for the history entry `systemota stage` writes. */
+	CHECK_EQ(staged.version, 2);
+	CHECK(strcmp(staged.label, "v2") == 0);
 }
 
 TEST(stage_second_bundle_replaces_first_and_others)
@@ -356,7 +361,7 @@ TEST(stage_fault_temp_close_fails)
 TEST(stage_fault_dir_fsync_fails_is_reported_consistently)
 {
 	/*
-	 * The directory flush comes after the rename. Whatever stage_bundle()
+	 * The directory flush comes after the rename. Whatever stage_bundle(, NULL)
 	 * answers must be true: an error means nothing was staged (stage.h:
 	 * "On failure nothing in the drop-in directory changes"); success
 	 * means v3 is staged.

@@ -26,5 +26,6 @@ boot 3 'systemota status'
 expect_booted 3 2 B
 expect_no_log 3 '^systemota: installing'
 expect_log 3 ' installed +slot B +version 2'
+expect_log 3 ' staged +slot B +version 2 \(2.0\): /ctl/v2.sota'
 expect_state '"state": "idle"' '"active": "B"'
 finish
