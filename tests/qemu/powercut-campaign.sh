@@ -36,6 +36,8 @@ phase_of() {
 	*"running version 2"* | "PC: version=2"*) echo "trial boot, before mark-good" ;;
 	*"is good"* | *"removed update.sota"* | "PC: CONFIRMED"*) echo "mark-good and clean-up" ;;
 	*"rebooting"* | *"powering off"*) echo "reboot" ;;
+	*"demo: boot 1, step "*) echo "staging (version 1 running)" ;;
+	*"demo: boot "*", step "*) echo "trial boot, before mark-good" ;;
 	*) echo "other ($1)" ;;
 	esac
 }
