@@ -60,6 +60,26 @@ static int check_options(const struct create_options *o, uint64_t image_size)
 	return 0;
 }
 
+/* Reads chunk i of the image into buf; its size in c. */
+static int read_image_chunk(const struct builder *bld, uint32_t i, uint8_t *buf,
+                            struct bundle_chunk *c)
+{
+	bundle_chunk(&bld->m, i, c);
+	int r = io_pread_all(bld->in, buf, c->size, (uint64_t)i * bld->m.chunk_size);
+	return r < 0 ? fail(r, "reading image chunk %u", i) : 0;
+}
+
+/* Enters chunk i's stored size and the digest of its stored bytes in the table. */
+static void record_chunk(struct builder *bld, uint32_t i, const uint8_t *stored, size_t len)
+{
+	uint8_t digest[CRYPTO_DIGEST_SIZE];
+
+	crypto_sha256(stored, len, digest);
+	bundle_write_chunk_entry(bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
+	                                 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
+	                         (uint32_t)len, digest);
+}
+
 /* Compresses and writes every chunk, filling the chunk table and the image digest. */
 static int write_chunks(struct builder *bld, uint64_t offset)
 {
@@ -71,14 +91,12 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 	bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
 	for (uint32_t i = 0; i < bld->m.chunk_count; i++) {
 		struct bundle_chunk c;
-		uint8_t digest[CRYPTO_DIGEST_SIZE];
 		const uint8_t *stored = bld->raw;
 		size_t stored_len;
 
-		bundle_chunk(&bld->m, i, &c);
-		int r = io_pread_all(bld->in, bld->raw, c.size, (uint64_t)i * bld->m.chunk_size);
+		int r = read_image_chunk(bld, i, bld->raw, &c);
 		if (r < 0)
-			return fail(r, "reading image chunk %u", i);
+			return r;
 		crypto_sha256_update(&image, bld->raw, c.size);
 		stored_len = c.size;
 		if (bld->m.compression == CODEC_ZSTD) {
@@ -88,10 +106,7 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 				return r;
 			stored = bld->stored;
 		}
-		crypto_sha256(stored, stored_len, digest);
-		bundle_write_chunk_entry(bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
-		                                 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
-		                         (uint32_t)stored_len, digest);
+		record_chunk(bld, i, stored, stored_len);
 		r = io_pwrite_all(bld->out, stored, stored_len, offset + total);
 		if (r < 0)
 			return fail(r, "writing bundle");
@@ -130,21 +145,14 @@ static void *compress_frame(void *arg)
 	for (uint32_t i = j->first; r == 0 && i < j->first + j->count; i++) {
 		struct bundle_chunk c;
 		size_t n;
-		bundle_chunk(m, i, &c);
-		r = io_pread_all(j->bld->in, raw, c.size, (uint64_t)i * m->chunk_size);
-		if (r < 0) {
-			r = fail(r, "reading image chunk %u", i);
+		r = read_image_chunk(j->bld, i, raw, &c);
+		if (r < 0)
 			break;
-		}
 		r = compress_frame_chunk(z, raw, c.size, i + 1 == j->first + j->count,
 		                         j->out + j->out_len, cap - j->out_len, &n);
 		if (r < 0)
 			break;
-		uint8_t digest[CRYPTO_DIGEST_SIZE];
-		crypto_sha256(j->out + j->out_len, n, digest);
-		bundle_write_chunk_entry(j->bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE +
-		                                 (size_t)BUNDLE_CHUNK_ENTRY_SIZE * i,
-		                         (uint32_t)n, digest);
+		record_chunk(j->bld, i, j->out + j->out_len, n);
 		j->out_len += n;
 	}
 	if (r < 0)
@@ -210,17 +218,14 @@ static int write_stream(struct builder *bld, uint64_t offset)
 static int hash_image(struct builder *bld)
 {
 	struct crypto_sha256 h;
-	uint64_t off = 0;
 	int r = 0;
 
 	crypto_sha256_init(&h);
-	while (r == 0 && off < bld->m.image_size) {
-		size_t n = (size_t)MIN((uint64_t)bld->o->chunk_size, bld->m.image_size - off);
-		r = io_pread_all(bld->in, bld->raw, n, off);
-		if (r < 0)
-			r = fail(r, "reading image at %llu", (unsigned long long)off);
-		crypto_sha256_update(&h, bld->raw, n);
-		off += n;
+	for (uint32_t i = 0; r == 0 && i < bld->m.chunk_count; i++) {
+		struct bundle_chunk c;
+		r = read_image_chunk(bld, i, bld->raw, &c);
+		if (r == 0)
+			crypto_sha256_update(&h, bld->raw, c.size);
 	}
 	crypto_sha256_final(&h, bld->m.image_digest);
 	return r;
