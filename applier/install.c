@@ -88,16 +88,15 @@ static int read_back(struct writer *w, uint8_t *buf, uint32_t size, uint64_t off
 static int verify_chunk(struct writer *w, uint32_t index)
 {
 	const struct bundle_manifest *m = &w->b->manifest;
-	uint64_t off = (uint64_t)index * m->chunk_size;
-	uint32_t size = m->image_size - off < m->chunk_size ? (uint32_t)(m->image_size - off)
-	                                                    : m->chunk_size;
-	int r = read_back(w, w->rbuf, size, off);
+	struct bundle_chunk c;
 
+	bundle_chunk(m, index, &c);
+	int r = read_back(w, w->rbuf, c.size, (uint64_t)index * m->chunk_size);
 	if (r < 0)
 		return r;
 	if (index == m->chunk_count / 2)
 		testpoint("mid-verify");
-	crypto_sha256_update(&w->image, w->rbuf, size);
+	crypto_sha256_update(&w->image, w->rbuf, c.size);
 	return 0;
 }
 

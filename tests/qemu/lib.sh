@@ -159,6 +159,11 @@ $h"
 	done
 }
 
+# expect_log_in PATTERN: the session's console has a line matching PATTERN (grep -E).
+expect_log_in() {
+	grep -qE -- "$1" "$work/session.log" || fail "no console line matches '$1'"
+}
+
 # booted_sequence: the versions and slots that booted in the session, e.g. "2B 2B 2B 1A".
 booted_sequence() {
 	grep -o 'running version [0-9]* from slot [AB]' "$work/session.log" |

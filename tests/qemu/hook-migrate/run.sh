@@ -11,7 +11,6 @@ SESSION_FROM=factory session \
 	'echo format=1 > /data/app.conf; sync; systemota stage /ctl/v2-hooks.sota; after=reboot' \
 	'echo "TEST: app.conf $(cat /data/app.conf)"; systemota mark-good; after=poweroff'
 [ "$(booted_sequence)" = "1A 2B" ] || fail "booted: $(booted_sequence), expected 1A 2B"
-expect_log_in() { grep -qE -- "$1" "$work/session.log" || fail "no console line matches '$1'"; }
 expect_log_in 'systemota: post-install hook 10-migrate'
 expect_log_in 'migrate: slot B, version 1 -> 2 \(2.0-hooks\)'
 expect_log_in 'TEST: app.conf format=2'
