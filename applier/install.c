@@ -30,15 +30,21 @@ int install_slot_size(const char *path, uint64_t *ret_size)
 }
 
 /*
- * Three parts, each in its own thread when the I/O is not hooked by a test:
- * the inflating thread (the caller) verifies and inflates chunk after chunk
- * into PIPE_DEPTH buffers; the writer writes each to the slot, with O_DIRECT
- * where the medium allows (no copy into the page cache, and the bytes are on
- * the medium when the write returns); the verifier follows the writer,
- * reading every written chunk back from the medium into a poisoned buffer (a
- * read that delivers nothing cannot pass for the data) and hashing it. Chunks
- * come in image order, so that hash is the image's. Without read-back the
- * writer hashes what it wrote.
+ * The image goes through a ring of a few chunk buffers, each chunk through up
+ * to four stages, each stage in its own thread (unless io_serial()):
+ * - inflate (the caller): read the chunk, check it against its signed digest,
+ *   inflate it into a free buffer;
+ * - write: to the slot, with O_DIRECT where the medium allows (no copy into
+ *   the page cache, and the bytes are on the medium when the write returns);
+ * - read back (read-back on): read the written chunk back from the medium
+ *   into the same buffer, poisoned first (a read that delivers nothing cannot
+ *   pass for the data);
+ * - hash: SHA-256 of the buffer, chunk after chunk in image order, so that
+ *   hash is the image's: of what was read back, or without read-back of what
+ *   was written (then hashing runs alongside the write, on the same bytes).
+ * Each stage follows the one before it; I/O and hashing of different chunks
+ * overlap, so neither waits for the other. A buffer comes free when its
+ * chunk is written and hashed.
  */
 struct writer {
 	const struct bundle *b;
@@ -48,59 +54,17 @@ struct writer {
 	bool direct; /* rfd is O_DIRECT: reads are rounded up to whole blocks */
 	bool read_back;
 	uint64_t dev_size;
-	uint8_t *rbuf;              /* chunk_size bytes, aligned: what was read back */
 	struct crypto_sha256 image; /* of what was read back (or written) */
 };
 
-/* A chunk handed from the inflating thread to the writer. */
+/* A chunk in the ring. */
 struct piece {
 	uint8_t *buf; /* chunk_size bytes, aligned for O_DIRECT */
 	uint64_t off;
 	uint32_t size, index;
 };
 
-static int read_back(struct writer *w, uint8_t *buf, uint32_t size, uint64_t off)
-{
-	size_t rd = size;
-
-	/*
-	 * O_DIRECT reads whole blocks: round the tail up to 4096 while that stays
-	 * inside the device, else to 512 (a block device's size is a multiple of
-	 * its logical block size, and that is 512 wherever 4096 does not fit).
-	 * Chunks are multiples of 64 KiB, so only the last one is ever rounded,
-	 * and never beyond the buffer.
-	 */
-	if (w->direct && rd % DIRECT_ALIGN) {
-		size_t up = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-		if (off + up > w->dev_size)
-			up = (rd + 511) & ~(size_t)511;
-		rd = up;
-	}
-	memset(buf, 0xa5, rd);
-	int r = io_pread_all(w->rfd, buf, rd, off);
-	if (r < 0)
-		return fail(-EIO, "reading back slot at offset %llu failed: %s",
-		            (unsigned long long)off, strerror(-r));
-	return 0;
-}
-
-/* Reads chunk index back from the medium and hashes it. */
-static int verify_chunk(struct writer *w, uint32_t index)
-{
-	const struct bundle_manifest *m = &w->b->manifest;
-	struct bundle_chunk c;
-
-	bundle_chunk(m, index, &c);
-	int r = read_back(w, w->rbuf, c.size, (uint64_t)index * m->chunk_size);
-	if (r < 0)
-		return r;
-	if (index == m->chunk_count / 2)
-		testpoint("mid-verify");
-	crypto_sha256_update(&w->image, w->rbuf, c.size);
-	return 0;
-}
-
-static int write_piece(struct writer *w, const struct piece *p)
+static int write_piece(struct writer *w, struct piece *p)
 {
 	int r = -EINVAL;
 
@@ -119,29 +83,72 @@ static int write_piece(struct writer *w, const struct piece *p)
 		            (unsigned long long)p->off, strerror(-r));
 	if (p->index == w->b->manifest.chunk_count / 2)
 		testpoint("mid-write");
-	if (!w->read_back)
-		crypto_sha256_update(&w->image, p->buf, p->size);
+	return 0;
+}
+
+/* Reads a written chunk back from the medium into its buffer. */
+static int read_piece(struct writer *w, struct piece *p)
+{
+	size_t rd = p->size;
+
+	/*
+	 * O_DIRECT reads whole blocks: round the tail up to 4096 while that stays
+	 * inside the device, else to 512 (a block device's size is a multiple of
+	 * its logical block size, and that is 512 wherever 4096 does not fit).
+	 * Chunks are multiples of 64 KiB, so only the last one is ever rounded,
+	 * and never beyond the buffer.
+	 */
+	if (w->direct && rd % DIRECT_ALIGN) {
+		size_t up = (rd + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+		if (p->off + up > w->dev_size)
+			up = (rd + 511) & ~(size_t)511;
+		rd = up;
+	}
+	memset(p->buf, 0xa5, rd);
+	int r = io_pread_all(w->rfd, p->buf, rd, p->off);
+	if (r < 0)
+		return fail(-EIO, "reading back slot at offset %llu failed: %s",
+		            (unsigned long long)p->off, strerror(-r));
+	if (p->index == w->b->manifest.chunk_count / 2)
+		testpoint("mid-verify");
+	return 0;
+}
+
+static int hash_piece(struct writer *w, struct piece *p)
+{
+	crypto_sha256_update(&w->image, p->buf, p->size);
 	return 0;
 }
 
 /*
- * The hand-off: PIPE_DEPTH buffers go round; the inflating thread fills
- * piece[produced % PIPE_DEPTH], the writer empties piece[written % PIPE_DEPTH],
- * the verifier reads back chunk verified while verified < written.
+ * Buffers in the ring: one for each stage that works at once. Without
+ * read-back the write and the hash of a chunk share one, and one more lets
+ * the inflater run ahead; with it four stages, four buffers (more bought
+ * nothing measurable: docs/performance.md).
  */
-#define PIPE_DEPTH 2
+#define PIPE_DEPTH_MAX 4
+
+enum { STAGE_WRITE, STAGE_READ, STAGE_HASH, STAGES };
 
 struct pipe {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct piece piece[PIPE_DEPTH];
-	unsigned produced, written, verified;
-	bool end;          /* nothing more will be produced */
-	bool written_all;  /* nor written */
-	bool verify_along; /* a verifier thread reads back; else the writer does, chunk by chunk */
-	int error;         /* the first failure, of any thread: everyone stops */
+	struct piece piece[PIPE_DEPTH_MAX];
+	unsigned depth;        /* buffers in the ring */
+	unsigned produced;     /* chunks inflated into the ring */
+	unsigned done[STAGES]; /* chunks past each stage */
+	bool end;              /* nothing more will be produced */
+	int error;             /* the first failure, of any thread: everyone stops */
 	char reason[FAIL_REASON_MAX];
 	struct writer *w;
+};
+
+/* A stage: what it does to a chunk, and the stage whose chunks it takes. */
+struct stage {
+	struct pipe *q;
+	int id;
+	int (*run)(struct writer *w, struct piece *p);
+	const unsigned *after; /* done[] of the stage before, or produced */
 };
 
 /* Records a thread's failure (the first one wins), under the lock. */
@@ -154,79 +161,62 @@ static void pipe_fail(struct pipe *q, int r)
 	pthread_cond_broadcast(&q->changed);
 }
 
-/* Writes a piece and, unless a verifier follows, reads it back. */
-static int put_piece(struct pipe *q, const struct piece *p)
+static void *stage_main(void *arg)
+{
+	struct stage *s = arg;
+	struct pipe *q = s->q;
+	unsigned *done = &q->done[s->id];
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (*done == *s->after && !q->error && !(q->end && *done == q->produced))
+			pthread_cond_wait(&q->changed, &q->lock);
+		if (q->error || *done == *s->after)
+			break; /* failed, or finished: the stage before has ended */
+		struct piece *p = &q->piece[*done % q->depth];
+		pthread_mutex_unlock(&q->lock);
+		int r = s->run(q->w, p);
+		pthread_mutex_lock(&q->lock);
+		if (r < 0) {
+			pipe_fail(q, r);
+			break;
+		}
+		++*done;
+		pthread_cond_broadcast(&q->changed);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* Every stage in turn, here: the serial way, used under test hooks. */
+static int run_stages(struct pipe *q, struct piece *p)
 {
 	int r = write_piece(q->w, p);
 
-	if (r == 0 && q->w->read_back && !q->verify_along)
-		r = verify_chunk(q->w, p->index);
+	if (r == 0 && q->w->read_back)
+		r = read_piece(q->w, p);
+	if (r == 0)
+		r = hash_piece(q->w, p);
 	return r;
 }
 
-static void *writer_main(void *arg)
+/* Chunks whose buffer is free again: written and hashed. */
+static unsigned released(const struct pipe *q)
 {
-	struct pipe *q = arg;
-
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		while (q->written == q->produced && !q->end && !q->error)
-			pthread_cond_wait(&q->changed, &q->lock);
-		if (q->error || q->written == q->produced)
-			break;
-		pthread_mutex_unlock(&q->lock);
-		int r = put_piece(q, &q->piece[q->written % PIPE_DEPTH]);
-		pthread_mutex_lock(&q->lock);
-		if (r < 0) {
-			pipe_fail(q, r);
-			break;
-		}
-		q->written++;
-		pthread_cond_broadcast(&q->changed);
-	}
-	q->written_all = true;
-	pthread_cond_broadcast(&q->changed);
-	pthread_mutex_unlock(&q->lock);
-	return NULL;
+	unsigned w = q->done[STAGE_WRITE], h = q->done[STAGE_HASH];
+	return w < h ? w : h;
 }
 
-static void *verifier_main(void *arg)
-{
-	struct pipe *q = arg;
-
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		while (q->verified == q->written && !q->written_all && !q->error)
-			pthread_cond_wait(&q->changed, &q->lock);
-		if (q->error || q->verified == q->written)
-			break;
-		unsigned i = q->verified;
-		pthread_mutex_unlock(&q->lock);
-		int r = verify_chunk(q->w, i);
-		pthread_mutex_lock(&q->lock);
-		if (r < 0) {
-			pipe_fail(q, r);
-			break;
-		}
-		q->verified++;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return NULL;
-}
-
-/* Hands a filled piece over (threaded) or writes it here. */
+/* Hands a filled piece over (threaded) or runs it through every stage here. */
 static int hand_over(struct pipe *q, bool threaded)
 {
-	if (!threaded) {
-		int r = put_piece(q, &q->piece[q->produced % PIPE_DEPTH]);
-		q->produced++;
-		return r;
-	}
+	if (!threaded)
+		return run_stages(q, &q->piece[q->produced++ % q->depth]);
 	pthread_mutex_lock(&q->lock);
 	q->produced++;
 	pthread_cond_broadcast(&q->changed);
 	/* Wait for the next buffer to come free (or for a thread to fail). */
-	while (q->produced - q->written == PIPE_DEPTH && !q->error)
+	while (q->produced - released(q) == q->depth && !q->error)
 		pthread_cond_wait(&q->changed, &q->lock);
 	int r = q->error;
 	pthread_mutex_unlock(&q->lock);
@@ -235,16 +225,29 @@ static int hand_over(struct pipe *q, bool threaded)
 
 static int stream(struct pipe *q, struct payload *p)
 {
-	bool threaded = !io_hooked();
-	pthread_t writer, verifier;
+	bool read_back = q->w->read_back;
+	struct stage st[STAGES] = {
+	        [STAGE_WRITE] = {q, STAGE_WRITE, write_piece, &q->produced},
+	        [STAGE_READ] = {q, STAGE_READ, read_piece, &q->done[STAGE_WRITE]},
+	        [STAGE_HASH] = {q, STAGE_HASH, hash_piece,
+	                        read_back ? &q->done[STAGE_READ] : &q->produced},
+	};
+	pthread_t thread[STAGES];
+	bool started[STAGES] = {false};
+	bool threaded = !io_serial();
 	int r = 0;
 
-	if (threaded && pthread_create(&writer, NULL, writer_main, q) != 0)
-		threaded = false; /* no thread to be had: all parts here */
-	if (threaded && q->w->read_back)
-		q->verify_along = pthread_create(&verifier, NULL, verifier_main, q) == 0;
-	for (;;) {
-		struct piece *pc = &q->piece[q->produced % PIPE_DEPTH];
+	for (int i = 0; i < STAGES && threaded; i++) {
+		if (i == STAGE_READ && !read_back)
+			continue;
+		started[i] = pthread_create(&thread[i], NULL, stage_main, &st[i]) == 0;
+		if (!started[i] && i == 0)
+			threaded = false; /* no thread to be had: all stages here */
+		else if (!started[i])
+			r = fail(-ENOMEM, "cannot start the install's threads");
+	}
+	while (r == 0) {
+		struct piece *pc = &q->piece[q->produced % q->depth];
 		struct payload_chunk c;
 		r = payload_next_into(p, pc->buf, &c);
 		if (r <= 0)
@@ -253,8 +256,6 @@ static int stream(struct pipe *q, struct payload *p)
 		pc->size = c.size;
 		pc->index = c.index;
 		r = hand_over(q, threaded);
-		if (r < 0)
-			break;
 	}
 	if (threaded) {
 		pthread_mutex_lock(&q->lock);
@@ -263,9 +264,9 @@ static int stream(struct pipe *q, struct payload *p)
 			pipe_fail(q, r); /* the inflating side failed: the others stop too */
 		pthread_cond_broadcast(&q->changed);
 		pthread_mutex_unlock(&q->lock);
-		pthread_join(writer, NULL);
-		if (q->verify_along)
-			pthread_join(verifier, NULL);
+		for (int i = 0; i < STAGES; i++)
+			if (started[i])
+				pthread_join(thread[i], NULL);
 		if (r == 0 && q->error)
 			r = fail(q->error, "%s", q->reason);
 	}
@@ -314,23 +315,22 @@ static int blame(const struct bundle *b, const char *path, bool read_back)
 static int write_slot(const struct bundle *b, const char *path, struct writer *w)
 {
 	const struct bundle_manifest *m = &b->manifest;
-	struct pipe q = {
-	        .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER, .w = w};
+	struct pipe q = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	                 .changed = PTHREAD_COND_INITIALIZER,
+	                 .depth = w->read_back ? 4 : 3,
+	                 .w = w};
 	struct timespec t0, t1;
 	struct payload p;
 	uint8_t digest[CRYPTO_DIGEST_SIZE];
 	int r = 0;
 
-	for (int i = 0; i < PIPE_DEPTH && r == 0; i++)
+	for (unsigned i = 0; i < q.depth && r == 0; i++)
 		if (posix_memalign((void **)&q.piece[i].buf, DIRECT_ALIGN, m->chunk_size) != 0)
 			r = -ENOMEM;
-	if (r == 0 && w->read_back &&
-	    posix_memalign((void **)&w->rbuf, DIRECT_ALIGN, m->chunk_size) != 0)
-		r = -ENOMEM;
 	if (r == 0)
 		r = payload_open(&p, b);
 	if (r == 0) {
-		/* The writer hashes the image; no need to do it twice. */
+		/* The hashing stage hashes the image; no need to do it twice. */
 		payload_leave_image_digest(&p);
 		crypto_sha256_init(&w->image);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -338,10 +338,8 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 		payload_close(&p);
 		crypto_sha256_final(&w->image, digest);
 	}
-	for (int i = 0; i < PIPE_DEPTH; i++)
+	for (unsigned i = 0; i < q.depth; i++)
 		free(q.piece[i].buf);
-	free(w->rbuf);
-	w->rbuf = NULL;
 	if (r < 0)
 		return r;
 	if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
@@ -376,9 +374,10 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 	w.dev_size = slot_size;
 	/*
 	 * Direct writes are a way to go faster, not a need: without them, the page
-	 * cache. Not under test hooks, whose injected short writes assume any length.
+	 * cache. Not under serial test hooks, whose injected short writes assume
+	 * any length.
 	 */
-	if (r == 0 && !io_hooked() && (w.dfd = io_open(path, O_WRONLY | O_DIRECT, 0)) < 0)
+	if (r == 0 && !io_serial() && (w.dfd = io_open(path, O_WRONLY | O_DIRECT, 0)) < 0)
 		w.dfd = -1;
 	if (r == 0 && read_back)
 		r = open_read_back(&w, path);

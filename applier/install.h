@@ -2,18 +2,19 @@
 #pragma once
 
 /*
- * Writing a verified bundle's image into a slot. Two threads share the work:
- * this one reads each chunk, checks it against its signed digest and
- * inflates it; a writer writes it to the slot, reads it back from the medium
- * (O_DIRECT: not from the page cache) and hashes what it read. The SHA-256 of
- * everything read back must equal the manifest's image digest, and the slot
- * is flushed, before the slot may be tried. A few chunk buffers are in flight
- * between the two: memory stays constant whatever the image size.
+ * Writing a verified bundle's image into a slot. The work is a pipeline of
+ * threads (install.c): this one reads each chunk, checks it against its
+ * signed digest and inflates it; a writer writes it to the slot; a reader
+ * reads it back from the medium (O_DIRECT: not from the page cache); a hasher
+ * hashes what was read. The SHA-256 of everything read back must equal the
+ * manifest's image digest, and the slot is flushed, before the slot may be
+ * tried. A few chunk buffers go round between the threads: memory stays
+ * constant whatever the image size.
  *
- * With read_back off the writer hashes what it wrote instead (the image is
+ * With read_back off the hasher hashes what is written instead (the image is
  * still checked; the medium is trusted). When a test has hooked the I/O layer
- * both halves run in this thread, so that the sequence of I/O calls is the
- * same on every run.
+ * serially (io_serial()) every stage runs in this thread, so that the
+ * sequence of I/O calls is the same on every run.
  */
 
 #include <stdbool.h>

@@ -16,9 +16,9 @@ void io_set_hooks(const struct io_hooks *h)
 	hooks = h;
 }
 
-bool io_hooked(void)
+bool io_serial(void)
 {
-	return hooks != NULL;
+	return hooks != NULL && !hooks->threads;
 }
 
 static int before(enum io_op op, int fd, const char *path, size_t len)

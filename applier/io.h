@@ -36,17 +36,24 @@ struct io_hooks {
 	/* After a successful read, with the bytes read: a test may change them (a lying medium). */
 	void (*after_read)(void *userdata, int fd, void *buf, size_t len, uint64_t off);
 	void *userdata;
+	/*
+	 * The hooks may be called from several threads at once, and never ask
+	 * for a short write: code keeps its threads (and its O_DIRECT writes)
+	 * with them. Without it, io_serial() is true.
+	 */
+	bool threads;
 };
 
 /* Installs hooks (NULL removes them). Tests only. */
 void io_set_hooks(const struct io_hooks *hooks);
 
 /*
- * Whether hooks are installed. Code that would spread its I/O over threads
- * keeps it in one thread then, so that a test sees the same sequence of calls
- * on every run (fault injection counts them).
+ * Whether hooks are installed that want every call from one thread. Code
+ * that would spread its I/O over threads keeps it in one thread then, so that
+ * a test sees the same sequence of calls on every run (fault injection counts
+ * them, crash-state enumeration records them).
  */
-bool io_hooked(void);
+bool io_serial(void);
 
 int io_open(const char *path, int flags, mode_t mode);
 int io_openat(int dirfd, const char *path, int flags, mode_t mode);

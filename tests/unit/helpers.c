@@ -478,11 +478,15 @@ static int fault_before(void *userdata, enum io_op op, int fd, const char *path,
 	(void)len;
 	if (op != f->op || (f->suffix && !fd_has_suffix(fd, f->suffix)))
 		return 0;
-	f->calls++;
-	if (f->nth > 0 && f->calls >= f->nth && f->calls < f->nth + MAX(f->count, 1)) {
-		f->failed++;
-		f->flip_next = f->corrupt;
-		return f->corrupt ? 0 : f->error;
+	/* Atomic: with f->threads, several threads may call at once. */
+	int n = __atomic_add_fetch(&f->calls, 1, __ATOMIC_SEQ_CST);
+	if (f->nth > 0 && n >= f->nth && n < f->nth + MAX(f->count, 1)) {
+		__atomic_add_fetch(&f->failed, 1, __ATOMIC_SEQ_CST);
+		/* (reads of one file come from one thread: its next read is this one) */
+		if (!f->corrupt)
+			return f->error;
+		__atomic_store_n(&f->flip_next, true, __ATOMIC_SEQ_CST);
+		return 0;
 	}
 	return 0;
 }
@@ -491,10 +495,14 @@ static void fault_after_read(void *userdata, int fd, void *buf, size_t len, uint
 {
 	struct helpers_fault *f = userdata;
 
-	(void)fd, (void)off;
-	if (f->flip_next && len > 0)
+	(void)off;
+	/* Only the matching file's read: another thread may read another file meanwhile. */
+	if (!__atomic_load_n(&f->flip_next, __ATOMIC_SEQ_CST) ||
+	    (f->suffix && !fd_has_suffix(fd, f->suffix)))
+		return;
+	if (len > 0)
 		((uint8_t *)buf)[len / 2] ^= 0x10;
-	f->flip_next = false;
+	__atomic_store_n(&f->flip_next, false, __ATOMIC_SEQ_CST);
 }
 
 void helpers_fault_set(struct helpers_fault *f)
@@ -506,7 +514,9 @@ void helpers_fault_set(struct helpers_fault *f)
 	f->calls = 0;
 	f->failed = 0;
 	f->flip_next = false;
-	f->hooks = (struct io_hooks){
-	        .before = fault_before, .after_read = fault_after_read, .userdata = f};
+	f->hooks = (struct io_hooks){.before = fault_before,
+	                             .after_read = fault_after_read,
+	                             .userdata = f,
+	                             .threads = f->threads};
 	io_set_hooks(&f->hooks);
 }

@@ -404,12 +404,49 @@ TEST(apply_fault_slot_reads_back_different)
 	check_io_fault(&f, "reads back different");
 }
 
+/*
+ * The same faults with the install's threads running (the hooks are
+ * thread-safe): whichever stage fails, the others stop, and the reason is
+ * the failing stage's.
+ */
+TEST(apply_threads_slot_write_fails_midway)
+{
+	struct helpers_fault f = {
+	        .op = IO_WRITE, .suffix = "/slot-b", .nth = 3, .error = -EIO, .threads = true};
+
+	check_io_fault(&f, "writing slot");
+}
+
+TEST(apply_threads_slot_read_back_fails_midway)
+{
+	struct helpers_fault f = {
+	        .op = IO_READ, .suffix = "/slot-b", .nth = 3, .error = -EIO, .threads = true};
+
+	check_io_fault(&f, "reading back");
+}
+
+TEST(apply_threads_slot_reads_back_different)
+{
+	struct helpers_fault f = {.op = IO_READ,
+	                          .suffix = "/slot-b",
+	                          .nth = 2,
+	                          .error = 0,
+	                          .corrupt = true,
+	                          .threads = true};
+
+	check_io_fault(&f, "reads back different");
+}
+
 /* With read-back off the same lie goes unseen: the option trusts the medium, as documented. */
-TEST(apply_without_read_back_trusts_the_medium)
+static void check_without_read_back(bool threads)
 {
 	_cleanup_device_ struct helpers_device d = {0};
-	struct helpers_fault f = {
-	        .op = IO_READ, .suffix = "/slot-b", .nth = 1, .error = 0, .corrupt = true};
+	struct helpers_fault f = {.op = IO_READ,
+	                          .suffix = "/slot-b",
+	                          .nth = 1,
+	                          .error = 0,
+	                          .corrupt = true,
+	                          .threads = threads};
 	uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
 	struct state_record st;
 	uint8_t slot = 9;
@@ -429,6 +466,17 @@ TEST(apply_without_read_back_trusts_the_medium)
 	REQUIRE(helpers_sha256_file(test_path("v2.img"), HELPERS_IMAGE_SIZE, want) == 0);
 	REQUIRE(helpers_sha256_file(d.slot[1], HELPERS_IMAGE_SIZE, got) == 0);
 	CHECK(DIGEST_EQ(got, want));
+}
+
+TEST(apply_without_read_back_trusts_the_medium)
+{
+	check_without_read_back(false);
+}
+
+/* The threaded path: the hasher hashes each chunk while the writer writes it. */
+TEST(apply_threads_without_read_back_trusts_the_medium)
+{
+	check_without_read_back(true);
 }
 
 TEST(apply_fault_commit_after_install_fails_then_resumes)
