@@ -587,6 +587,7 @@ REPORT=$OUT/report.md
 		t=$(tput_of "$id" "$MAIN") w=$(fig "$id" "$MAIN" wall) c=$(fig "$id" "$MAIN" cpu) r=$(fig "$id" "$MAIN" rss)
 		case $id in
 		ours-yes | ours-no) fpc="$(fp_cell ours-static) static; $(fp_cell ours-dyn) dynamic" ;;
+		medium) fpc="— (dd; a floor, not an installer)" ;;
 		*) fpc=$(fp_cell "$id") ;;
 		esac
 		case $id in
