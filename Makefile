@@ -86,6 +86,22 @@ $(BUILD)/crash-tests: $(CRASH_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
+# The Armv8 SHA-256 engine (tests/arm): built for aarch64, run under qemu-aarch64
+# against vectors mbedTLS makes on the host.
+ARM_CC ?= aarch64-linux-gnu-gcc
+ARM_SHA_SRCS = applier/sha256hw.c applier/armsha.c applier/shani.c tests/arm/sha-check.c
+
+$(BUILD)/arm/sha-check: $(ARM_SHA_SRCS) applier/sha256hw.h applier/util.h tests/arm/vectors.h
+	$(call say,CC $@ (aarch64))
+	$(Q)mkdir -p $(@D)
+	$(Q)$(ARM_CC) -std=gnu11 $(WARNINGS) -O2 -static -D_GNU_SOURCE -Iapplier -Itests/arm \
+		-o $@ $(ARM_SHA_SRCS) -pthread
+
+$(BUILD)/arm/sha-vectors: tests/arm/sha-vectors.c tests/arm/vectors.h $(BUILD)/libsystemota.a
+	$(call say,LD $@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/arm -o $@ $< $(BUILD)/libsystemota.a $(LIBS)
+
 # Fuzz targets (tests/fuzz): replayed over their corpus by make check with the
 # normal compiler, run under libFuzzer (clang-14) by make fuzz.
 FUZZ_TARGETS = header manifest bundle codec state keys config
@@ -149,7 +165,8 @@ demo: deps
 	FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
-	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests fuzz-replay
+	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests fuzz-replay \
+		$(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 

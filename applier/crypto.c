@@ -15,22 +15,18 @@
 #include <sys/stat.h>
 
 #include "fail.h"
-#include "shani.h"
+#include "sha256hw.h"
 #include "util.h"
 
 /*
- * SHA-256: with the CPU's SHA extensions when it has them (shani.c), else
+ * SHA-256: on the CPU's SHA instructions when it has them (sha256hw.c), else
  * mbedTLS. The choice is made once, at the first hash.
  */
 struct sha_state {
 	int hw;
 	union {
 		mbedtls_sha256_context mb;
-		struct {
-			uint32_t h[8];
-			uint64_t len;
-			uint8_t buf[64];
-		} ni;
+		struct sha256hw hw;
 	} u;
 };
 
@@ -43,9 +39,14 @@ bool crypto_sha256_hardware(void)
 {
 	if (use_hw < 0) {
 		const char *e = getenv("SYSTEMOTA_SHA");
-		use_hw = shani_available() && !(e && strcmp(e, "generic") == 0);
+		use_hw = sha256hw_engine() && !(e && strcmp(e, "generic") == 0);
 	}
 	return use_hw;
+}
+
+const char *crypto_sha256_engine(void)
+{
+	return crypto_sha256_hardware() ? sha256hw_engine() : "mbedtls";
 }
 
 void crypto_sha256_force_generic(bool generic)
@@ -55,14 +56,11 @@ void crypto_sha256_force_generic(bool generic)
 
 void crypto_sha256_init(struct crypto_sha256 *h)
 {
-	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 	struct sha_state *s = (struct sha_state *)h->opaque;
 
 	s->hw = crypto_sha256_hardware();
 	if (s->hw) {
-		memcpy(s->u.ni.h, iv, sizeof(iv));
-		s->u.ni.len = 0;
+		sha256hw_init(&s->u.hw);
 		return;
 	}
 	mbedtls_sha256_init(&s->u.mb);
@@ -73,49 +71,23 @@ void crypto_sha256_init(struct crypto_sha256 *h)
 void crypto_sha256_update(struct crypto_sha256 *h, const void *data, size_t len)
 {
 	struct sha_state *s = (struct sha_state *)h->opaque;
-	const uint8_t *p = data;
 
-	if (!s->hw) {
+	if (s->hw)
+		sha256hw_update(&s->u.hw, data, len);
+	else
 		(void)mbedtls_sha256_update_ret(&s->u.mb, data, len);
-		return;
-	}
-	size_t have = s->u.ni.len % 64;
-	s->u.ni.len += len;
-	if (have) {
-		size_t take = MIN(64 - have, len);
-		memcpy(s->u.ni.buf + have, p, take);
-		p += take;
-		len -= take;
-		if (have + take < 64)
-			return;
-		shani_blocks(s->u.ni.h, s->u.ni.buf, 1);
-	}
-	shani_blocks(s->u.ni.h, p, len / 64);
-	memcpy(s->u.ni.buf, p + len / 64 * 64, len % 64);
 }
 
 void crypto_sha256_final(struct crypto_sha256 *h, uint8_t out[CRYPTO_DIGEST_SIZE])
 {
 	struct sha_state *s = (struct sha_state *)h->opaque;
 
-	if (!s->hw) {
-		(void)mbedtls_sha256_finish_ret(&s->u.mb, out);
-		mbedtls_sha256_free(&s->u.mb);
+	if (s->hw) {
+		sha256hw_final(&s->u.hw, out);
 		return;
 	}
-	uint64_t bits = s->u.ni.len * 8;
-	size_t have = s->u.ni.len % 64;
-	uint8_t pad[128] = {0x80};
-	size_t n = have < 56 ? 56 - have : 120 - have;
-	for (int i = 0; i < 8; i++)
-		pad[n + i] = (uint8_t)(bits >> (56 - 8 * i));
-	/* The length counts the message only: the padding goes through update's path. */
-	uint64_t len = s->u.ni.len;
-	crypto_sha256_update(h, pad, n + 8);
-	s->u.ni.len = len;
-	for (int i = 0; i < 8; i++)
-		for (int j = 0; j < 4; j++)
-			out[4 * i + j] = (uint8_t)(s->u.ni.h[i] >> (24 - 8 * j));
+	(void)mbedtls_sha256_finish_ret(&s->u.mb, out);
+	mbedtls_sha256_free(&s->u.mb);
 }
 
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_DIGEST_SIZE])

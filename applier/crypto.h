@@ -30,8 +30,10 @@ void crypto_sha256_update(struct crypto_sha256 *h, const void *data, size_t len)
 void crypto_sha256_final(struct crypto_sha256 *h, uint8_t out[CRYPTO_DIGEST_SIZE]);
 void crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_DIGEST_SIZE]);
 
-/* Whether SHA-256 runs on the CPU's SHA extensions; tests can force the portable code. */
+/* Whether SHA-256 runs on the CPU's SHA instructions; tests can force the portable code. */
 bool crypto_sha256_hardware(void);
+/* What computes SHA-256 here: "sha-ni", "armv8-sha2" or "mbedtls". */
+const char *crypto_sha256_engine(void);
 void crypto_sha256_force_generic(bool generic);
 
 struct crypto_keyring;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # make check: runs every suite, then sums their "N passed, N failed" lines.
-#   tests/run.sh [SUITE...]   suites: lint unit asan valgrind fuzz crash qemu (default: all)
+#   tests/run.sh [SUITE...]   suites: lint unit asan valgrind fuzz crash arm qemu (default: all)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
@@ -30,7 +30,7 @@ run_suite() { # run_suite NAME COMMAND...
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(lint unit asan valgrind fuzz crash qemu)
+[ ${#suites[@]} -gt 0 ] || suites=(lint unit asan valgrind fuzz crash arm qemu)
 for s in "${suites[@]}"; do
 	case $s in
 	lint) run_suite lint "$top/tests/lint.sh" ;;
@@ -41,6 +41,7 @@ for s in "${suites[@]}"; do
 		--errors-for-leak-kinds=definite "$build/unit-tests" ;;
 	fuzz) run_suite fuzz "$top/tests/fuzz/replay-all.sh" "$build" ;;
 	crash) run_suite crash "$build/crash-tests" ;;
+	arm) run_suite arm "$top/tests/arm/run.sh" "$build" ;;
 	qemu) run_suite qemu "$top/tests/qemu/run-all.sh" ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;
 	esac
