@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "fail.h"
 #include "io.h"
 #include "log.h"
@@ -347,9 +348,10 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 	testpoint("written");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	log_info("image written%s (%llu bytes, %.0f MiB/s)", w->read_back ? " and read back" : "",
-	         (unsigned long long)m->image_size,
-	         s > 0 ? (double)m->image_size / (1024.0 * 1024.0) / s : 0.0);
+	log_info("image written%s (%llu bytes, %.0f MiB/s, SHA-256 on %s)",
+	         w->read_back ? " and read back" : "", (unsigned long long)m->image_size,
+	         s > 0 ? (double)m->image_size / (1024.0 * 1024.0) / s : 0.0,
+	         crypto_sha256_engine());
 	return 0;
 }
 
