@@ -224,6 +224,25 @@ static int hand_over(struct pipe *q, bool threaded)
 	return r ? fail(r, "%s", q->reason) : 0;
 }
 
+/*
+ * A thread could not be had: the stages already started end (nothing was
+ * produced, and nothing will be) and the install runs serially instead, as
+ * it would under test hooks. Always false.
+ */
+static bool stop_stages(struct pipe *q, pthread_t *thread, bool *started)
+{
+	pthread_mutex_lock(&q->lock);
+	q->end = true;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+	for (int i = 0; i < STAGES; i++)
+		if (started[i])
+			pthread_join(thread[i], NULL);
+	q->end = false;
+	memset(started, 0, STAGES * sizeof(*started));
+	return false;
+}
+
 static int stream(struct pipe *q, struct payload *p)
 {
 	bool read_back = q->w->read_back;
@@ -242,10 +261,8 @@ static int stream(struct pipe *q, struct payload *p)
 		if (i == STAGE_READ && !read_back)
 			continue;
 		started[i] = pthread_create(&thread[i], NULL, stage_main, &st[i]) == 0;
-		if (!started[i] && i == 0)
-			threaded = false; /* no thread to be had: all stages here */
-		else if (!started[i])
-			r = fail(-ENOMEM, "cannot start the install's threads");
+		if (!started[i])
+			threaded = stop_stages(q, thread, started); /* false: all stages here */
 	}
 	while (r == 0) {
 		struct piece *pc = &q->piece[q->produced % q->depth];
@@ -327,7 +344,8 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 
 	for (unsigned i = 0; i < q.depth && r == 0; i++)
 		if (posix_memalign((void **)&q.piece[i].buf, DIRECT_ALIGN, m->chunk_size) != 0)
-			r = -ENOMEM;
+			r = fail(-ENOMEM, "cannot allocate %u buffers of %u bytes for the install",
+			         q.depth, m->chunk_size);
 	if (r == 0)
 		r = payload_open(&p, b);
 	if (r == 0) {
