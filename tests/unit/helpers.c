@@ -476,7 +476,11 @@ static int fault_before(void *userdata, enum io_op op, int fd, const char *path,
 
 	(void)path;
 	(void)len;
-	if (op != f->op || (f->suffix && !fd_has_suffix(fd, f->suffix)))
+	if (f->suffix && !fd_has_suffix(fd, f->suffix))
+		return 0;
+	if (gettid() != getpid()) /* the code under test runs its own threads */
+		__atomic_add_fetch(&f->from_threads, 1, __ATOMIC_SEQ_CST);
+	if (op != f->op)
 		return 0;
 	/* Atomic: with f->threads, several threads may call at once. */
 	int n = __atomic_add_fetch(&f->calls, 1, __ATOMIC_SEQ_CST);
@@ -511,8 +515,14 @@ void helpers_fault_set(struct helpers_fault *f)
 		io_set_hooks(NULL);
 		return;
 	}
+	/* Threads take the O_DIRECT path, where a short write cannot be asked for. */
+	if (f->threads && f->op == IO_WRITE && f->error > 0) {
+		fprintf(stderr, "helpers_fault_set: no short writes with threads\n");
+		abort();
+	}
 	f->calls = 0;
 	f->failed = 0;
+	f->from_threads = 0;
 	f->flip_next = false;
 	f->hooks = (struct io_hooks){.before = fault_before,
 	                             .after_read = fault_after_read,

@@ -159,7 +159,8 @@ struct helpers_fault {
 	int count;    /* consecutive calls to fail from the nth on; 0 means 1 */
 	bool corrupt; /* IO_READ: instead of failing, the call succeeds with a byte flipped */
 	bool flip_next;
-	bool threads; /* let the code under test keep its threads (io_hooks.threads) */
+	bool threads;     /* let the code under test keep its threads (io_hooks.threads) */
+	int from_threads; /* calls on the file made from threads other than the test's */
 	struct io_hooks hooks;
 };
 

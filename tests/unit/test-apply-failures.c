@@ -315,6 +315,7 @@ static void check_io_fault(struct helpers_fault *f, const char *reason_part)
 	int r = helpers_apply(&d, &slot);
 	helpers_fault_set(NULL);
 	CHECK_EQ(f->failed, 1);
+	CHECK_EQ(f->from_threads > 0, f->threads); /* which path ran: threaded or serial */
 	CHECK_EQ(r, -EIO);
 	CHECK_EQ(slot, 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
@@ -459,6 +460,7 @@ static void check_without_read_back(bool threads)
 	CHECK_EQ(helpers_apply(&d, &slot), 0);
 	helpers_fault_set(NULL);
 	CHECK_EQ(f.calls, 0); /* the slot was never read */
+	CHECK_EQ(f.from_threads > 0, threads);
 	CHECK_EQ(slot, 1);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_TRYING);

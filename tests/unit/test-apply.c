@@ -159,6 +159,50 @@ TEST(apply_mark_good_after_an_earlier_rejection)
 	}
 }
 
+/*
+ * The threaded pipeline over sixteen chunks (the ring of three or four
+ * buffers wraps several times) and a last chunk that is no whole number of
+ * 4096-byte blocks (written through the page cache, read back rounded up),
+ * read-back on and off: the slot holds the image, each chunk was read back
+ * once (or never), by the install's own threads.
+ */
+static void check_threads_odd_image(bool read_back)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	const uint64_t size = 15 * HELPERS_CHUNK_SIZE + 1000;
+	struct helpers_fault watch = {.op = IO_READ, .suffix = "/slot-b", .threads = true};
+	uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
+	struct state_record st;
+	uint8_t slot = 9;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_sized_bundle(d.key.priv, size, HELPERS_LEVEL) == 0);
+	REQUIRE(helpers_drop(&d, "b") == 0);
+	d.cfg.no_read_back = !read_back;
+	helpers_fault_set(&watch);
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	helpers_fault_set(NULL);
+	CHECK_EQ(slot, 1);
+	CHECK(watch.from_threads > 0);
+	CHECK_EQ(watch.calls, read_back ? 16 : 0);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_TRYING);
+	CHECK_EQ(st.slot[1].version, 2);
+	REQUIRE(helpers_sha256_file(test_path("b.img"), size, want) == 0);
+	REQUIRE(helpers_sha256_file(d.slot[1], size, got) == 0);
+	CHECK(DIGEST_EQ(got, want));
+}
+
+TEST(apply_threads_odd_sized_image_read_back)
+{
+	check_threads_odd_image(true);
+}
+
+TEST(apply_threads_odd_sized_image_no_read_back)
+{
+	check_threads_odd_image(false);
+}
+
 TEST(apply_installs_plain_copy_uncompressed)
 {
 	_cleanup_device_ struct helpers_device d = {0};
