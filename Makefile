@@ -88,7 +88,12 @@ $(BUILD)/crash-tests: $(CRASH_OBJS) $(BUILD)/libsystemota.a
 
 # The Armv8 SHA-256 engine (tests/arm): built for aarch64, run under qemu-aarch64
 # against vectors mbedTLS makes on the host.
+# (on an aarch64 build host the native compiler, and tests/arm/run.sh runs it natively)
+ifeq ($(shell uname -m),aarch64)
+ARM_CC ?= $(CC)
+else
 ARM_CC ?= aarch64-linux-gnu-gcc
+endif
 ARM_SHA_SRCS = applier/sha256hw.c applier/armsha.c applier/shani.c tests/arm/sha-check.c
 
 $(BUILD)/arm/sha-check: $(ARM_SHA_SRCS) applier/sha256hw.h applier/util.h tests/arm/vectors.h

@@ -1,7 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #include "sha256hw.h"
 
-#if defined(__aarch64__)
+/*
+ * GCC builds the SHA2 code whatever -march says: the target attribute turns
+ * the instructions on for this one function, and only a CPU that reports
+ * them runs it. clang (14) honours no such attribute: there the file needs
+ * the feature on the command line (-march=armv8-a+crypto, or +sha2), and
+ * without it offers no engine (mbedTLS hashes instead).
+ */
+#if defined(__aarch64__) && !defined(__clang__)
+#define SHA2_TARGET __attribute__((target("+crypto")))
+#elif defined(__aarch64__) && (defined(__ARM_FEATURE_SHA2) || defined(__ARM_FEATURE_CRYPTO))
+#define SHA2_TARGET
+#endif
+
+#ifdef SHA2_TARGET
 #include <arm_neon.h>
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -15,8 +28,7 @@ bool armsha_available(void)
  * Four rounds per SHA256H/SHA256H2 pair; SHA256SU0/SU1 extend the message
  * schedule four words at a time. The state loads as it is stored: ABCD, EFGH.
  */
-__attribute__((target("+crypto"))) void armsha_blocks(uint32_t state[8], const uint8_t *data,
-                                                      size_t n)
+SHA2_TARGET void armsha_blocks(uint32_t state[8], const uint8_t *data, size_t n)
 {
 	uint32x4_t abcd = vld1q_u32(&state[0]);
 	uint32x4_t efgh = vld1q_u32(&state[4]);

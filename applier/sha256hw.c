@@ -57,6 +57,8 @@ void sha256hw_update(struct sha256hw *s, const void *data, size_t len)
 	const uint8_t *p = data;
 	size_t have = s->len % 64;
 
+	if (len == 0)
+		return; /* (data may be NULL) */
 	s->len += len;
 	if (have) {
 		size_t take = MIN(64 - have, len);
@@ -67,8 +69,10 @@ void sha256hw_update(struct sha256hw *s, const void *data, size_t len)
 			return;
 		blocks(s->h, s->buf, 1);
 	}
-	blocks(s->h, p, len / 64);
-	memcpy(s->buf, p + len / 64 * 64, len % 64);
+	if (len >= 64)
+		blocks(s->h, p, len / 64);
+	if (len % 64)
+		memcpy(s->buf, p + len / 64 * 64, len % 64);
 }
 
 void sha256hw_final(struct sha256hw *s, uint8_t out[32])

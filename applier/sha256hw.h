@@ -39,4 +39,4 @@ bool armsha_available(void);
 void armsha_blocks(uint32_t state[8], const uint8_t *data, size_t n);
 
 /* SHA-256's round constants, 16-byte aligned for vector loads. */
-extern const uint32_t sha256hw_k[64];
+extern const uint32_t sha256hw_k[64] __attribute__((aligned(16)));

@@ -7,7 +7,9 @@
  *   sha-check ENGINE < vectors
  *
  * Fails unless the engine chosen is ENGINE ("armv8-sha2") and every digest
- * matches mbedTLS's. Ends with "N passed, N failed".
+ * matches mbedTLS's; ENGINE "none" expects no engine (a CPU without SHA2,
+ * where mbedTLS hashes) and checks nothing more. Ends with "N passed, N
+ * failed".
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +30,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sha-check ENGINE < vectors\n");
 		return 2;
 	}
+	if (strcmp(argv[1], "none") == 0 && !engine) {
+		printf("ok   no engine on this CPU\n1 passed, 0 failed\n");
+		return 0;
+	}
 	if (!engine || strcmp(engine, argv[1]) != 0) {
-		printf("FAIL engine: %s, expected %s\n", engine ? engine : "(none)", argv[1]);
+		printf("FAIL engine: %s, expected %s\n", engine ? engine : "none", argv[1]);
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
