@@ -1,20 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "sha256hw.h"
 
-/*
- * GCC builds the SHA2 code whatever -march says: the target attribute turns
- * the instructions on for this one function, and only a CPU that reports
- * them runs it. clang (14) honours no such attribute: there the file needs
- * the feature on the command line (-march=armv8-a+crypto, or +sha2), and
- * without it offers no engine (mbedTLS hashes instead).
- */
-#if defined(__aarch64__) && !defined(__clang__)
+#ifdef SHA256HW_ARMSHA
+#ifdef __clang__
+#define SHA2_TARGET /* clang: the feature is on the command line (sha256hw.h) */
+#else
 #define SHA2_TARGET __attribute__((target("+crypto")))
-#elif defined(__aarch64__) && (defined(__ARM_FEATURE_SHA2) || defined(__ARM_FEATURE_CRYPTO))
-#define SHA2_TARGET
 #endif
 
-#ifdef SHA2_TARGET
 #include <arm_neon.h>
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -56,18 +49,6 @@ SHA2_TARGET void armsha_blocks(uint32_t state[8], const uint8_t *data, size_t n)
 	}
 	vst1q_u32(&state[0], abcd);
 	vst1q_u32(&state[4], efgh);
-}
-
-#else
-
-bool armsha_available(void)
-{
-	return false;
-}
-
-void armsha_blocks(uint32_t state[8], const uint8_t *data, size_t n)
-{
-	(void)state, (void)data, (void)n;
 }
 
 #endif

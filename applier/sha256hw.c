@@ -27,13 +27,18 @@ static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
 static void choose(void)
 {
+#ifdef SHA256HW_SHANI
 	if (shani_available()) {
 		blocks = shani_blocks;
 		engine = "sha-ni";
-	} else if (armsha_available()) {
+	}
+#endif
+#ifdef SHA256HW_ARMSHA
+	if (armsha_available()) {
 		blocks = armsha_blocks;
 		engine = "armv8-sha2";
 	}
+#endif
 }
 
 const char *sha256hw_engine(void)

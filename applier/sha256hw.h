@@ -32,11 +32,26 @@ void sha256hw_init(struct sha256hw *s);
 void sha256hw_update(struct sha256hw *s, const void *data, size_t len);
 void sha256hw_final(struct sha256hw *s, uint8_t out[32]);
 
-/* The engines: each processes n 64-byte blocks into state (eight words, host order). */
+/*
+ * The engines this build has; each processes n 64-byte blocks into state
+ * (eight words, host order), on a CPU whose *_available() says so. GCC builds
+ * the Arm code whatever -march says (a target attribute turns the
+ * instructions on for that one function); clang (14) honours no such
+ * attribute, so there the feature must be on the command line
+ * (-march=armv8-a+crypto, or +sha2), else the build has no Arm engine and
+ * mbedTLS hashes.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define SHA256HW_SHANI 1
 bool shani_available(void);
 void shani_blocks(uint32_t state[8], const uint8_t *data, size_t n);
+#endif
+#if defined(__aarch64__) &&                                                                        \
+        (!defined(__clang__) || defined(__ARM_FEATURE_SHA2) || defined(__ARM_FEATURE_CRYPTO))
+#define SHA256HW_ARMSHA 1
 bool armsha_available(void);
 void armsha_blocks(uint32_t state[8], const uint8_t *data, size_t n);
+#endif
 
 /* SHA-256's round constants, 16-byte aligned for vector loads. */
 extern const uint32_t sha256hw_k[64] __attribute__((aligned(16)));

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "sha256hw.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef SHA256HW_SHANI
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -59,18 +59,6 @@ __attribute__((target("sha,sse4.1,ssse3"))) void shani_blocks(uint32_t state[8],
 	s1 = _mm_alignr_epi8(s1, tmp, 8);
 	_mm_storeu_si128((__m128i *)&state[0], s0);
 	_mm_storeu_si128((__m128i *)&state[4], s1);
-}
-
-#else
-
-bool shani_available(void)
-{
-	return false;
-}
-
-void shani_blocks(uint32_t state[8], const uint8_t *data, size_t n)
-{
-	(void)state, (void)data, (void)n;
 }
 
 #endif
