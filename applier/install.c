@@ -189,15 +189,20 @@ static void *stage_main(void *arg)
 	return NULL;
 }
 
-/* Every stage in turn, here: the serial way, used under test hooks. */
-static int run_stages(struct pipe *q, struct piece *p)
+/* Whether stage i takes part: reading back only with read-back on. */
+static bool stage_used(const struct pipe *q, int i)
 {
-	int r = write_piece(q->w, p);
+	return i != STAGE_READ || q->w->read_back;
+}
 
-	if (r == 0 && q->w->read_back)
-		r = read_piece(q->w, p);
-	if (r == 0)
-		r = hash_piece(q->w, p);
+/* Every stage in turn, here: the serial way (io_serial(), or no thread to be had). */
+static int run_stages(struct pipe *q, const struct stage *st, struct piece *p)
+{
+	int r = 0;
+
+	for (int i = 0; i < STAGES && r == 0; i++)
+		if (stage_used(q, i))
+			r = st[i].run(q->w, p);
 	return r;
 }
 
@@ -209,10 +214,10 @@ static unsigned released(const struct pipe *q)
 }
 
 /* Hands a filled piece over (threaded) or runs it through every stage here. */
-static int hand_over(struct pipe *q, bool threaded)
+static int hand_over(struct pipe *q, const struct stage *st, bool threaded)
 {
 	if (!threaded)
-		return run_stages(q, &q->piece[q->produced++ % q->depth]);
+		return run_stages(q, st, &q->piece[q->produced++ % q->depth]);
 	pthread_mutex_lock(&q->lock);
 	q->produced++;
 	pthread_cond_broadcast(&q->changed);
@@ -225,22 +230,21 @@ static int hand_over(struct pipe *q, bool threaded)
 }
 
 /*
- * A thread could not be had: the stages already started end (nothing was
- * produced, and nothing will be) and the install runs serially instead, as
- * it would under test hooks. Always false.
+ * Nothing more will be produced (r < 0: the inflater failed, and the others
+ * stop too): the started stages finish their chunks, or stop, and end.
  */
-static bool stop_stages(struct pipe *q, pthread_t *thread, bool *started)
+static void end_stages(struct pipe *q, pthread_t *thread, bool *started, int r)
 {
 	pthread_mutex_lock(&q->lock);
 	q->end = true;
+	if (r < 0)
+		pipe_fail(q, r);
 	pthread_cond_broadcast(&q->changed);
 	pthread_mutex_unlock(&q->lock);
 	for (int i = 0; i < STAGES; i++)
 		if (started[i])
 			pthread_join(thread[i], NULL);
-	q->end = false;
 	memset(started, 0, STAGES * sizeof(*started));
-	return false;
 }
 
 static int stream(struct pipe *q, struct payload *p)
@@ -258,11 +262,16 @@ static int stream(struct pipe *q, struct payload *p)
 	int r = 0;
 
 	for (int i = 0; i < STAGES && threaded; i++) {
-		if (i == STAGE_READ && !read_back)
+		if (!stage_used(q, i))
 			continue;
 		started[i] = pthread_create(&thread[i], NULL, stage_main, &st[i]) == 0;
-		if (!started[i])
-			threaded = stop_stages(q, thread, started); /* false: all stages here */
+		if (!started[i]) {
+			/* A thread could not be had: those started end (nothing was produced), and
+			 * the install runs serially, as under test hooks. */
+			end_stages(q, thread, started, 0);
+			q->end = false;
+			threaded = false;
+		}
 	}
 	while (r == 0) {
 		struct piece *pc = &q->piece[q->produced % q->depth];
@@ -273,18 +282,10 @@ static int stream(struct pipe *q, struct payload *p)
 		pc->off = c.image_offset;
 		pc->size = c.size;
 		pc->index = c.index;
-		r = hand_over(q, threaded);
+		r = hand_over(q, st, threaded);
 	}
 	if (threaded) {
-		pthread_mutex_lock(&q->lock);
-		q->end = true;
-		if (r < 0)
-			pipe_fail(q, r); /* the inflating side failed: the others stop too */
-		pthread_cond_broadcast(&q->changed);
-		pthread_mutex_unlock(&q->lock);
-		for (int i = 0; i < STAGES; i++)
-			if (started[i])
-				pthread_join(thread[i], NULL);
+		end_stages(q, thread, started, r);
 		if (r == 0 && q->error)
 			r = fail(q->error, "%s", q->reason);
 	}
