@@ -34,14 +34,21 @@ void compressor_free(struct compressor *z)
 	free(z);
 }
 
-int compress_frame_begin(struct compressor *z, int level, unsigned window_log, uint64_t frame_len)
+/* A new frame at level, without zstd's checksum (every chunk has its SHA-256). */
+static size_t new_frame(struct compressor *z, int level)
 {
 	ZSTD_CCtx_reset(z->c, ZSTD_reset_session_and_parameters);
 	size_t r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_windowLog, (int)window_log);
-	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 0);
+	return r;
+}
+
+int compress_frame_begin(struct compressor *z, int level, unsigned window_log, uint64_t frame_len)
+{
+	size_t r = new_frame(z, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_windowLog, (int)window_log);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setPledgedSrcSize(z->c, frame_len);
 	if (ZSTD_isError(r))
@@ -71,13 +78,10 @@ int compress_frame_chunk(struct compressor *z, const uint8_t *src, size_t src_le
 int compress_chunk(struct compressor *z, int level, const uint8_t *src, size_t src_len,
                    uint8_t *dst, size_t dst_cap, size_t *ret_len)
 {
-	ZSTD_CCtx_reset(z->c, ZSTD_reset_session_and_parameters);
+	size_t r = new_frame(z, level);
 	/* The content size goes in the frame header; the reader checks it against the table. */
-	size_t r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_contentSizeFlag, 1);
-	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(z->c, ZSTD_c_checksumFlag, 0);
 	if (!ZSTD_isError(r))
 		r = ZSTD_compress2(z->c, dst, dst_cap, src, src_len);
 	if (ZSTD_isError(r))

@@ -124,7 +124,7 @@ struct frame_job {
 	uint8_t *out;
 	size_t out_len;
 	int r;
-	char reason[256];
+	char reason[FAIL_REASON_MAX];
 };
 
 static void *compress_frame(void *arg)
