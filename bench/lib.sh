@@ -50,16 +50,6 @@ shared_libs() {
 		done | sort -u
 }
 
-# glibc_libs BIN: glibc's libraries BIN loads (resolved), one a line.
-glibc_libs() {
-	ldd "$1" 2>/dev/null | awk '($2 == "=>" && $3 ~ /^\//) { print $3 } ($1 ~ /^\/.*ld-linux/) { print $1 }' |
-		while IFS= read -r l; do
-			case ${l##*/} in
-			libc.so.* | libm.so.* | ld-linux* | libpthread.so.* | libdl.so.* | librt.so.* | libresolv.so.*)
-				readlink -f "$l" ;;
-			esac
-		done | sort -u
-}
 
 # sum_sizes FILE...: total size in bytes.
 sum_sizes() {

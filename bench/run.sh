@@ -182,17 +182,17 @@ ensure_bundle() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$b.time"
 }
 
-peer_dir() { # peer_dir NAME SIZE
-	local key
-	key=$({
+# A peer's prepared bundle, keyed by the image, its script and its settings
+# (computed once per run, like our bundle's key).
+declare -A PEERS
+peer_dir() { echo "${PEERS[$1-$2]}"; } # peer_dir NAME SIZE
+ensure_peer() {
+	local d
+	PEERS[$1-$2]=$CACHE/$1-${2}M-$({
 		image_sha "$2"
 		cat "$top/bench/peers/$1.sh"
 		echo "${RAUC_MKSQUASHFS_ARGS:-} ${SWUPDATE_ZSTD_LEVEL:-}"
 	} | hash_of -)
-	echo "$CACHE/$1-${2}M-$key"
-}
-ensure_peer() {
-	local d
 	d=$(peer_dir "$1" "$2")
 	[ -e "$d/.done" ] && return 0
 	rm -rf "$CACHE/$1-${2}M-"*
@@ -267,7 +267,6 @@ check_slot() {
 }
 
 # ---------------------------------------------------------------- one run
-READBACK="yes no"
 declare -A NAMES=([ours-yes]="systemota apply, read-back yes" [ours-no]="systemota apply, read-back no"
 	[ours-static]="systemota.static apply, read-back yes"
 	[dd]="dd (raw copy, conv=fsync)" [zstd-dd]="zstd -dc \\| dd (no verification)"
@@ -422,9 +421,7 @@ for s in "${SIZES[@]}"; do
 	ensure_zst "$s"
 	ensure_bundle "$s"
 done
-MAIN_IDS=(ours-yes)
-case $READBACK in *no*) MAIN_IDS+=(ours-no) ;; esac
-MAIN_IDS+=(ours-static)
+MAIN_IDS=(ours-yes ours-no ours-static)
 MAIN_IDS+=(dd zstd-dd medium)
 for p in rauc swupdate; do
 	skipped "$p" && continue
@@ -499,13 +496,12 @@ footprint() { # footprint LABEL BINARY...: "total<TAB>description" (libraries wi
 }
 {
 	footprint ours-dyn "$WORK/sizes/systemota"
-	printf 'ours-static\t%s\t%s\t0\t\n' "$(file_size "$SOTA_STATIC.stripped")" "$(file_size "$SOTA_STATIC.stripped")"
+	footprint ours-static "$SOTA_STATIC.stripped"
 	footprint dd "$(command -v dd)"
 	footprint zstd-dd "$(command -v zstd)" "$(command -v dd)"
 	skipped rauc || footprint rauc "$(command -v rauc)"
 	skipped swupdate || footprint swupdate "$(command -v swupdate)"
 } >"$RES/footprint.tsv"
-fp_total() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$RES/footprint.tsv"; }
 fp_cell() { # the table's "binary + libraries" cell
 	awk -F'\t' -v k="$1" '$1 == k {
 		if ($4 > 0) printf "%.2f MiB (%.2f + %d libs)", $2 / 1048576, $3 / 1048576, $4
@@ -542,8 +538,7 @@ tput_of() { awk -v s="$2" -v w="$(fig "$1" "$2" wall)" 'BEGIN { if (w == "nan" |
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b <= 0) print "nan"; else printf "%.2f", a / b }'; }
 
 T_YES=$(tput_of ours-yes "$MAIN")
-T_NO=nan
-case $READBACK in *no*) T_NO=$(tput_of ours-no "$MAIN") ;; esac
+T_NO=$(tput_of ours-no "$MAIN")
 T_ZD=$(tput_of zstd-dd "$MAIN")
 R_RAUC=nan R_SWU=nan
 skipped rauc || R_RAUC=$(ratio "$T_YES" "$(tput_of rauc "$MAIN")")
@@ -578,7 +573,7 @@ REPORT=$OUT/report.md
 	echo "- Machine: $machine_cpu, $(nproc) cores, $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r), Debian $(cat /etc/debian_version 2>/dev/null || echo '?')"
 	echo "- Date: $started; load average $load_start at the start, $load_end at the end"
 	echo "- Command: \`$COMMAND\` (REPS=$REPS BENCH_SIZES=\"${SIZES[*]}\" BENCH_MAIN_SIZE=$MAIN BENCH_BOOT_RUNS=$BOOT_RUNS BENCH_BUNDLE_OPTS=\"$BUNDLE_OPTS\" BENCH_SKIP=\"${BENCH_SKIP:-}\")"
-	echo "- SystemOTA: $git_rev; \`${SOTA_SRC#"$top"/}\` sha256 $(sha256sum "$SOTA" | cut -c1-12), built $SOTA_BUILT (a copy taken at the start is what ran); read-back measured: $READBACK"
+	echo "- SystemOTA: $git_rev; \`${SOTA_SRC#"$top"/}\` sha256 $(sha256sum "$SOTA" | cut -c1-12), built $SOTA_BUILT (a copy taken at the start is what ran); read-back measured: yes no"
 	echo "- Target: $MAIN_SLOT_KIND ($fs_info); discarded (zeroed) and page cache dropped before every run; after every run its first IMAGE_SIZE bytes are read back and must have the image's sha256"
 	echo "- Images: ext4 from the host's /usr (bench/mkimage.sh, $(dumpe2fs -h "$(image "$MAIN")" 2>/dev/null | awk -F: '/^Block count/ { b = $2 } /^Free blocks/ { f = $2 } END { printf "%.0f %%", 100 * (b - f) / b }') of the ${MAIN} MiB one used), sha256 ${MAIN} MiB: $(image_sha "$MAIN" | cut -c1-16)…"
 	echo "- Measuring took $((measure_secs / 60)) min $((measure_secs % 60)) s; the whole run $((SECONDS / 60)) min $((SECONDS % 60)) s"
