@@ -48,10 +48,11 @@ $(BUILD)/systemota: $(BUILD)/obj/main.o $(HOST_OBJS) $(BUILD)/libsystemota.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # The initramfs and the demo's busybox root carry this one: no shared libraries
-# needed, and no bundle making (the device never compresses or signs).
+# needed, and no bundle making (the device never compresses or signs). Its link
+# map (.map) says what each library costs (bench/linkmap.sh).
 $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(CFLAGS) -static -Wl,-Map=$@.map -o $@ $^ $(LIBS)
 	$(Q)strip -o $@.stripped $@
 
 # Unit tests: every tests/unit/test-*.c linked into one runner.

@@ -3,15 +3,13 @@
 #
 #   bench/linkmap.sh WORKDIR      prints a markdown section on stdout
 #
-# Links the static binary again, the way the Makefile does (BUILD/obj/main.o,
-# BUILD/libsystemota.a, -static and the Makefile's LIBS), with a link map
-# (-Wl,-Map) in WORKDIR, without touching the Makefile's outputs; then adds up
-# the loaded input sections the map assigns to each archive or object (code,
-# read-only data, data, unwind tables: what `size` calls text + data; .bss
-# and debug sections are left out).
+# Reads the link map the Makefile writes with the static binary
+# (BUILD/systemota.static.map, -Wl,-Map) and adds up the loaded input sections
+# it assigns to each archive or object (code, read-only data, data, unwind
+# tables: what `size` calls text + data; .bss and debug sections are left
+# out). WORKDIR keeps the per-unit figures (units.tsv).
 #
-# Environment: BUILD (default ./build), CC (default cc), CFLAGS (default: the
-# Makefile's).
+# Environment: BUILD (default ./build).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -21,22 +19,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 w=$1
 BUILD=${BUILD:-$top/build}
 mkdir -p "$w"
-for f in "$BUILD/obj/main.o" "$BUILD/libsystemota.a" "$BUILD/systemota.static"; do
-	[ -f "$f" ] || die "no $f: build the binaries first"
+map=$BUILD/systemota.static.map
+for f in "$BUILD/systemota.static" "$map"; do
+	[ -f "$f" ] || die "no $f: build the binaries first (make)"
 done
-# The Makefile's own LIBS and CFLAGS (read, not changed).
-mkvar() { make -s --no-print-directory -C "$top" --eval "__bench_print: ; @echo \$($1)" __bench_print 2>/dev/null; }
-libs=$(mkvar LIBS) || libs=''
-[ -n "$libs" ] || libs="-lmbedcrypto -lzstd -lblkid"
-cflags=${CFLAGS:-$(mkvar CFLAGS)} || cflags=''
-[ -n "$cflags" ] || cflags="-O2 -g"
-# shellcheck disable=SC2086 # lists of options
-${CC:-cc} $cflags -static -o "$w/systemota.static" -Wl,-Map="$w/systemota.map" \
-	"$BUILD/obj/main.o" "$BUILD/libsystemota.a" $libs
-strip -o "$w/systemota.static.stripped" "$w/systemota.static"
 
 # "bytes<TAB>unit" for each unit (archive, or object outside an archive).
-sed -n '/^Linker script and memory map/,$p' "$w/systemota.map" | awk '
+sed -n '/^Linker script and memory map/,$p' "$map" | awk '
 	function add(sec, size, file,   u) {
 		if (sec ~ /^\.(debug|comment|note|gnu|bss|tbss|stab)/ || sec == "COMMON") return
 		u = file
@@ -55,14 +44,14 @@ sed -n '/^Linker script and memory map/,$p' "$w/systemota.map" | awk '
 	{ pending = "" }
 	END { for (u in t) printf "%d\t%s\n", t[u], u }' | sort -rn >"$w/units.tsv"
 
-read -r text data bss _ < <(size "$w/systemota.static" | awk 'NR == 2')
+read -r text data bss _ < <(size "$BUILD/systemota.static" | awk 'NR == 2')
 total=$(awk -F'\t' '{ t += $1 } END { printf "%d", t }' "$w/units.tsv")
 {
 	echo "### Static binary"
 	echo
 	echo "\`$(basename "$BUILD")/systemota.static\`: $(file_size "$BUILD/systemota.static") bytes as built (with -g), $(file_size "$BUILD/systemota.static.stripped") stripped (\`systemota.static.stripped\`); \`size\`: text $text, data $data, bss $bss."
 	echo
-	echo "Share of text + data by library, from a link map of the same link (\`${CC:-cc} $cflags -static ... $libs -Wl,-Map\`, in $(basename "$w")/):"
+	echo "Share of text + data by library, from the link map of that link (\`$(basename "$BUILD")/systemota.static.map\`, the Makefile's \`-Wl,-Map\`):"
 	echo
 	echo "| archive / object | bytes | share |"
 	echo "| --- | ---: | ---: |"
