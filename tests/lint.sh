@@ -32,6 +32,6 @@ check "device binary has no zstd compressor" bash -c \
 	'nm "$1" | grep -q " T ZSTD_decompressStream$" && ! nm "$1" | grep -q " T ZSTD_compressStream2$"' _ "$static"
 # shellcheck disable=SC2016
 check "device binary refuses bundle create" bash -c \
-	'out=$("$1" bundle create 2>&1) || grep -q "device build of systemota" <<< "$out"' _ "$static"
+	'! out=$("$1" bundle create 2>&1) && grep -q "device build of systemota" <<< "$out"' _ "$static"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -361,7 +361,7 @@ TEST(stage_fault_temp_close_fails)
 TEST(stage_fault_dir_fsync_fails_is_reported_consistently)
 {
 	/*
-	 * The directory flush comes after the rename. Whatever stage_bundle(, NULL)
+	 * The directory flush comes after the rename. Whatever stage_bundle()
 	 * answers must be true: an error means nothing was staged (stage.h:
 	 * "On failure nothing in the drop-in directory changes"); success
 	 * means v3 is staged.
