@@ -58,9 +58,12 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	memcpy(next->target_label, in->label, STATE_LABEL_SIZE);
 	memcpy(next->txn_file, in->fingerprint, STATE_FINGERPRINT_SIZE);
 	next->target_floor = in->floor;
-	/* A device-side permission to downgrade is good for that one install. */
-	if (next->allow_version == in->version)
-		next->allow_version = 0;
+	/*
+	 * A device-side permission to downgrade is good for the next install
+	 * only, whichever version that is: left standing, it would let an old,
+	 * validly signed bundle in long after the upgrades that followed.
+	 */
+	next->allow_version = 0;
 	/* A new transaction: an earlier failure's reason no longer applies. */
 	next->last_error = 0;
 	memset(next->last_reason, 0, sizeof(next->last_reason));
@@ -175,6 +178,8 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next)
 {
 	*next = *cur;
+	/* A permission to downgrade was given for the slot as it was: a confirmation ends it. */
+	next->allow_version = 0;
 	if (cur->state == STATE_TRYING && booted == cur->target) {
 		clear_transaction(next);
 		next->active = cur->target;
@@ -191,7 +196,7 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		return fail(-EPERM, "booted slot %c is neither on trial nor the active slot %c",
 		            state_slot_letter(booted), state_slot_letter(cur->active));
 	if (cur->slot[booted].status == SLOT_GOOD)
-		return 0;
+		return 0; /* nothing committed: a standing permission stays (idempotent) */
 	/* The factory slot, never confirmed yet: confirming it is what mark-good means. */
 	next->slot[booted].status = SLOT_GOOD;
 	return 1;

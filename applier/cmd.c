@@ -20,7 +20,6 @@
 #include "log.h"
 #include "payload.h"
 #include "report.h"
-#include "running.h"
 #include "slot.h"
 #include "stage.h"
 #include "staged.h"
@@ -28,6 +27,7 @@
 #include "testpoint.h"
 #include "tool.h"
 #include "util.h"
+#include "verbs.h"
 
 #define APPLY_MOUNT_DIR "/run/systemota/data"
 
@@ -176,7 +176,10 @@ static int need_args(int argc, int n, const char *what)
 int cmd_dispatch(struct cli *c, int argc, char **argv)
 {
 	const char *cmd = argc > 0 ? argv[0] : "";
-	int r;
+	int r = verbs_dispatch(c, argc, argv);
+
+	if (r != -ENOSYS)
+		return r;
 
 	if (strcmp(cmd, "apply") == 0)
 		return (r = need_args(argc, 1, "apply")) < 0 ? r : cmd_apply(c);
@@ -186,20 +189,6 @@ int cmd_dispatch(struct cli *c, int argc, char **argv)
 		               : cmd_kexec(c, argv[1], argv[2]);
 	if (strcmp(cmd, "boot-slot") == 0)
 		return (r = need_args(argc, 1, "boot-slot")) < 0 ? r : cmd_boot_slot(c);
-	if (strcmp(cmd, "status") == 0)
-		return (r = need_args(argc, 1, "status [--json]")) < 0 ? r : running_status(c);
-	if (strcmp(cmd, "mark-good") == 0 || strcmp(cmd, "mark-bad") == 0)
-		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_mark(c, cmd[5] == 'g');
-	if (strcmp(cmd, "allow-downgrade") == 0)
-		return (r = need_args(argc, 2, "allow-downgrade VERSION")) < 0
-		               ? r
-		               : running_allow_downgrade(c, argv[1]);
-	if (strcmp(cmd, "clean-shutdown") == 0)
-		return (r = need_args(argc, 1, cmd)) < 0 ? r : running_clean_shutdown(c);
-	if (strcmp(cmd, "history") == 0)
-		return (r = need_args(argc, 1, "history [--json]")) < 0 ? r : running_history(c);
-	if (strcmp(cmd, "stage") == 0)
-		return (r = need_args(argc, 2, "stage FILE")) < 0 ? r : running_stage(c, argv[1]);
 	if (strcmp(cmd, "device") == 0)
 		return (r = need_args(argc, 2, "device NAME")) < 0 ? r : cmd_device(c, argv[1]);
 	if (strcmp(cmd, "bundle") == 0)

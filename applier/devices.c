@@ -65,20 +65,13 @@ void devices_dropin(const struct config *cfg, const char *data_dir, char *out, s
 void devices_history(const char *state_path, uint8_t kind, uint8_t slot, uint64_t version,
                      const char *label, int error, const char *fmt, ...)
 {
-	struct history_entry e = {.kind = kind, .slot = slot, .version = version};
-	struct state_record st;
-	struct state_dev dev;
+	struct history_entry e;
+	char reason[HISTORY_REASON_SIZE];
 	va_list ap;
 
-	e.error = error < 0 ? -error : error;
-	snprintf(e.label, sizeof(e.label), "%s", label ? label : "");
 	va_start(ap, fmt);
-	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	if (state_open(state_path, true, &dev) < 0)
-		return;
-	/* Loading gives the record's sequence, which the entry carries. */
-	if (state_load(&dev, &st) == 0 && history_supported(&dev) && history_append(&dev, &e) < 0)
-		log_warn("%s", fail_reason());
-	state_close(&dev);
+	history_fill(&e, kind, slot, version, label, error, "%s", reason);
+	history_note_path(state_path, &e);
 }

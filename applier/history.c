@@ -2,6 +2,7 @@
 #include "history.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "fail.h"
 #include "io.h"
+#include "log.h"
 #include "util.h"
 
 /*
@@ -172,4 +174,39 @@ const char *history_kind_name(uint8_t kind)
 	        "note",
 	};
 	return kind < ARRAY_SIZE(names) ? names[kind] : "?";
+}
+
+void history_fill(struct history_entry *e, uint8_t kind, uint8_t slot, uint64_t version,
+                  const char *label, int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->slot = slot;
+	e->version = version;
+	e->error = error < 0 ? -error : error;
+	snprintf(e->label, sizeof(e->label), "%s", label ? label : "");
+	va_start(ap, fmt);
+	vsnprintf(e->reason, sizeof(e->reason), fmt, ap);
+	va_end(ap);
+}
+
+void history_note(struct state_dev *d, struct history_entry *e)
+{
+	if (history_supported(d) && history_append(d, e) < 0)
+		log_warn("%s", fail_reason());
+}
+
+void history_note_path(const char *state_path, struct history_entry *e)
+{
+	struct state_record st;
+	struct state_dev dev;
+
+	if (state_open(state_path, true, &dev) < 0)
+		return;
+	/* Loading gives the record's sequence, which the entry carries. */
+	if (state_load(&dev, &st) == 0)
+		history_note(&dev, e);
+	state_close(&dev);
 }

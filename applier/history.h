@@ -74,3 +74,21 @@ int history_append(struct state_dev *d, struct history_entry *e);
 int history_read(struct state_dev *d, struct history_entry *ret, size_t max, size_t *ret_n);
 
 const char *history_kind_name(uint8_t kind);
+
+/*
+ * The one place an entry is filled: kind, slot, the version and label it is
+ * about, a positive or negative errno (stored positive, 0 for none) and the
+ * formatted reason, each cut to its field. Zeroes everything else.
+ */
+void history_fill(struct history_entry *e, uint8_t kind, uint8_t slot, uint64_t version,
+                  const char *label, int error, const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
+
+/*
+ * Appends e after a commit, best effort: the history reports, it never
+ * decides, so a failure is logged and never returned.
+ */
+void history_note(struct state_dev *d, struct history_entry *e);
+
+/* history_note() on the state device at path, opened (and loaded, for the sequence) for it. */
+void history_note_path(const char *state_path, struct history_entry *e);

@@ -106,7 +106,12 @@ static void status_json(FILE *f, const struct report_status *s)
 	        slot_name(st->target), st->tries_left, st->max_tries);
 	fprintf(f, "  \"apply_attempts\": %u,\n  \"sequence\": %" PRIu64 ",\n", st->apply_attempts,
 	        st->seq);
-	fprintf(f, "  \"version_floor\": %" PRIu64 ",\n  \"slots\": {\n", st->version_floor);
+	fprintf(f, "  \"version_floor\": %" PRIu64 ",\n", st->version_floor);
+	if (st->allow_version)
+		fprintf(f, "  \"allowed_downgrade\": %" PRIu64 ",\n", st->allow_version);
+	else
+		fprintf(f, "  \"allowed_downgrade\": null,\n");
+	fprintf(f, "  \"slots\": {\n");
 	for (int i = 0; i < 2; i++) {
 		fprintf(f,
 		        "    \"%s\": { \"status\": \"%s\", \"version\": %" PRIu64 ", \"label\": ",
@@ -170,6 +175,11 @@ static void status_text(FILE *f, const struct report_status *s)
 		        state_slot_status_name(st->slot[i].status), st->slot[i].version,
 		        st->slot[i].label[0] ? " (" : "", st->slot[i].label,
 		        st->slot[i].label[0] ? ")" : "");
+	if (st->allow_version)
+		fprintf(f,
+		        "Downgrade:     to version %" PRIu64 " allowed, once (systemota "
+		        "allow-downgrade revoke withdraws it)\n",
+		        st->allow_version);
 	if (st->last_error)
 		fprintf(f, "Last error:    %s: %s\n", fail_code_name(st->last_error),
 		        st->last_reason);

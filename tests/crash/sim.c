@@ -54,6 +54,14 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 	return r;
 }
 
+int sim_restore_dropin(struct sim *s)
+{
+	char path[HELPERS_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/update.sota", s->dev.dropin);
+	return helpers_exists(path) ? 0 : helpers_drop(&s->dev, "v2");
+}
+
 void sim_free(struct sim *s)
 {
 	helpers_device_free(&s->dev);
@@ -73,27 +81,15 @@ static int slot_version(struct sim *s, uint8_t slot)
 	return 0;
 }
 
-/* What the booted system does: version 2 confirms itself in SIM_CONFIRMS. */
+/* What the booted system does: version 2 confirms itself in SIM_CONFIRMS, with the real mark-good.
+ */
 static bool system_runs(struct sim *s, int version, uint8_t slot)
 {
-	struct state_record st, next;
-	struct state_dev d;
-
 	if (version != 2 || s->scenario != SIM_CONFIRMS)
 		return true;
 	if (s->hooks)
 		io_set_hooks(s->hooks);
-	int r = state_open(s->dev.state, true, &d);
-	if (r < 0) {
-		io_set_hooks(NULL);
-		return true; /* mark-good fails; the system stays on trial */
-	}
-	r = state_load(&d, &st);
-	if (r == 0)
-		r = boot_mark_good(&st, slot, &next);
-	if (r > 0)
-		r = state_commit(&d, &next);
-	state_close(&d);
+	int r = helpers_mark_good(&s->dev, slot);
 	if (s->hooks)
 		io_set_hooks(NULL);
 	/*

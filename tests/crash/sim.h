@@ -49,6 +49,16 @@ struct sim {
 
 /* Builds the device in the test's tmpdir with the scenario's bundle staged. */
 int sim_setup(struct sim *s, enum sim_scenario scenario);
+
+/*
+ * After the recorded devices were set back to a crash state: puts the staged
+ * bundle back if the run removed it (mark-good's clean-up, after its commit).
+ * The data partition is not a recorded device, and at any cut before that
+ * clean-up the bundle was still there; the states after it are covered by
+ * the uninterrupted run. Only a missing file is replaced, so a file the
+ * record remembers (by its fingerprint) stays the same file.
+ */
+int sim_restore_dropin(struct sim *s);
 void sim_free(struct sim *s);
 
 /*

@@ -97,7 +97,7 @@ static void check_state(struct enumeration *e, struct trace *t, const struct rec
 	struct sim *s = &e->s;
 
 	e->states++;
-	if (record_apply(&t->rec, c, e->scratch) < 0) {
+	if (record_apply(&t->rec, c, e->scratch) < 0 || sim_restore_dropin(s) < 0) {
 		CHECK(!"cannot build the crash state");
 		return;
 	}
@@ -195,6 +195,7 @@ static void enumerate_second_cuts(struct enumeration *e, struct trace *first)
 			struct record_crash c = {
 			        .cut = cut, .kept = k ? (nu >= 64 ? ~0ull : (1ull << nu) - 1) : 0};
 			REQUIRE(record_apply(&first->rec, &c, e->scratch) == 0);
+			REQUIRE(sim_restore_dropin(&e->s) == 0);
 			if (!record_run(e, second, trials_before(first, cut), "second ")) {
 				e->violations++;
 				fprintf(stderr, "  recovery from cut %zu: %s\n", cut,

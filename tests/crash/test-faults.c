@@ -128,7 +128,7 @@ static void run_one(struct sim *s, struct record *initial, uint8_t *scratch[RECO
 	struct state_record st;
 
 	t->runs++;
-	if (record_apply(initial, &none, scratch) < 0) {
+	if (record_apply(initial, &none, scratch) < 0 || sim_restore_dropin(s) < 0) {
 		CHECK(!"cannot restore the device");
 		return;
 	}

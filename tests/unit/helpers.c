@@ -319,6 +319,26 @@ int helpers_slot_digest(const struct helpers_device *d, int i, uint8_t ret[CRYPT
 	return helpers_sha256_file(d->slot[i], (uint64_t)st.st_size, ret);
 }
 
+void helpers_running(const struct helpers_device *d, int booted, struct running_config *ret)
+{
+	*ret = (struct running_config){
+	        .state_path = d->state,
+	        .slot_path = {d->slot[0], d->slot[1]},
+	        .booted = booted,
+	        .dropin_dir = d->dropin,
+	        .keys = d->keys,
+	        .compatible = HELPERS_COMPATIBLE,
+	};
+}
+
+int helpers_mark_good(const struct helpers_device *d, int booted)
+{
+	struct running_config rc;
+
+	helpers_running(d, booted, &rc);
+	return running_mark_good(&rc);
+}
+
 int helpers_apply(struct helpers_device *d, uint8_t *ret_slot)
 {
 	return apply_run(&d->cfg, ret_slot);

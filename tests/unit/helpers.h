@@ -21,6 +21,7 @@
 #include "create.h"
 #include "crypto.h"
 #include "io.h"
+#include "running.h"
 #include "state.h"
 #include "util.h"
 
@@ -115,6 +116,15 @@ int helpers_fingerprint(const struct helpers_device *d, const char *name,
 
 /* SHA-256 of the whole slot i (HELPERS_SLOT_SIZE bytes, or less if it was shrunk). */
 int helpers_slot_digest(const struct helpers_device *d, int i, uint8_t ret[CRYPTO_DIGEST_SIZE]);
+
+/*
+ * The running system's engine on d, booted from slot booted (-1: unknown):
+ * no watchdog, d's drop-in directory and keys. Paths point into d.
+ */
+void helpers_running(const struct helpers_device *d, int booted, struct running_config *ret);
+
+/* `systemota mark-good` from slot booted: the real transition (running.h). */
+int helpers_mark_good(const struct helpers_device *d, int booted);
 
 /* apply_run() with d->cfg. */
 int helpers_apply(struct helpers_device *d, uint8_t *ret_slot);

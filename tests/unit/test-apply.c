@@ -36,24 +36,6 @@ static int txn_of(const char *name, uint8_t ret[CRYPTO_DIGEST_SIZE])
 	return helpers_bundle_txn(test_path(buf), ret);
 }
 
-/* `systemota mark-good` from slot booted: one transition, committed. */
-static int mark_good(const struct helpers_device *d, uint8_t booted)
-{
-	struct state_record st, next;
-	struct state_dev dev;
-	int r = state_open(d->state, true, &dev);
-
-	if (r < 0)
-		return r;
-	r = state_load(&dev, &st);
-	if (r == 0)
-		r = boot_mark_good(&st, booted, &next);
-	if (r > 0)
-		r = state_commit(&dev, &next);
-	state_close(&dev);
-	return r;
-}
-
 /* Checks a freshly installed update NAME: on trial in slot B with one try spent. */
 static void check_installed(const struct helpers_device *d, const char *name, uint64_t version)
 {
@@ -105,7 +87,7 @@ TEST(apply_installs_staged_bundle_then_mark_good)
 	CHECK(DIGEST_EQ(a_before, a_after));
 
 	/* The new system confirms: IDLE, B active and good, the transaction done. */
-	CHECK_EQ(mark_good(&d, 1), 0);
+	CHECK_EQ(helpers_mark_good(&d, 1), 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_IDLE);
 	CHECK_EQ(st.active, 1);
@@ -113,16 +95,19 @@ TEST(apply_installs_staged_bundle_then_mark_good)
 	CHECK_EQ(st.last_error, 0);
 	REQUIRE(txn_of("v2", txn) == 0);
 	CHECK(DIGEST_EQ(st.last_done, txn));
-	CHECK_EQ(mark_good(&d, 1), 0); /* idempotent */
+	CHECK_EQ(helpers_mark_good(&d, 1), 0); /* idempotent */
+	/* mark-good removed the applied bundle. */
+	CHECK(!helpers_exists(test_path("data/systemota/staged/update.sota")));
 
-	/* Next boot: B, no commit, even though the bundle is still staged. */
+	/* Next boot: B, no commit, even though the bundle is staged again (say, by hand). */
+	REQUIRE(helpers_drop(&d, "v2") == 0);
 	uint64_t seq = st.seq;
 	CHECK_EQ(helpers_apply(&d, &slot), 0);
 	CHECK_EQ(slot, 1);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.seq, seq);
 	CHECK_EQ(st.state, STATE_IDLE);
-	/* The running system then removes the applied bundle. */
+	/* The running system's clean-up then removes it. */
 	CHECK_EQ(stage_cleanup(d.dropin, d.keys, &st), 1);
 	CHECK(!helpers_exists(test_path("data/systemota/staged/update.sota")));
 }
@@ -146,7 +131,7 @@ TEST(apply_mark_good_after_an_earlier_rejection)
 	CHECK_EQ(helpers_apply(&d, &slot), 0);
 	CHECK_EQ(slot, 1);
 	check_installed(&d, "v2", 2);
-	CHECK_EQ(mark_good(&d, 1), 0);
+	CHECK_EQ(helpers_mark_good(&d, 1), 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_IDLE);
 	CHECK_EQ(st.active, 1);

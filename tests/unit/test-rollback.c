@@ -11,14 +11,11 @@
 /* Installs and confirms path's bundle on d (trial boot, then mark-good from B). */
 static void install_and_confirm(struct helpers_device *d, uint8_t to)
 {
-	struct state_record st, next;
 	uint8_t slot = 9;
 
 	REQUIRE(helpers_apply(d, &slot) == 0);
 	CHECK_EQ(slot, to);
-	REQUIRE(helpers_read_state(d->state, &st) == 0);
-	REQUIRE(boot_mark_good(&st, to, &next) == 1);
-	REQUIRE(helpers_write_state(d->state, &next) == 0);
+	REQUIRE(helpers_mark_good(d, to) == 0);
 }
 
 TEST(rollback_floor_rises_when_its_version_is_confirmed)
@@ -40,10 +37,9 @@ TEST(rollback_floor_rises_when_its_version_is_confirmed)
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.version_floor, 0);
 	CHECK_EQ(st.target_floor, 4);
-	struct state_record next;
-	REQUIRE(boot_mark_good(&st, 1, &next) == 1);
-	CHECK_EQ(next.version_floor, 4);
-	REQUIRE(helpers_write_state(d.state, &next) == 0);
+	REQUIRE(helpers_mark_good(&d, 1) == 0);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.version_floor, 4);
 
 	/* Even a device-side downgrade cannot go below it: version 3 is refused. */
 	REQUIRE(helpers_update("v3", d.key.priv, 3) == 0);
