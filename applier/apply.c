@@ -100,7 +100,7 @@ static int run_hooks(struct ctx *x, const struct bundle *b)
 	if (r == 0)
 		return 0;
 	char why[STATE_REASON_SIZE];
-	snprintf(why, sizeof(why), "%s", fail_reason());
+	snprintf(why, sizeof(why), "%s", fail_reason_for(r));
 	log_error("%s", why);
 	if (r == -ECANCELED) {
 		boot_hook_failed(&x->st, r, why, &next);
@@ -128,7 +128,7 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	int r = install_image(b, x->cfg->slot_path[target], !x->cfg->no_read_back);
 	if (r < 0) {
 		char why[STATE_REASON_SIZE];
-		snprintf(why, sizeof(why), "%s", fail_reason());
+		snprintf(why, sizeof(why), "%s", fail_reason_for(r));
 		log_error("install failed: %s", why);
 		if (r == -EBADMSG || r == -EPROTO) {
 			boot_install_failed(&x->st, r, why, fp, &next);
@@ -181,12 +181,12 @@ static void reject(struct ctx *x, const struct staged_file *f, int error)
 
 	if (!staged_is_verdict(error)) {
 		log_warn("cannot read %s (%s); looking again at the next boot", f->name,
-		         fail_reason());
-		note(x, error, fail_reason());
+		         fail_reason_for(error));
+		note(x, error, fail_reason_for(error));
 		return;
 	}
-	log_error("rejected %s: %s", f->name, fail_reason());
-	boot_reject(&x->st, error, fail_reason(), f->fingerprint, &next);
+	log_error("rejected %s: %s", f->name, fail_reason_for(error));
+	boot_reject(&x->st, error, fail_reason_for(error), f->fingerprint, &next);
 	commit(x, &next, HISTORY_REJECTED, "%s: %s", f->name, x->st.last_reason);
 }
 
@@ -319,13 +319,13 @@ static int resume(struct ctx *x)
 		bundle_close(&b);
 		return r;
 	}
-	log_error("%s", fail_reason());
+	log_error("%s", fail_reason_for(r));
 	if (r == -ENOENT) {
 		/* Really gone: nothing to retry. */
-		boot_install_failed(&x->st, r, fail_reason(), x->st.txn_file, &next);
+		boot_install_failed(&x->st, r, fail_reason_for(r), x->st.txn_file, &next);
 	} else {
 		/* Not readable now: stay WRITING (this attempt is counted) and look again. */
-		boot_note_failure(&x->st, r, fail_reason(), &next);
+		boot_note_failure(&x->st, r, fail_reason_for(r), &next);
 	}
 	commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 	return r;

@@ -243,7 +243,7 @@ static int read_head(struct bundle *b)
 		            (unsigned long long)(b->file_size - want));
 	b->head = malloc(b->head_len);
 	if (!b->head)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the bundle's head (%zu bytes)", b->head_len);
 	/* The one and only read of the signed part: everything after parses this copy. */
 	r = io_pread_all(b->fd, b->head, b->head_len, 0);
 	if (r < 0)

@@ -25,11 +25,11 @@ int codec_new(struct codec **ret)
 	struct codec *c = calloc(1, sizeof(*c));
 
 	if (!c)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the decompressor");
 	c->d = ZSTD_createDCtx();
 	if (!c->d) {
 		free(c);
-		return -ENOMEM;
+		return fail(-ENOMEM, "zstd cannot make a decompression context");
 	}
 	*ret = c;
 	return 0;

@@ -16,11 +16,11 @@ int compressor_new(struct compressor **ret)
 	struct compressor *z = calloc(1, sizeof(*z));
 
 	if (!z)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the compressor");
 	z->c = ZSTD_createCCtx();
 	if (!z->c) {
 		free(z);
-		return -ENOMEM;
+		return fail(-ENOMEM, "zstd cannot make a compression context");
 	}
 	*ret = z;
 	return 0;

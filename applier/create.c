@@ -243,7 +243,7 @@ static int write_head(struct builder *bld)
 	int r;
 
 	if (!head)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the bundle head");
 	bundle_write_manifest_fixed(&bld->m, bld->manifest);
 	bundle_write_header(&bld->h, head);
 	memcpy(head + BUNDLE_HEADER_SIZE, bld->manifest, mlen);
@@ -287,7 +287,7 @@ static int build(struct builder *bld, uint64_t image_size)
 	bld->raw = malloc(o->chunk_size);
 	bld->stored = malloc(codec_bound(o->chunk_size));
 	if (!bld->manifest || !bld->raw || !bld->stored)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the chunk buffers");
 	r = compressor_new(&bld->z);
 	if (r < 0)
 		return r;

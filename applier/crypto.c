@@ -227,7 +227,7 @@ static int keyring_add(struct crypto_keyring *kr, const char *dir, const char *n
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	k->pk = malloc(sizeof(*k->pk));
 	if (!k->pk)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for key %s", path);
 	r = load_public(path, k->pk);
 	if (r == 0) {
 		r = key_id(k->pk, k->id);
@@ -254,7 +254,7 @@ int crypto_keyring_load(const char *dir, struct crypto_keyring **ret)
 	int r = 0;
 
 	if (!kr)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for the key ring");
 	d = opendir(dir);
 	if (!d) {
 		int e = errno;

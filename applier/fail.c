@@ -7,11 +7,13 @@
 #include <string.h>
 
 static _Thread_local char reason[FAIL_REASON_MAX];
+static _Thread_local int reason_code; /* the code the reason was given for */
 
 int fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	reason_code = code;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
@@ -28,6 +30,7 @@ int fail_context(int code, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	snprintf(reason, sizeof(reason), "%s: %s", prefix, inner);
+	reason_code = code;
 	return code;
 }
 
@@ -36,9 +39,21 @@ const char *fail_reason(void)
 	return reason;
 }
 
+const char *fail_reason_for(int code)
+{
+	static _Thread_local char generic[FAIL_REASON_MAX];
+
+	if (code == reason_code && reason[0])
+		return reason;
+	snprintf(generic, sizeof(generic), "%s (%s)", strerror(code < 0 ? -code : code),
+	         fail_code_name(code));
+	return generic;
+}
+
 void fail_clear(void)
 {
 	reason[0] = '\0';
+	reason_code = 0;
 }
 
 const char *fail_code_name(int code)

@@ -32,6 +32,15 @@ int fail_context(int code, const char *fmt, ...) __attribute__((format(printf, 2
 /* The reason recorded by the last fail() in this thread, or "" after fail_clear(). */
 const char *fail_reason(void);
 
+/*
+ * The reason recorded for code: the last fail() reason when it was given for
+ * this code, else the code's own description ("Cannot allocate memory
+ * (ENOMEM)"). What goes into the boot-state record takes its reason from
+ * here, so an error that was returned bare never carries the reason of an
+ * earlier, unrelated failure.
+ */
+const char *fail_reason_for(int code);
+
 void fail_clear(void);
 
 /* A short name for one of our codes ("EBADMSG"), or a generic one. */

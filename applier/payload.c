@@ -64,7 +64,7 @@ static int inflate(struct payload *p, const struct bundle_chunk *c, uint8_t *dst
 		return 0;
 	}
 	if (!dst && !p->out && !(p->out = malloc(m->chunk_size)))
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for a chunk buffer");
 	if (!dst)
 		dst = p->out;
 	if (m->compression == CODEC_NONE)

@@ -88,7 +88,7 @@ int slot_distinct(const char *const *paths, size_t n)
 	struct stat st[8];
 
 	if (n > 8)
-		return -EINVAL;
+		return fail(-EINVAL, "more than 8 devices to compare");
 	for (size_t i = 0; i < n; i++) {
 		if (stat(paths[i], &st[i]) < 0)
 			return fail(-errno, "cannot stat %s: %s", paths[i], strerror(errno));
