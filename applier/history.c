@@ -30,11 +30,17 @@ enum {
 	OFF_CRC = 508,
 };
 
+/*
+ * Reasons quote file names, which may hold any byte; decoding accepts printable ASCII only
+ * (as the record does), so each other byte is written as '?': what is written always reads
+ * back, and its sequence number is never handed out again.
+ */
 static void put_string(uint8_t *out, const char *s, size_t size)
 {
 	size_t n = strnlen(s, size - 1);
 
-	memcpy(out, s, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7e ? '?' : (uint8_t)s[i];
 	memset(out + n, 0, size - n);
 }
 

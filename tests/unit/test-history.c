@@ -147,3 +147,43 @@ TEST(history_unsupported_on_a_small_state_device)
 	CHECK_EQ(history_append(&dev, &e), -ENOSPC);
 	state_close(&dev);
 }
+
+TEST(history_entry_with_non_ascii_text_is_kept_sanitised)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	struct history_entry e, got[4];
+	uint8_t buf[HISTORY_ENTRY_SIZE];
+	struct state_dev dev;
+	struct state_record st;
+	size_t n = 0;
+
+	/* A staged file name in UTF-8, a tab, a newline, an escape and DEL. */
+	entry(&e, HISTORY_NOTE, 5, "cannot read 'upd\xc3\xa4te.sota':\tgone\n\x1b[2J\x7f!");
+	snprintf(e.label, sizeof(e.label), "v5 \xe2\x80\x94 caf\xc3\xa9\x01");
+	history_encode(&e, buf);
+	CHECK_EQ(history_decode(buf, &got[0]), 0);
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(state_open(d.state, true, &dev) == 0);
+	REQUIRE(state_load(&dev, &st) == 0);
+	REQUIRE(history_append(&dev, &e) == 0);
+	CHECK_EQ(e.seq, 1);
+	REQUIRE(history_read(&dev, got, 4, &n) == 0);
+	CHECK_EQ(n, 1);
+	if (n == 1) {
+		CHECK_EQ(got[0].seq, 1);
+		CHECK_EQ(got[0].version, 5);
+		CHECK(strcmp(got[0].reason, "cannot read 'upd??te.sota':?gone??[2J?!") == 0);
+		CHECK(strcmp(got[0].label, "v5 ??? caf???") == 0);
+	}
+	/* The entry is there, so its sequence number is not handed out again. */
+	entry(&e, HISTORY_STAGED, 6, "plain");
+	REQUIRE(history_append(&dev, &e) == 0);
+	CHECK_EQ(e.seq, 2);
+	REQUIRE(history_read(&dev, got, 4, &n) == 0);
+	CHECK_EQ(n, 2);
+	REQUIRE(n > 0);
+	CHECK_EQ(got[n - 1].seq, 2);
+	CHECK_EQ(got[n - 1].version, 6);
+	state_close(&dev);
+}
