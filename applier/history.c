@@ -32,11 +32,17 @@ enum {
 	OFF_CRC = 508,
 };
 
+/*
+ * Reasons quote file names, which may hold any byte; decoding accepts printable ASCII only
+ * (as the record does), so each other byte is written as '?': what is written always reads
+ * back, and its sequence number is never handed out again.
+ */
 static void put_string(uint8_t *out, const char *s, size_t size)
 {
 	size_t n = strnlen(s, size - 1);
 
-	memcpy(out, s, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7e ? '?' : (uint8_t)s[i];
 	memset(out + n, 0, size - n);
 }
 
@@ -88,18 +94,19 @@ int history_supported(const struct state_dev *d)
 	return d->copy_offset[1] >= HISTORY_OFFSET + (uint64_t)HISTORY_ENTRIES * HISTORY_ENTRY_SIZE;
 }
 
+#define RING_SIZE ((size_t)HISTORY_ENTRIES * HISTORY_ENTRY_SIZE)
+
 /* Reads the whole ring: the entries are few and small, so one read. */
 static int read_ring(struct state_dev *d, uint8_t **ret)
 {
-	size_t len = (size_t)HISTORY_ENTRIES * HISTORY_ENTRY_SIZE;
 	void *buf = NULL;
 
 	if (!history_supported(d))
 		return fail(-ENOSPC, "the state partition is too small for a history");
 	/* Aligned for O_DIRECT. */
-	if (posix_memalign(&buf, 4096, len) != 0)
-		return -ENOMEM;
-	int r = io_pread_all(d->fd, buf, len, HISTORY_OFFSET);
+	if (posix_memalign(&buf, 4096, RING_SIZE) != 0)
+		return fail(-ENOMEM, "cannot allocate the history ring");
+	int r = io_pread_all(d->fd, buf, RING_SIZE, HISTORY_OFFSET);
 	if (r < 0) {
 		free(buf);
 		return fail(-EIO, "cannot read the history: %s", strerror(-r));
@@ -136,14 +143,12 @@ int history_read(struct state_dev *d, struct history_entry *ret, size_t max, siz
 	return 0;
 }
 
-int history_append(struct state_dev *d, struct history_entry *e)
+/* The sequence number after the newest valid entry of the ring, 1 for an empty ring. */
+static uint64_t next_seq(const uint8_t *ring)
 {
-	_cleanup_free_ uint8_t *ring = NULL;
 	uint64_t last = 0;
-	int r = read_ring(d, &ring), any = 0;
+	int any = 0;
 
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < HISTORY_ENTRIES; i++) {
 		struct history_entry old;
 		if (history_decode(ring + i * HISTORY_ENTRY_SIZE, &old) == 0 &&
@@ -152,14 +157,32 @@ int history_append(struct state_dev *d, struct history_entry *e)
 			any = 1;
 		}
 	}
-	e->seq = any ? last + 1 : 1;
+	return any ? last + 1 : 1;
+}
+
+int history_append(struct state_dev *d, struct history_entry *e)
+{
+	_cleanup_free_ uint8_t *ring = NULL;
+	size_t bs = 0;
+	int r = read_ring(d, &ring);
+
+	if (r < 0)
+		return r;
+	r = io_block_size(d->fd, &bs);
+	if (r < 0 || bs > RING_SIZE)
+		return fail(r < 0 ? r : -EINVAL, "the state device's block size is unusable");
+	e->seq = next_seq(ring);
 	e->record_seq = d->seq;
 	if (!e->time)
 		e->time = (uint64_t)time(NULL);
-	uint8_t *sector = ring; /* reuse the aligned buffer */
-	history_encode(e, sector);
-	r = io_pwrite_all(d->fd, sector, HISTORY_ENTRY_SIZE,
-	                  HISTORY_OFFSET + (e->seq % HISTORY_ENTRIES) * HISTORY_ENTRY_SIZE);
+	/*
+	 * O_DIRECT writes whole logical blocks: on a device of 4096-byte blocks, the entry's
+	 * block is written, its seven neighbours with the bytes just read from it.
+	 */
+	size_t at = (size_t)(e->seq % HISTORY_ENTRIES) * HISTORY_ENTRY_SIZE;
+	size_t start = at & ~(bs - 1);
+	history_encode(e, ring + at);
+	r = io_pwrite_all(d->fd, ring + start, bs, HISTORY_OFFSET + start);
 	if (r == 0)
 		r = io_sync(d->fd);
 	return r < 0 ? fail(-EIO, "cannot write the history: %s", strerror(-r)) : 0;

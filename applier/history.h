@@ -10,11 +10,16 @@
  *   state partition:  copy 0 at 0 | history at 64 KiB: HISTORY_ENTRIES sectors | ... | copy 1
  *
  * Each entry is one 512-byte sector with its own CRC, written at index
- * seq % HISTORY_ENTRIES: appending overwrites the oldest entry, and a torn
- * write damages only the entry being written. The history is a report, not
- * a decision: it is written after the commit it describes, and a failure to
- * write it never changes what the applier does (a power cut between the two
- * can lose an entry, never invent one). docs/state-record.md has the layout.
+ * seq % HISTORY_ENTRIES: appending overwrites the oldest entry. An append
+ * writes the device's logical block holding the entry (io_block_size()), the
+ * other entries in it as they were read, so a torn write damages only the
+ * entries of that block: the one being written on a 512-byte device, up to
+ * eight on a 4096-byte one. Label and reason are written in printable ASCII
+ * (any other byte as '?'), so every entry written reads back. The history is
+ * a report, not a decision: it is written after the commit it describes, and
+ * a failure to write it never changes what the applier does (a power cut
+ * between the two can lose an entry, never invent one). docs/state-record.md
+ * has the layout.
  */
 
 #include <stddef.h>

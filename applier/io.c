@@ -164,3 +164,24 @@ int io_size(int fd, uint64_t *ret_size)
 	}
 	return -EBADF;
 }
+
+int io_block_size(int fd, size_t *ret_size)
+{
+	struct stat st;
+	int bs = 512;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &bs) < 0)
+		return -errno;
+#ifdef STATX_DIOALIGN
+	struct statx sx;
+	if (S_ISREG(st.st_mode) && statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align > 512)
+		bs = (int)sx.stx_dio_offset_align;
+#endif
+	if (bs < 512 || (bs & (bs - 1)) != 0)
+		return -EINVAL;
+	*ret_size = (size_t)bs;
+	return 0;
+}

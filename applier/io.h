@@ -76,3 +76,10 @@ int io_unlinkat(int dirfd, const char *path, int flags);
 
 /* The size of a regular file or a block device, in bytes. */
 int io_size(int fd, uint64_t *ret_size);
+
+/*
+ * The unit an O_DIRECT write to fd must be sized and aligned in: a block device's logical
+ * block size (4096 on UFS and 4K-LBA media), a regular file's direct-I/O alignment where the
+ * kernel reports it, else 512. Always a power of two, at least 512.
+ */
+int io_block_size(int fd, size_t *ret_size);

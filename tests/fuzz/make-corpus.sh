@@ -10,7 +10,7 @@ sota=$top/build/systemota
 c=$here/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$c/header" "$c/manifest" "$c/bundle" "$c/codec" "$c/state" "$c/keys" "$c/config"
+mkdir -p "$c/header" "$c/manifest" "$c/bundle" "$c/codec" "$c/state" "$c/history" "$c/keys" "$c/config"
 v=$top/tests/vectors/vector1.sota
 head -c 32 "$v" > "$c/header/vector1"
 head -c $((32 + 264)) "$v" > "$c/manifest/vector1"
@@ -47,6 +47,22 @@ truncate -s 1M "$tmp/a" "$tmp/b"
 	--data-dir "$tmp/data" --keys "$top/keys/trusted" --compatible test-vector --booted A \
 	stage "$v"
 dd if="$tmp/state" bs=512 skip=$((64 * 1024 / 512 + 1)) count=1 status=none > "$c/state/history-entry"
+# The history: that entry, and the same bundle staged again under a UTF-8 name
+# (entry 2), which the writer sanitises so that it decodes.
+cp "$c/state/history-entry" "$c/history/staged"
+u=$(printf '%s/upd\303\244te.sota' "$tmp")
+cp "$v" "$u"
+"$sota" -q --config /dev/null --state "$tmp/state" --slot-a "$tmp/a" --slot-b "$tmp/b" \
+	--data-dir "$tmp/data" --keys "$top/keys/trusted" --compatible test-vector --booted A \
+	stage "$u"
+dd if="$tmp/state" bs=512 skip=$((64 * 1024 / 512 + 2)) count=1 status=none > "$c/history/staged-utf8-name"
+# fuzz-history.c also reads its input as an entry's fields (38 bytes of numbers, label,
+# reason): here both strings unterminated, of UTF-8 and control bytes.
+{
+	head -c 38 /dev/zero
+	for _ in $(seq 16); do printf '\303\251'; done
+	for _ in $(seq 32); do printf '\033[\177\n'; done
+} > "$c/history/fields-utf8"
 cp "$top/keys/trusted/dev.pem" "$c/keys/dev.pem"
 { cat "$top/keys/trusted/dev.pem"; "$sota" key id "$top/keys/trusted/dev.pem"; } > "$c/keys/dev-and-revoked"
 cp "$top/initramfs/system.conf.example" "$c/config/example"
