@@ -42,7 +42,8 @@ static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const 
 
 static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const char *fmt, ...)
 {
-	struct history_entry e = {.kind = kind};
+	struct history_entry e;
+	char why[HISTORY_REASON_SIZE];
 	int r = state_commit(&x->dev, next);
 
 	if (r < 0) {
@@ -50,21 +51,18 @@ static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const 
 		return r;
 	}
 	x->st = *next;
-	e.slot = x->st.target;
-	e.error = kind == HISTORY_TRIAL_BOOT || kind == HISTORY_INSTALLED ? 0 : x->st.last_error;
-	e.version = x->st.target_version;
-	memcpy(e.label, x->st.target_label, sizeof(e.label));
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+		vsnprintf(why, sizeof(why), fmt, ap);
 		va_end(ap);
 	} else {
-		snprintf(e.reason, sizeof(e.reason), "%s", x->st.last_reason);
+		snprintf(why, sizeof(why), "%s", x->st.last_reason);
 	}
-	/* The history reports; it never decides: a failure to write it is only logged. */
-	if (history_supported(&x->dev) && history_append(&x->dev, &e) < 0)
-		log_warn("%s", fail_reason());
+	history_fill(&e, kind, x->st.target, x->st.target_version, x->st.target_label,
+	             kind == HISTORY_TRIAL_BOOT || kind == HISTORY_INSTALLED ? 0 : x->st.last_error,
+	             "%s", why);
+	history_note(&x->dev, &e);
 	return 0;
 }
 
@@ -337,7 +335,7 @@ static int resume(struct ctx *x)
  */
 static void trial_ended_badly(struct ctx *x)
 {
-	struct history_entry e = {.kind = HISTORY_TRIAL_FAILED, .error = ECANCELED};
+	struct history_entry e;
 	char why[HISTORY_REASON_SIZE];
 
 	if (!x->cfg->probe_last_boot || !lastboot_cause(why, sizeof(why)))
@@ -346,13 +344,10 @@ static void trial_ended_badly(struct ctx *x)
 		         "without a watchdog, or power loss)");
 	log_warn("the last trial boot of slot %c ended badly: %s", state_slot_letter(x->st.target),
 	         why);
-	e.slot = x->st.target;
-	e.version = x->st.target_version;
-	memcpy(e.label, x->st.target_label, sizeof(e.label));
-	snprintf(e.reason, sizeof(e.reason), "try %u of %u: %s", x->st.max_tries - x->st.tries_left,
-	         x->st.max_tries, why);
-	if (history_supported(&x->dev) && history_append(&x->dev, &e) < 0)
-		log_warn("%s", fail_reason());
+	history_fill(&e, HISTORY_TRIAL_FAILED, x->st.target, x->st.target_version,
+	             x->st.target_label, ECANCELED, "try %u of %u: %s",
+	             x->st.max_tries - x->st.tries_left, x->st.max_tries, why);
+	history_note(&x->dev, &e);
 }
 
 /* A trial slot boots with the hardware watchdog running: a hang is then a failed try. */
