@@ -68,12 +68,11 @@ static void judge_staged(const struct cli *c, const struct state_record *st,
 
 int running_status(struct cli *c)
 {
-	struct report_staged staged[STAGED_MAX_FILES];
+	struct report_staged staged[STAGED_LIST_MAX];
 	struct report_status s = {.booted = -1};
 	struct staged_list list = {.dirfd = -1};
 	struct state_record st;
 	struct devices d;
-	char dropin[4096];
 	uint8_t booted;
 
 	int r = devices_resolve(&c->cfg, &d);
@@ -91,11 +90,13 @@ int running_status(struct cli *c)
 	}
 	if (devices_read_state(d.state, &st) == 0) {
 		s.st = &st;
-		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
-		if (staged_list(dropin, &list) == 0) {
+		r = staged_list(c->cfg.data_dir, c->cfg.dropin, &st, &list);
+		if (r == 0) {
 			judge_staged(c, &st, &list, staged);
 			s.staged = staged;
 			s.n_staged = list.n;
+		} else if (r != -ENOENT) {
+			log_warn("not listing staged bundles: %s", fail_reason());
 		}
 	} else {
 		s.state_error = fail_reason();
@@ -201,11 +202,9 @@ int running_mark(struct cli *c, bool good)
 		         good ? "is good" : "marked bad; reboot to return to the previous slot");
 	if (r == 0 && good) {
 		struct crypto_keyring *keys;
-		char dropin[4096];
 		release_watchdog(&c->cfg);
-		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
 		if (crypto_keyring_load(c->cfg.keys, &keys) == 0) {
-			if (stage_cleanup(dropin, keys, &next) < 0)
+			if (stage_cleanup(c->cfg.data_dir, c->cfg.dropin, keys, &next) < 0)
 				log_warn("cannot remove the applied bundle: %s", fail_reason());
 			crypto_keyring_free(keys);
 		}
@@ -219,7 +218,6 @@ int running_stage(struct cli *c, const char *file)
 	struct crypto_keyring *keys;
 	struct state_record st;
 	struct devices d;
-	char dropin[4096];
 	uint64_t slot_size = 0;
 
 	int r = devices_resolve(&c->cfg, &d);
@@ -234,9 +232,9 @@ int running_stage(struct cli *c, const char *file)
 		log_warn("cannot size slot %c: %s", state_slot_letter(!st.active), fail_reason());
 	r = crypto_keyring_load(c->cfg.keys, &keys);
 	if (r == 0) {
-		devices_dropin(&c->cfg, c->cfg.data_dir, dropin, sizeof(dropin));
 		struct stage_info staged;
-		r = stage_bundle(file, dropin, keys, c->cfg.compatible, &st, slot_size, &staged);
+		r = stage_bundle(file, c->cfg.data_dir, c->cfg.dropin, keys, c->cfg.compatible, &st,
+		                 slot_size, &staged);
 		crypto_keyring_free(keys);
 		if (r == 0)
 			devices_history(d.state, HISTORY_STAGED, !st.active, staged.version,
