@@ -60,14 +60,35 @@ static int next_component(const char **s, char name[NAME_MAX + 1])
 	return 0;
 }
 
+/* Checked whole before the walk, so that a bad path creates nothing. */
+static int check_path(const char *path)
+{
+	char name[NAME_MAX + 1];
+	int components = 0, r = 0;
+
+	if (path[0] == '/')
+		return fail(-EINVAL, "drop-in path %s is not relative to the data directory", path);
+	for (const char *s = path; *s && r == 0;) {
+		if (*s == '/') {
+			s++;
+			continue;
+		}
+		r = next_component(&s, name);
+		components++;
+	}
+	if (r == 0 && components == 0)
+		r = fail(-EINVAL, "the drop-in path is empty");
+	return r;
+}
+
 int dropin_open(const char *data_dir, const char *path, bool create)
 {
 	char name[NAME_MAX + 1];
 	const char *s = path;
-	int fd, components = 0;
+	int fd, r = check_path(path);
 
-	if (path[0] == '/')
-		return fail(-EINVAL, "drop-in path %s is not relative to the data directory", path);
+	if (r < 0)
+		return r;
 	fd = io_open(data_dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return fail(fd, "cannot open the data directory %s: %s", data_dir, strerror(-fd));
@@ -76,18 +97,12 @@ int dropin_open(const char *data_dir, const char *path, bool create)
 			s++;
 			continue;
 		}
-		int next = next_component(&s, name);
-		if (next == 0)
-			next = open_component(fd, name, data_dir, (int)(s - path), path, create);
+		(void)next_component(&s, name); /* checked above */
+		int next = open_component(fd, name, data_dir, (int)(s - path), path, create);
 		io_close(fd);
 		if (next < 0)
 			return next;
 		fd = next;
-		components++;
-	}
-	if (components == 0) {
-		io_close(fd);
-		return fail(-EINVAL, "the drop-in path is empty");
 	}
 	return fd;
 }

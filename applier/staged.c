@@ -188,7 +188,7 @@ static void pick(int fd, const struct first_names *first, const struct state_rec
 int staged_list(const char *data_dir, const char *dropin, const struct state_record *st,
                 struct staged_list *ret)
 {
-	struct first_names *first;
+	struct first_names first = {.n = 0};
 	int fd, r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -197,19 +197,13 @@ int staged_list(const char *data_dir, const char *dropin, const struct state_rec
 	fd = dropin_open(data_dir, dropin, false);
 	if (fd < 0)
 		return fd;
-	first = calloc(1, sizeof(*first));
-	if (!first) {
-		io_close(fd);
-		return fail(-ENOMEM, "out of memory listing the drop-in directory");
-	}
-	r = scan(fd, keep_first, first);
+	r = scan(fd, keep_first, &first);
 	if (r == 1)
 		log_warn("the drop-in directory has more than %d entries; only the first %d read "
 		         "were looked at",
 		         STAGED_SCAN_ENTRIES, STAGED_SCAN_ENTRIES);
 	if (r >= 0)
-		pick(fd, first, st, ret);
-	free(first);
+		pick(fd, &first, st, ret);
 	if (r < 0) {
 		io_close(fd);
 		return r;

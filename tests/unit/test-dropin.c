@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dropin.h"
 #include "fail.h"
 #include "helpers.h"
 #include "stage.h"
@@ -235,4 +236,33 @@ TEST(dropin_listing_reads_a_bounded_number_of_entries)
 	CHECK_EQ(staged_list(d.data, HELPERS_DROPIN, NULL, &l), 0);
 	CHECK_EQ(l.n, 0);
 	staged_list_free(&l);
+}
+
+/* Only a relative path of plain names; stage creates what is missing, with the usual mode. */
+TEST(dropin_open_path_rules_and_creation)
+{
+	struct stat st;
+	int fd;
+
+	REQUIRE(mkdir(test_path("data"), 0755) == 0);
+	CHECK_EQ(dropin_open(test_path("data"), "/etc", true), -EINVAL);
+	CHECK_EQ(dropin_open(test_path("data"), "a/../b", true), -EINVAL);
+	CHECK_EQ(dropin_open(test_path("data"), "./b", true), -EINVAL);
+	CHECK_EQ(dropin_open(test_path("data"), "", true), -EINVAL);
+	CHECK_EQ(dropin_open(test_path("data"), "//", true), -EINVAL);
+	CHECK_EQ(dropin_open(test_path("no-data"), "a", true), -ENOENT);
+	CHECK_EQ(count_entries(test_path("data")), 0);
+	CHECK_EQ(dropin_open(test_path("data"), "a/b", false), -ENOENT);
+	CHECK(strstr(fail_reason(), "data/a") != NULL);
+	fd = dropin_open(test_path("data"), "a//b/", true);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	REQUIRE(stat(test_path("data/a/b"), &st) == 0);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_EQ(st.st_mode & 07777 & ~(unsigned)DROPIN_DIR_MODE, 0);
+	fd = dropin_open(test_path("data"), "a/b", false);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
 }
