@@ -217,7 +217,7 @@ static int apply_staged(struct ctx *x)
 	struct state_record next;
 	int r, first_error = 0;
 
-	r = staged_list(x->cfg->dropin_dir, &list);
+	r = staged_list(x->cfg->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r == -ENOENT)
 		return 0; /* no drop-in directory: nothing was ever staged */
 	if (r < 0) {
@@ -264,9 +264,9 @@ static int find_transaction(struct ctx *x, struct bundle *ret, struct staged_fil
 	struct staged_list list;
 	int r, unreadable = 0;
 
-	if (!x->cfg->dropin_dir || !x->cfg->keys)
+	if (!x->cfg->data_dir || !x->cfg->keys)
 		return fail(-EIO, "the data partition or the keys are unavailable");
-	r = staged_list(x->cfg->dropin_dir, &list);
+	r = staged_list(x->cfg->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r < 0)
 		return r == -ENOENT ? fail(r, "the drop-in directory is gone") : r;
 	for (size_t i = 0; i < list.n; i++) {
@@ -436,7 +436,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	err = 0;
 	if (x.st.state == STATE_WRITING)
 		err = resume(&x);
-	else if (x.st.state == STATE_IDLE && cfg->dropin_dir && cfg->keys && !x.reinitialised)
+	else if (x.st.state == STATE_IDLE && cfg->data_dir && cfg->keys && !x.reinitialised)
 		err = apply_staged(&x);
 
 	if (x.st.state == STATE_WRITING) {

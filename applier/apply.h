@@ -20,7 +20,8 @@
 struct apply_config {
 	const char *state_path;
 	const char *slot_path[2];
-	const char *dropin_dir; /* NULL when the data partition could not be mounted */
+	const char *data_dir; /* the data partition's files; NULL when it could not be mounted */
+	const char *dropin;   /* the drop-in directory, relative to data_dir (staged.h) */
 	const struct crypto_keyring *keys;
 	const char *compatible;
 	uint8_t tries;

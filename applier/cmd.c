@@ -58,7 +58,6 @@ static int cmd_apply(struct cli *c)
 {
 	struct crypto_keyring *keys = NULL;
 	struct devices d;
-	char dropin[4096];
 	const char *data = NULL;
 	uint8_t slot;
 
@@ -78,12 +77,11 @@ static int cmd_apply(struct cli *c)
 		else
 			data = c->data_dir_given ? c->cfg.data_dir : mount_data(&c->cfg);
 	}
-	if (data)
-		devices_dropin(&c->cfg, data, dropin, sizeof(dropin));
 	struct apply_config ac = {
 	        .state_path = d.state,
 	        .slot_path = {d.slot[0], d.slot[1]},
-	        .dropin_dir = data ? dropin : NULL,
+	        .data_dir = data,
+	        .dropin = c->cfg.dropin,
 	        .keys = keys,
 	        .compatible = c->cfg.compatible,
 	        .tries = c->cfg.tries,

@@ -57,11 +57,6 @@ int devices_booted(const struct devices *d, int forced, uint8_t *ret)
 	return slot_booted(d->slot, ret);
 }
 
-void devices_dropin(const struct config *cfg, const char *data_dir, char *out, size_t size)
-{
-	snprintf(out, size, "%s/%s", data_dir, cfg->dropin);
-}
-
 void devices_history(const char *state_path, uint8_t kind, uint8_t slot, uint64_t version,
                      const char *label, int error, const char *fmt, ...)
 {

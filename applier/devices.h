@@ -29,9 +29,6 @@ int devices_read_state(const char *path, struct state_record *ret);
 /* The slot the running root is on; forced is the --booted override (-1: find out). */
 int devices_booted(const struct devices *d, int forced, uint8_t *ret);
 
-/* data_dir/dropin, the drop-in directory. */
-void devices_dropin(const struct config *cfg, const char *data_dir, char *out, size_t size);
-
 /*
  * Adds an entry to the history on the state device (best effort: a failure
  * is logged). kind is an enum history_kind; the reason is formatted.

@@ -145,7 +145,8 @@ int running_mark_good(const struct running_config *cfg)
 	testpoint("mark-good-committed");
 	log_info("slot %c is good", state_slot_letter(booted));
 	release_watchdog(cfg);
-	if (cfg->dropin_dir && cfg->keys && stage_cleanup(cfg->dropin_dir, cfg->keys, &next) < 0)
+	if (cfg->data_dir && cfg->keys &&
+	    stage_cleanup(cfg->data_dir, cfg->dropin, cfg->keys, &next) < 0)
 		log_warn("cannot remove the applied bundle: %s", fail_reason());
 	return 0;
 }
@@ -242,15 +243,15 @@ int running_stage(const struct running_config *cfg, const char *file)
 	struct stage_info staged;
 	uint64_t slot_size = 0;
 
-	if (!cfg->dropin_dir || !cfg->keys)
-		return fail(-ENOENT, "no drop-in directory or no trusted keys");
+	if (!cfg->data_dir || !cfg->keys)
+		return fail(-ENOENT, "no data directory or no trusted keys");
 	int r = devices_read_state(cfg->state_path, &st);
 	if (r < 0)
 		return fail_context(r, "cannot check the version against the boot state");
 	if (install_slot_size(cfg->slot_path[!st.active], &slot_size) < 0)
 		log_warn("cannot size slot %c: %s", state_slot_letter(!st.active), fail_reason());
-	r = stage_bundle(file, cfg->dropin_dir, cfg->keys, cfg->compatible, &st, slot_size,
-	                 &staged);
+	r = stage_bundle(file, cfg->data_dir, cfg->dropin, cfg->keys, cfg->compatible, &st,
+	                 slot_size, &staged);
 	if (r < 0)
 		return r;
 	struct history_entry e;
@@ -295,7 +296,7 @@ static void judge_one(const struct running_config *cfg, const struct state_recor
 
 int running_status(const struct running_config *cfg, FILE *out, bool json)
 {
-	struct report_staged staged[STAGED_MAX_FILES];
+	struct report_staged staged[STAGED_LIST_MAX];
 	struct report_status s = {.booted = cfg->booted};
 	struct staged_list list = {.dirfd = -1};
 	struct history_entry recent[5];
@@ -310,11 +311,15 @@ int running_status(const struct running_config *cfg, FILE *out, bool json)
 	}
 	if (devices_read_state(cfg->state_path, &st) == 0) {
 		s.st = &st;
-		if (cfg->dropin_dir && staged_list(cfg->dropin_dir, &list) == 0) {
+		int r = cfg->data_dir ? staged_list(cfg->data_dir, cfg->dropin, &st, &list)
+		                      : -ENOENT;
+		if (r == 0) {
 			for (size_t i = 0; i < list.n; i++)
 				judge_one(cfg, &st, &list, &list.files[i], &staged[i]);
 			s.staged = staged;
 			s.n_staged = list.n;
+		} else if (r != -ENOENT) {
+			log_warn("not listing staged bundles: %s", fail_reason());
 		}
 	} else {
 		s.state_error = fail_reason();

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "bundle.h"
+#include "dropin.h"
 #include "fail.h"
 #include "io.h"
 #include "log.h"
@@ -16,6 +17,7 @@
 #include "testpoint.h"
 
 #define STAGE_TEMP ".update.sota.tmp"
+#define STAGE_REMOVE_ROUNDS 64 /* of STAGED_SCAN_MAX names: 16384 entries */
 
 /* Copies the verified bundle into fd: the signed head as read, then each chunk once verified. */
 static int copy_verified(const struct bundle *b, int fd)
@@ -44,23 +46,6 @@ static int copy_verified(const struct bundle *b, int fd)
 	return r;
 }
 
-static int mkdir_parents(const char *dir)
-{
-	char path[4096];
-
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	for (char *s = path + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 static int flush_dir(int dirfd, int removed)
 {
 	int r = removed ? io_sync(dirfd) : 0;
@@ -68,56 +53,58 @@ static int flush_dir(int dirfd, int removed)
 	return r < 0 ? fail(r, "flushing drop-in directory: %s", strerror(-r)) : removed;
 }
 
-/* Removes every "*.sota" entry but keep: one update is staged at a time. */
+/*
+ * Removes every "*.sota" entry but keep: one update is staged at a time. In
+ * rounds of STAGED_SCAN_MAX names, each listing from the start again, so that
+ * more entries than one listing holds all go; at most STAGE_REMOVE_ROUNDS,
+ * since entries that cannot be removed come back in every round.
+ */
 static int remove_others(int dirfd, const char *keep)
 {
 	char *names[STAGED_SCAN_MAX];
 	size_t n;
-	int removed = 0, r;
+	int removed = 0, before, round = 0, r;
 
-	/* In rounds, so that even more entries than one listing holds all go. */
 	do {
 		r = staged_names(dirfd, names, STAGED_SCAN_MAX, &n);
 		if (r < 0)
 			return r;
-		int before = removed;
+		before = removed;
 		for (size_t i = 0; i < n; i++)
 			if (strcmp(names[i], keep) != 0 && io_unlinkat(dirfd, names[i], 0) == 0) {
 				log_info("removed %s", names[i]);
 				removed++;
 			}
 		staged_names_free(names, n);
-		if (removed == before)
-			break;
-	} while (n == STAGED_SCAN_MAX);
+	} while ((n == STAGED_SCAN_MAX || r == 1) && removed > before &&
+	         ++round < STAGE_REMOVE_ROUNDS);
+	if (n == STAGED_SCAN_MAX || r == 1)
+		log_warn("removed %d older *.sota entries; more may be left in the drop-in "
+		         "directory",
+		         removed);
 	return flush_dir(dirfd, removed);
 }
 
 /* Removes the staged bundles whose transaction the record lists as done. */
-static int remove_done(int dirfd, const char *dropin, const struct crypto_keyring *keys,
+static int remove_done(const struct staged_list *list, const struct crypto_keyring *keys,
                        const struct state_record *st)
 {
-	struct staged_list list;
 	int removed = 0;
-	int r = staged_list(dropin, &list);
 
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < list.n; i++) {
+	for (size_t i = 0; i < list->n; i++) {
 		struct bundle b;
-		if (staged_open(&list, &list.files[i], keys, &b) < 0)
+		if (staged_open(list, &list->files[i], keys, &b) < 0)
 			continue;
 		int done = memcmp(b.txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0;
 		bundle_close(&b);
-		if (done && io_unlinkat(list.dirfd, list.files[i].name, 0) == 0) {
-			log_info("removed %s", list.files[i].name);
+		if (done && io_unlinkat(list->dirfd, list->files[i].name, 0) == 0) {
+			log_info("removed %s", list->files[i].name);
 			removed++;
 		}
 	}
-	staged_list_free(&list);
 	if (removed)
 		testpoint("mark-good-cleaned");
-	return flush_dir(dirfd, removed);
+	return flush_dir(list->dirfd, removed);
 }
 
 static int write_staged(const struct bundle *b, int dirfd)
@@ -162,9 +149,9 @@ static int write_staged(const struct bundle *b, int dirfd)
 	return 0;
 }
 
-int stage_bundle(const char *src, const char *dropin, const struct crypto_keyring *keys,
-                 const char *compatible, const struct state_record *st, uint64_t slot_size,
-                 struct stage_info *ret)
+int stage_bundle(const char *src, const char *data_dir, const char *dropin,
+                 const struct crypto_keyring *keys, const char *compatible,
+                 const struct state_record *st, uint64_t slot_size, struct stage_info *ret)
 {
 	struct bundle b;
 	int dirfd, r;
@@ -179,24 +166,20 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 			r = fail(-EALREADY, "version %llu was already installed or failed before",
 			         (unsigned long long)b.manifest.version);
 	}
-	if (r == 0) {
-		r = mkdir_parents(dropin);
-		if (r < 0)
-			r = fail(r, "cannot create %s: %s", dropin, strerror(-r));
-	}
 	if (r < 0) {
 		bundle_close(&b);
 		return r;
 	}
-	dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	/* Created as needed, no component followed through a symlink: it could point anywhere. */
+	dirfd = dropin_open(data_dir, dropin, true);
 	if (dirfd < 0) {
 		bundle_close(&b);
-		return fail(dirfd, "cannot open %s: %s", dropin, strerror(-dirfd));
+		return dirfd;
 	}
 	r = write_staged(&b, dirfd);
 	if (r == 0) {
-		log_info("staged version %llu (%s) as %s/%s; reboot to apply",
-		         (unsigned long long)b.manifest.version, b.manifest.label, dropin,
+		log_info("staged version %llu (%s) as %s/%s/%s; reboot to apply",
+		         (unsigned long long)b.manifest.version, b.manifest.label, data_dir, dropin,
 		         STAGE_NAME);
 		if (ret) {
 			ret->version = b.manifest.version;
@@ -211,14 +194,15 @@ int stage_bundle(const char *src, const char *dropin, const struct crypto_keyrin
 	return r;
 }
 
-int stage_cleanup(const char *dropin, const struct crypto_keyring *keys,
+int stage_cleanup(const char *data_dir, const char *dropin, const struct crypto_keyring *keys,
                   const struct state_record *st)
 {
-	int dirfd = io_open(dropin, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	struct staged_list list;
+	int r = staged_list(data_dir, dropin, st, &list);
 
-	if (dirfd < 0)
-		return dirfd == -ENOENT ? 0 : fail(dirfd, "cannot open %s", dropin);
-	int r = remove_done(dirfd, dropin, keys, st);
-	io_close(dirfd);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = remove_done(&list, keys, st);
+	staged_list_free(&list);
 	return r;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "boot.h"
+#include "dropin.h"
 #include "fail.h"
 #include "io.h"
 #include "log.h"
@@ -55,33 +57,78 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int staged_names(int dirfd, char **ret_names, size_t max, size_t *ret_n)
+/*
+ * Calls fn(name, userdata) for each "*.sota" entry of dirfd, reading at most
+ * STAGED_SCAN_ENTRIES entries from the directory's start: the offset is
+ * shared with every dup of dirfd, and a listing that went on from where the
+ * previous one stopped skipped entries. fn returns 0 to go on, > 0 to stop,
+ * or -errno. Returns 0, 1 when the bound stopped it, or -errno.
+ */
+static int scan(int dirfd, int (*fn)(const char *name, void *userdata), void *userdata)
 {
 	struct dirent *de;
-	size_t n = 0;
-	DIR *d = fdopendir(dup(dirfd));
+	size_t seen = 0;
+	bool truncated = false;
+	int r = 0, fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	if (!d)
-		return fail(-EIO, "cannot list the drop-in directory: %s", strerror(errno));
-	while ((de = readdir(d))) {
-		if (!is_bundle_name(de->d_name) || strlen(de->d_name) >= STAGED_NAME_MAX)
-			continue;
-		if (n == max) {
-			log_warn("more than %zu *.sota entries; ignoring the rest", max);
+	if (!d) {
+		r = fail(-EIO, "cannot list the drop-in directory: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	rewinddir(d);
+	while (r == 0) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno != 0)
+				r = fail(-EIO, "cannot list the drop-in directory: %s",
+				         strerror(errno));
 			break;
 		}
-		ret_names[n] = strdup(de->d_name);
-		if (!ret_names[n]) {
-			closedir(d);
-			staged_names_free(ret_names, n);
-			return -ENOMEM;
+		if (++seen > STAGED_SCAN_ENTRIES) {
+			truncated = true;
+			break;
 		}
-		n++;
+		if (is_bundle_name(de->d_name) && strlen(de->d_name) < STAGED_NAME_MAX)
+			r = fn(de->d_name, userdata);
 	}
 	closedir(d);
-	qsort(ret_names, n, sizeof(ret_names[0]), name_cmp);
-	*ret_n = n;
+	return r < 0 ? r : truncated;
+}
+
+struct names {
+	char **names;
+	size_t n, max;
+};
+
+static int add_name(const char *name, void *userdata)
+{
+	struct names *c = userdata;
+
+	if (c->n == c->max)
+		return 1;
+	c->names[c->n] = strdup(name);
+	if (!c->names[c->n])
+		return fail(-ENOMEM, "out of memory listing the drop-in directory");
+	c->n++;
 	return 0;
+}
+
+int staged_names(int dirfd, char **ret_names, size_t max, size_t *ret_n)
+{
+	struct names c = {.names = ret_names, .max = max};
+	int r = scan(dirfd, add_name, &c);
+
+	if (r < 0) {
+		staged_names_free(ret_names, c.n);
+		return r;
+	}
+	qsort(ret_names, c.n, sizeof(ret_names[0]), name_cmp);
+	*ret_n = c.n;
+	return r;
 }
 
 void staged_names_free(char **names, size_t n)
@@ -90,35 +137,77 @@ void staged_names_free(char **names, size_t n)
 		free(names[i]);
 }
 
-int staged_list(const char *dir, struct staged_list *ret)
+/* The STAGED_LIST_MAX first names by name, of all the directory holds: no sorting of them all. */
+struct first_names {
+	char names[STAGED_LIST_MAX][STAGED_NAME_MAX];
+	size_t n, total;
+};
+
+static int keep_first(const char *name, void *userdata)
 {
-	char *names[STAGED_SCAN_MAX];
-	size_t n;
+	struct first_names *f = userdata;
+	size_t i = f->n;
+
+	f->total++;
+	while (i > 0 && strcmp(name, f->names[i - 1]) < 0)
+		i--;
+	if (i == STAGED_LIST_MAX)
+		return 0;
+	size_t moved = f->n - i - (f->n == STAGED_LIST_MAX);
+	memmove(f->names[i + 1], f->names[i], moved * STAGED_NAME_MAX);
+	snprintf(f->names[i], STAGED_NAME_MAX, "%s", name);
+	f->n += f->n < STAGED_LIST_MAX;
+	return 0;
+}
+
+/*
+ * In name order, the first STAGED_MAX_FILES names st does not remember as
+ * refused, and the remembered ones before them. At most STATE_REJECTED_FILES
+ * are remembered, so the first STAGED_LIST_MAX names hold them all.
+ */
+static void pick(int fd, const struct first_names *first, const struct state_record *st,
+                 struct staged_list *ret)
+{
+	size_t judged = 0;
+
+	for (size_t i = 0; i < first->n && judged < STAGED_MAX_FILES; i++) {
+		struct staged_file *f = &ret->files[ret->n];
+		snprintf(f->name, sizeof(f->name), "%s", first->names[i]);
+		if (staged_fingerprint(fd, f->name, f->fingerprint) < 0)
+			continue; /* gone since it was listed */
+		f->refused = st && boot_is_rejected(st, f->fingerprint);
+		judged += !f->refused;
+		ret->n++;
+	}
+	if (first->total > ret->n)
+		log_warn("%zu staged files; only the first %zu by name that were not refused "
+		         "before are considered",
+		         first->total, judged);
+}
+
+int staged_list(const char *data_dir, const char *dropin, const struct state_record *st,
+                struct staged_list *ret)
+{
+	struct first_names first = {.n = 0};
 	int fd, r;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->dirfd = -1;
-	/* O_NOFOLLOW: the drop-in directory itself must not be a symlink to elsewhere. */
-	fd = io_open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	/* No component followed through a symlink: it could point anywhere. */
+	fd = dropin_open(data_dir, dropin, false);
 	if (fd < 0)
-		return fail(fd == -ENOENT ? -ENOENT : -EIO, "cannot open drop-in directory %s: %s",
-		            dir, strerror(-fd));
-	r = staged_names(fd, names, STAGED_SCAN_MAX, &n);
+		return fd;
+	r = scan(fd, keep_first, &first);
+	if (r == 1)
+		log_warn("the drop-in directory has more than %d entries; only the first %d read "
+		         "were looked at",
+		         STAGED_SCAN_ENTRIES, STAGED_SCAN_ENTRIES);
+	if (r >= 0)
+		pick(fd, &first, st, ret);
 	if (r < 0) {
 		io_close(fd);
 		return r;
 	}
-	/* The first ones by name, whatever order the directory lists them in. */
-	for (size_t i = 0; i < n && ret->n < STAGED_MAX_FILES; i++) {
-		struct staged_file *f = &ret->files[ret->n];
-		snprintf(f->name, sizeof(f->name), "%s", names[i]);
-		if (staged_fingerprint(fd, f->name, f->fingerprint) == 0)
-			ret->n++;
-	}
-	if (n > STAGED_MAX_FILES)
-		log_warn("%zu staged files; only the first %d by name are considered", n,
-		         STAGED_MAX_FILES);
-	staged_names_free(names, n);
 	ret->dirfd = fd;
 	return 0;
 }

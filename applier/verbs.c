@@ -17,7 +17,6 @@
 struct resolved {
 	struct devices d;
 	struct crypto_keyring *keys;
-	char dropin[4096];
 	struct running_config rc;
 };
 
@@ -57,8 +56,8 @@ static int resolve(struct cli *c, unsigned need, struct resolved *x)
 	if (r < 0 && (need & NEED_KEYS))
 		return r;
 	x->rc.keys = x->keys;
-	devices_dropin(&c->cfg, c->cfg.data_dir, x->dropin, sizeof(x->dropin));
-	x->rc.dropin_dir = x->dropin;
+	x->rc.data_dir = c->cfg.data_dir;
+	x->rc.dropin = c->cfg.dropin;
 	return 0;
 }
 

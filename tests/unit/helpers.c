@@ -244,7 +244,7 @@ int helpers_device(struct helpers_device *d)
 	copy_path(d->slot[0], test_path("slot-a"));
 	copy_path(d->slot[1], test_path("slot-b"));
 	copy_path(d->data, test_path("data"));
-	snprintf(d->dropin, sizeof(d->dropin), "%s/systemota/staged", d->data);
+	snprintf(d->dropin, sizeof(d->dropin), "%s/%s", d->data, HELPERS_DROPIN);
 	r = helpers_keypair("dev", &d->key);
 	if (r == 0)
 		r = crypto_keyring_load(d->key.dir, &d->keys);
@@ -259,7 +259,8 @@ int helpers_device(struct helpers_device *d)
 	d->cfg = (struct apply_config){
 	        .state_path = d->state,
 	        .slot_path = {d->slot[0], d->slot[1]},
-	        .dropin_dir = d->dropin,
+	        .data_dir = d->data,
+	        .dropin = HELPERS_DROPIN,
 	        .keys = d->keys,
 	        .compatible = HELPERS_COMPATIBLE,
 	        .tries = HELPERS_TRIES,
@@ -325,7 +326,8 @@ void helpers_running(const struct helpers_device *d, int booted, struct running_
 	        .state_path = d->state,
 	        .slot_path = {d->slot[0], d->slot[1]},
 	        .booted = booted,
-	        .dropin_dir = d->dropin,
+	        .data_dir = d->data,
+	        .dropin = HELPERS_DROPIN,
 	        .keys = d->keys,
 	        .compatible = HELPERS_COMPATIBLE,
 	};

@@ -33,6 +33,7 @@
 #define HELPERS_SLOT_SIZE (1024u * 1024)
 #define HELPERS_IMAGE_SIZE (300u * 1024) /* five chunks, the last one partial */
 #define HELPERS_TRIES 3
+#define HELPERS_DROPIN "systemota/staged" /* the drop-in directory, relative to data */
 #define HELPERS_SLOT_A_SEED 0xa
 #define HELPERS_SLOT_B_SEED 0xb
 
@@ -84,7 +85,7 @@ struct helpers_device {
 	char state[HELPERS_PATH_MAX];
 	char slot[2][HELPERS_PATH_MAX];
 	char data[HELPERS_PATH_MAX];
-	char dropin[HELPERS_PATH_MAX]; /* data/systemota/staged, created empty */
+	char dropin[HELPERS_PATH_MAX]; /* data/HELPERS_DROPIN, created empty */
 	struct helpers_key key;
 	struct crypto_keyring *keys;
 	struct apply_config cfg; /* tries HELPERS_TRIES; tests may change any field */

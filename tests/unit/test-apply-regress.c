@@ -91,7 +91,7 @@ TEST(regress_staged_list_takes_the_first_four_by_name)
 		REQUIRE(fd >= 0);
 		close(fd);
 	}
-	REQUIRE(staged_list(d.dropin, &l) == 0);
+	REQUIRE(staged_list(d.data, HELPERS_DROPIN, NULL, &l) == 0);
 	CHECK_EQ(l.n, 4);
 	CHECK(strcmp(l.files[0].name, "f00.sota") == 0 && strcmp(l.files[3].name, "f03.sota") == 0);
 	staged_list_free(&l);
@@ -114,8 +114,8 @@ TEST(regress_stage_is_not_hidden_by_junk_files)
 	}
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
-	REQUIRE(stage_bundle(test_path("v2.sota"), d.dropin, d.keys, HELPERS_COMPATIBLE, &st,
-	                     HELPERS_SLOT_SIZE, NULL) == 0);
+	REQUIRE(stage_bundle(test_path("v2.sota"), d.data, HELPERS_DROPIN, d.keys,
+	                     HELPERS_COMPATIBLE, &st, HELPERS_SLOT_SIZE, NULL) == 0);
 	for (int boot = 1; boot <= 3; boot++)
 		helpers_apply(&d, &slot);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);

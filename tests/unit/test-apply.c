@@ -73,8 +73,8 @@ TEST(apply_installs_staged_bundle_then_mark_good)
 	REQUIRE(helpers_device(&d) == 0);
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
-	REQUIRE(stage_bundle(test_path("v2.sota"), d.dropin, d.keys, HELPERS_COMPATIBLE, &st,
-	                     HELPERS_SLOT_SIZE, NULL) == 0);
+	REQUIRE(stage_bundle(test_path("v2.sota"), d.data, HELPERS_DROPIN, d.keys,
+	                     HELPERS_COMPATIBLE, &st, HELPERS_SLOT_SIZE, NULL) == 0);
 	REQUIRE(helpers_slot_digest(&d, 0, a_before) == 0);
 
 	helpers_fault_set(&watch_a);
@@ -108,7 +108,7 @@ TEST(apply_installs_staged_bundle_then_mark_good)
 	CHECK_EQ(st.seq, seq);
 	CHECK_EQ(st.state, STATE_IDLE);
 	/* The running system's clean-up then removes it. */
-	CHECK_EQ(stage_cleanup(d.dropin, d.keys, &st), 1);
+	CHECK_EQ(stage_cleanup(d.data, HELPERS_DROPIN, d.keys, &st), 1);
 	CHECK(!helpers_exists(test_path("data/systemota/staged/update.sota")));
 }
 
@@ -271,7 +271,8 @@ static void check_trial_without_dropin(const char *dropin)
 	REQUIRE(helpers_drop(&d, "v2") == 0);
 	REQUIRE(helpers_apply(&d, &slot) == 0);
 	REQUIRE(slot == 1);
-	d.cfg.dropin_dir = dropin;
+	d.cfg.data_dir = dropin ? d.cfg.data_dir : NULL; /* NULL: no data partition */
+	d.cfg.dropin = dropin ? dropin : d.cfg.dropin;
 	for (int left = HELPERS_TRIES - 2; left >= 0; left--) {
 		helpers_apply(&d, &slot);
 		CHECK_EQ(slot, 1);
@@ -294,7 +295,7 @@ TEST(apply_counts_trial_boots_without_dropin_dir)
 
 TEST(apply_counts_trial_boots_with_missing_dropin_dir)
 {
-	check_trial_without_dropin(test_path("no-such-dir"));
+	check_trial_without_dropin("no-such-dir");
 }
 
 /* As if power was lost during an install: the record says WRITING with update NAME's txn. */

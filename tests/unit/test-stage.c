@@ -88,8 +88,8 @@ static int stage(const struct helpers_device *d, const char *name, uint64_t slot
 	if (r < 0)
 		return r;
 	snprintf(src, sizeof(src), "%s.sota", name);
-	return stage_bundle(test_path(src), d->dropin, d->keys, HELPERS_COMPATIBLE, &st, slot_size,
-	                    NULL);
+	return stage_bundle(test_path(src), d->data, HELPERS_DROPIN, d->keys, HELPERS_COMPATIBLE,
+	                    &st, slot_size, NULL);
 }
 
 TEST(stage_good_bundle_is_byte_identical)
@@ -116,7 +116,8 @@ TEST(stage_creates_missing_dropin_dir)
 	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	struct stage_info staged = {.version = 99};
-	CHECK_EQ(stage_bundle(test_path("v2.sota"), test_path("fresh/systemota/staged"), d.keys,
+	REQUIRE(mkdir(test_path("fresh"), 0755) == 0);
+	CHECK_EQ(stage_bundle(test_path("v2.sota"), test_path("fresh"), HELPERS_DROPIN, d.keys,
 	                      HELPERS_COMPATIBLE, &st, HELPERS_SLOT_SIZE, &staged),
 	         0);
 	CHECK(helpers_files_equal(test_path("v2.sota"),
@@ -149,6 +150,48 @@ TEST(stage_second_bundle_replaces_first_and_others)
 	CHECK(helpers_exists(staged(&d, "notes.txt")));
 	CHECK(!helpers_exists(staged(&d, ".update.sota.tmp")));
 	CHECK_EQ(count_entries(d.dropin), 2);
+}
+
+/* Entries of dir by readdir, without snapshot()'s cap of 64. */
+static int count_all(const char *dir)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * With more *.sota entries than one listing holds, later rounds went on from
+ * where the last one stopped (the directory's offset is shared by every dup of
+ * its fd): 445 of 700 junk files stayed, and sorted before the staged update.
+ */
+TEST(stage_removes_every_other_of_700_junk_files)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	char name[32];
+
+	REQUIRE(helpers_device(&d) == 0);
+	for (int i = 0; i < 700; i++) {
+		snprintf(name, sizeof(name), "j%03d.sota", i);
+		FILE *f = fopen(staged(&d, name), "w");
+		REQUIRE(f != NULL);
+		fclose(f);
+	}
+	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
+	CHECK_EQ(count_all(d.dropin), 700);
+	CHECK_EQ(stage(&d, "v2", HELPERS_SLOT_SIZE), 0);
+	int left = count_all(d.dropin);
+	if (left != 1)
+		fprintf(stderr, "  %d entries left after staging\n", left);
+	CHECK_EQ(left, 1);
+	CHECK(helpers_files_equal(test_path("v2.sota"), staged(&d, "update.sota")));
 }
 
 /* tmpdir/NAME.sota must be refused with code, the drop-in directory untouched. */
@@ -284,13 +327,13 @@ TEST(stage_cleanup_removes_only_the_done_bundle)
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	REQUIRE(helpers_bundle_txn(test_path("v2.sota"), st.last_done) == 0);
 
-	CHECK_EQ(stage_cleanup(d.dropin, d.keys, &st), 1);
+	CHECK_EQ(stage_cleanup(d.data, HELPERS_DROPIN, d.keys, &st), 1);
 	CHECK(!helpers_exists(staged(&d, "update.sota")));
 	CHECK(helpers_files_equal(test_path("v3.sota"), staged(&d, "next.sota")));
 	CHECK(helpers_exists(staged(&d, "evil.sota")));
 	CHECK(helpers_exists(staged(&d, "junk.sota")));
-	CHECK_EQ(stage_cleanup(d.dropin, d.keys, &st), 0);
-	CHECK_EQ(stage_cleanup(test_path("no-such-dir"), d.keys, &st), 0);
+	CHECK_EQ(stage_cleanup(d.data, HELPERS_DROPIN, d.keys, &st), 0);
+	CHECK_EQ(stage_cleanup(d.data, "no-such-dir", d.keys, &st), 0);
 }
 
 /*
