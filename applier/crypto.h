@@ -47,6 +47,13 @@ struct crypto_keyring;
  */
 int crypto_keyring_load(const char *dir, struct crypto_keyring **ret);
 void crypto_keyring_free(struct crypto_keyring *kr);
+
+/* For _cleanup_(crypto_keyring_freep) struct crypto_keyring *keys = NULL. */
+static inline void crypto_keyring_freep(struct crypto_keyring **kr)
+{
+	crypto_keyring_free(*kr);
+	*kr = NULL;
+}
 size_t crypto_keyring_count(const struct crypto_keyring *kr);
 /* The id of key i (its SHA-256 over the DER public key) and whether it is revoked. */
 void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,

@@ -59,6 +59,14 @@ int io_open(const char *path, int flags, mode_t mode);
 int io_openat(int dirfd, const char *path, int flags, mode_t mode);
 int io_close(int fd);
 
+/* For _cleanup_(io_closep) int fd = -1: a close through this layer, so tests see it. */
+static inline void io_closep(int *fd)
+{
+	if (*fd >= 0)
+		io_close(*fd);
+	*fd = -1;
+}
+
 /* Reads exactly len bytes at off. A file that ends first gives -ENODATA. */
 int io_pread_all(int fd, void *buf, size_t len, uint64_t off);
 

@@ -15,6 +15,7 @@
 #include "payload.h"
 #include "staged.h"
 #include "testpoint.h"
+#include "util.h"
 
 #define STAGE_TEMP ".update.sota.tmp"
 #define STAGE_REMOVE_ROUNDS 64 /* of STAGED_SCAN_MAX names: 16384 entries */
@@ -153,10 +154,10 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
                  const struct crypto_keyring *keys, const char *compatible,
                  const struct state_record *st, uint64_t slot_size, struct stage_info *ret)
 {
-	struct bundle b;
-	int dirfd, r;
+	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
+	_cleanup_(io_closep) int dirfd = -1;
 
-	r = bundle_open(src, &b);
+	int r = bundle_open(src, &b);
 	if (r < 0)
 		return r;
 	r = bundle_verify(&b, keys);
@@ -166,16 +167,12 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
 			r = fail(-EALREADY, "version %llu was already installed or failed before",
 			         (unsigned long long)b.manifest.version);
 	}
-	if (r < 0) {
-		bundle_close(&b);
+	if (r < 0)
 		return r;
-	}
 	/* Created as needed, no component followed through a symlink: it could point anywhere. */
 	dirfd = dropin_open(data_dir, dropin, true);
-	if (dirfd < 0) {
-		bundle_close(&b);
+	if (dirfd < 0)
 		return dirfd;
-	}
 	r = write_staged(&b, dirfd);
 	if (r == 0) {
 		log_info("staged version %llu (%s) as %s/%s/%s; reboot to apply",
@@ -189,8 +186,6 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
 		if (n < 0)
 			log_warn("could not remove older staged bundles: %s", fail_reason());
 	}
-	io_close(dirfd);
-	bundle_close(&b);
 	return r;
 }
 

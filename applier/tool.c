@@ -62,9 +62,9 @@ static int verify_payload(const struct bundle *b)
 
 static int bundle_show(struct cli *c, const char *path, bool full)
 {
-	struct crypto_keyring *keys = NULL;
+	_cleanup_(crypto_keyring_freep) struct crypto_keyring *keys = NULL;
+	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
 	char verdict[FAIL_REASON_MAX + 32];
-	struct bundle b;
 	int r = bundle_open(path, &b);
 
 	if (r < 0)
@@ -80,8 +80,6 @@ static int bundle_show(struct cli *c, const char *path, bool full)
 	else
 		snprintf(verdict, sizeof(verdict), "%s: %s", fail_code_name(r), fail_reason());
 	report_bundle(stdout, &b, verdict, c->json);
-	bundle_close(&b);
-	crypto_keyring_free(keys);
 	/* info describes even a bundle it cannot trust; verify fails for one. */
 	return full ? r : 0;
 }
