@@ -138,11 +138,13 @@ int running_mark_good(const struct running_config *cfg)
 		return r;
 	uint8_t booted = (uint8_t)cfg->booted;
 	r = boot_mark_good(&t.st, booted, &next);
+	bool committed = r > 0;
 	r = transition_commit(&t, r, &next, HISTORY_CONFIRMED, booted, 0,
 	                      "slot confirmed by mark-good");
 	if (r < 0)
 		return r;
-	testpoint("mark-good-committed");
+	if (committed)
+		testpoint("mark-good-committed");
 	log_info("slot %c is good", state_slot_letter(booted));
 	release_watchdog(cfg);
 	if (cfg->data_dir && cfg->keys &&
