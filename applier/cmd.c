@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "apply.h"
@@ -97,8 +96,8 @@ static int cmd_apply(struct cli *c)
 	        .kexec_slot = kexec >= 0 ? (uint8_t)kexec : 0,
 	};
 	r = apply_run(&ac, &slot);
-	if (data && !c->data_dir_given && umount(data) < 0)
-		log_warn("cannot unmount the data partition: %s", strerror(errno));
+	if (data && !c->data_dir_given && mount_data_release(data) < 0)
+		log_warn("%s", fail_reason());
 	log_info("booting slot %c (%s)", state_slot_letter(slot), d.slot[slot]);
 	/* Whatever went wrong, a slot was chosen: the hook mounts it. */
 	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);

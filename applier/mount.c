@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <mntent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fail.h"
@@ -107,6 +110,29 @@ int mount_journal_dirty(const char *dev, const char *fstype)
 	       le32_at(sb + EXT_LAST_ORPHAN_AT) != 0;
 }
 
+/*
+ * Sets the block device dev read-only (1) or writable (0) for the kernel: with
+ * it read-only no filesystem can write it, whatever it decides (ext4 cleans up
+ * orphans even on a read-only mount, noload or not). A file (tests) is left
+ * alone.
+ */
+static int set_device_ro(const char *dev, int ro)
+{
+	struct stat st;
+
+	if (stat(dev, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(-errno, "cannot open %s: %s", dev, strerror(errno));
+	int r = ioctl(fd, BLKROSET, &ro) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return fail(r, "cannot make %s %s: %s", dev, ro ? "read-only" : "writable",
+		            strerror(-r));
+	return 0;
+}
+
 int mount_data_ro(const char *dev, const char *dir, const char *fstype)
 {
 	unsigned long flags;
@@ -119,6 +145,8 @@ int mount_data_ro(const char *dev, const char *dir, const char *fstype)
 	if (dirty > 0)
 		log_info("data partition %s: journal needs recovery; mounting it without (%s)", dev,
 		         data);
+	if (set_device_ro(dev, 1) < 0)
+		log_warn("%s; mounting it read-only all the same", fail_reason());
 	if (mount(dev, dir, fstype, flags, data) == 0)
 		return 0;
 	/* Before Linux 5.10 an unknown flag is EINVAL: the rest still holds. */
@@ -126,12 +154,14 @@ int mount_data_ro(const char *dev, const char *dir, const char *fstype)
 		log_warn("kernel without nosymfollow: data partition mounted following symlinks");
 		return 0;
 	}
+	int err = errno;
+	(void)set_device_ro(dev, 0);
 	return fail(-EIO, "cannot mount data partition %s (%s, %s): %s", dev, fstype, data,
-	            strerror(errno));
+	            strerror(err));
 }
 
-/* Whether the mount at dir was made without loading its journal (norecovery). */
-static int journal_skipped(const char *dir)
+/* The device mounted at dir, and whether its journal was left unloaded (norecovery). */
+static int find_mount(const char *dir, char dev[MOUNT_DEV_SIZE], bool *ret_norecovery)
 {
 	FILE *f = setmntent("/proc/self/mounts", "re");
 	struct mntent *m, me;
@@ -140,33 +170,63 @@ static int journal_skipped(const char *dir)
 
 	if (!f)
 		return fail(-errno, "cannot read /proc/self/mounts: %s", strerror(errno));
-	while ((m = getmntent_r(f, &me, buf, sizeof(buf))))
-		if (strcmp(m->mnt_dir, dir) == 0)
-			r = hasmntopt(m, "norecovery") || hasmntopt(m, "noload") ||
-			    hasmntopt(m, "nologreplay");
+	while ((m = getmntent_r(f, &me, buf, sizeof(buf)))) {
+		if (strcmp(m->mnt_dir, dir) != 0)
+			continue;
+		r = util_set_string(dev, MOUNT_DEV_SIZE, m->mnt_fsname) < 0 ? -ENAMETOOLONG : 0;
+		*ret_norecovery = hasmntopt(m, "norecovery") || hasmntopt(m, "noload") ||
+		                  hasmntopt(m, "nologreplay");
+	}
 	endmntent(f);
-	return r == -ENOENT ? fail(r, "nothing mounted at %s", dir) : r;
+	return r < 0 ? fail(r, "no data partition mounted at %s", dir) : 0;
 }
 
-int mount_data_writable(const char *dir, bool writable)
+static int remount(const char *dir, unsigned long flags)
 {
-	unsigned long flags = DATA_FLAGS & ~(writable ? MS_RDONLY : 0);
-
-	if (writable) {
-		int r = journal_skipped(dir);
-		if (r < 0)
-			return r;
-		if (r > 0)
-			return fail(-EROFS, "the data partition's journal needs recovery, which "
-			                    "the running system does: not writing it before");
-	}
 	if (mount(NULL, dir, NULL, MS_REMOUNT | flags, NULL) == 0)
 		return 0;
 	if (errno == EINVAL &&
 	    mount(NULL, dir, NULL, MS_REMOUNT | (flags & ~MS_NOSYMFOLLOW), NULL) == 0)
 		return 0;
-	return fail(-EIO, "cannot make the data partition %s: %s",
-	            writable ? "writable" : "read-only", strerror(errno));
+	return -errno;
+}
+
+int mount_data_writable(const char *dir, bool writable)
+{
+	char dev[MOUNT_DEV_SIZE];
+	bool norecovery = false;
+	int r = find_mount(dir, dev, &norecovery);
+
+	if (r < 0)
+		return r;
+	if (writable && norecovery)
+		return fail(-EROFS, "the data partition's journal needs recovery, which "
+		                    "the running system does: not writing it before");
+	if (writable) {
+		r = set_device_ro(dev, 0);
+		if (r == 0 && (r = remount(dir, DATA_FLAGS & ~MS_RDONLY)) < 0)
+			(void)set_device_ro(dev, 1);
+	} else if ((r = remount(dir, DATA_FLAGS)) == 0) {
+		(void)set_device_ro(dev, 1);
+	}
+	if (r < 0)
+		return fail(-EIO, "cannot make the data partition %s: %s",
+		            writable ? "writable" : "read-only", strerror(-r));
+	return 0;
+}
+
+int mount_data_release(const char *dir)
+{
+	char dev[MOUNT_DEV_SIZE];
+	bool norecovery;
+	int r = find_mount(dir, dev, &norecovery);
+
+	if (r < 0)
+		return r;
+	r = umount(dir) < 0 ? -errno : 0;
+	/* Even if it stays mounted: the running system must be able to write it. */
+	(void)set_device_ro(dev, 0);
+	return r < 0 ? fail(r, "cannot unmount the data partition: %s", strerror(-r)) : 0;
 }
 
 int mount_slot(const char *dev, const char *dir)

@@ -76,8 +76,12 @@ static int dirty_ext4(void)
 	          "dirty.img");
 }
 
-/* The image's sha256 after a mount through fn (1: mount_data_ro, 0: the applier's old options). */
-static int mounted_digest(const char *img, bool fixed, char digest[65], bool *ret_read)
+/*
+ * The image's sha256 after a mount with mount_data_ro (fixed) or with the
+ * applier's old options; *ret_ok: the file was there (and, fixed, the device
+ * was read-only while mounted and writable again after mount_data_release).
+ */
+static int mounted_digest(const char *img, bool fixed, char digest[65], bool *ret_ok)
 {
 	char dev[64], dir[HELPERS_PATH_MAX];
 	int r = sh(dev, sizeof(dev), "losetup -f --show %s", img);
@@ -92,8 +96,19 @@ static int mounted_digest(const char *img, bool fixed, char digest[65], bool *re
 		            ? -errno
 		            : 0;
 	if (r == 0) {
-		*ret_read = helpers_exists(test_path("m/update.sota"));
-		umount(dir);
+		char ro[8] = "";
+		*ret_ok = helpers_exists(test_path("m/update.sota"));
+		/* Read-only down to the device while mounted, writable again after. */
+		if (fixed)
+			*ret_ok &= sh(ro, sizeof(ro), "blockdev --getro %s", dev) == 0 &&
+			           strcmp(ro, "1") == 0;
+		if (fixed)
+			r = mount_data_release(dir);
+		else
+			umount(dir);
+		if (fixed)
+			*ret_ok &= sh(ro, sizeof(ro), "blockdev --getro %s", dev) == 0 &&
+			           strcmp(ro, "0") == 0;
 	}
 	sh(NULL, 0, "losetup -d %s", dev);
 	if (r < 0)
@@ -119,6 +134,35 @@ TEST(mount_data_ro_leaves_a_dirty_ext4_journal_alone)
 	CHECK(strcmp(before, old) != 0);
 	REQUIRE(mounted_digest("dirty.img", true, fixed, &read_fixed) == 0);
 	CHECK(read_fixed);
+	CHECK(strcmp(before, fixed) == 0);
+	if (test_failed())
+		printf("  before %s\n  old    %s\n  fixed  %s\n", before, old, fixed);
+}
+
+/*
+ * An orphan in the superblock (an open, unlinked or truncated file when the
+ * power went): ext4 cleans it up even on a read-only noload mount, writing
+ * the partition without its journal, unless the block device is read-only.
+ */
+TEST(mount_data_ro_leaves_ext4_orphans_alone)
+{
+	char before[65], old[65], fixed[65];
+	bool ok_old = false, ok_fixed = false;
+
+	if (geteuid() != 0 || sh(NULL, 0, "command -v debugfs losetup %s", "> /dev/null") < 0 ||
+	    dirty_ext4() < 0 ||
+	    sh(NULL, 0, "cp clean.img orphan.img && debugfs -w -R 'ssv last_orphan 12' %s",
+	       "orphan.img > /dev/null 2>&1") < 0) {
+		printf("  (skipped: needs root, loop devices, mkfs.ext4 and debugfs)\n");
+		return;
+	}
+	REQUIRE(sh(NULL, 0, "cp orphan.img %s", "old.img") == 0);
+	REQUIRE(sh(before, sizeof(before), "sha256sum %s | cut -c1-64", "orphan.img") == 0);
+	REQUIRE(mounted_digest("old.img", false, old, &ok_old) == 0);
+	CHECK(ok_old);
+	CHECK(strcmp(before, old) != 0);
+	REQUIRE(mounted_digest("orphan.img", true, fixed, &ok_fixed) == 0);
+	CHECK(ok_fixed);
 	CHECK(strcmp(before, fixed) == 0);
 	if (test_failed())
 		printf("  before %s\n  old    %s\n  fixed  %s\n", before, old, fixed);
