@@ -12,6 +12,11 @@ ifdef WERROR
 WARNINGS += -Werror
 endif
 ALL_CFLAGS = -std=gnu11 $(WARNINGS) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iapplier
+# CPPFLAGS and LDFLAGS are the build system's (Yocto and Buildroot set them): on
+# every compile and every link. -MMD -MP: each object lists the headers it
+# read in a .d file next to it, so touching a header rebuilds its dependants.
+COMPILE = $(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP
+LINK = $(CC) $(CFLAGS) $(LDFLAGS)
 LIBS = -lmbedcrypto -lzstd -lblkid -pthread
 # make V=1 shows the full commands.
 ifeq ($(V),1)
@@ -27,9 +32,11 @@ OBJS = $(SRCS:applier/%.c=$(BUILD)/obj/%.o)
 
 all: $(BUILD)/systemota $(BUILD)/systemota.static
 
-$(BUILD)/obj/%.o: applier/%.c $(wildcard applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: applier/%.c | $(BUILD)/obj
 	$(call say,CC $<)
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(COMPILE) -c -o $@ $<
+
+-include $(wildcard $(BUILD)/obj/*.d)
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -45,27 +52,27 @@ HOST_OBJS = $(BUILD)/obj/create.o $(BUILD)/obj/compress.o
 
 $(BUILD)/systemota: $(BUILD)/obj/main.o $(HOST_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -o $@ $^ $(LIBS)
 
 # The initramfs and the demo's busybox root carry this one: no shared libraries
 # needed, and no bundle making (the device never compresses or signs). Its link
 # map (.map) says what each library costs (bench/linkmap.sh).
 $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -static -Wl,-Map=$@.map -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -static -Wl,-Map=$@.map -o $@ $^ $(LIBS)
 	$(Q)strip -o $@.stripped $@
 
 # Unit tests: every tests/unit/test-*.c linked into one runner.
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/obj/unit-%.o)
 
-$(BUILD)/obj/unit-%.o: tests/unit/%.c $(wildcard tests/unit/*.h applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/unit-%.o: tests/unit/%.c | $(BUILD)/obj
 	$(call say,CC $<)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
+	$(Q)$(COMPILE) -Itests/unit -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -o $@ $^ $(LIBS)
 
 unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests
@@ -75,17 +82,17 @@ unit: $(BUILD)/unit-tests
 CRASH_SRCS = $(wildcard tests/crash/*.c) tests/unit/helpers.c tests/unit/runner.c
 CRASH_OBJS = $(patsubst %.c,$(BUILD)/obj/crash-%.o,$(notdir $(CRASH_SRCS)))
 
-$(BUILD)/obj/crash-%.o: tests/crash/%.c $(wildcard tests/crash/*.h tests/unit/*.h applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/crash-%.o: tests/crash/%.c | $(BUILD)/obj
 	$(call say,CC $<)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Itests/crash -c -o $@ $<
+	$(Q)$(COMPILE) -Itests/unit -Itests/crash -c -o $@ $<
 
-$(BUILD)/obj/crash-%.o: tests/unit/%.c $(wildcard tests/unit/*.h applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/crash-%.o: tests/unit/%.c | $(BUILD)/obj
 	$(call say,CC $<)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+	$(Q)$(COMPILE) -Itests/unit -c -o $@ $<
 
 $(BUILD)/crash-tests: $(CRASH_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -o $@ $^ $(LIBS)
 
 # The Armv8 SHA-256 engine (tests/arm): built for aarch64, run under qemu-aarch64
 # against vectors mbedTLS makes on the host.
@@ -96,31 +103,35 @@ else
 ARM_CC ?= aarch64-linux-gnu-gcc
 endif
 ARM_SHA_SRCS = applier/sha256hw.c applier/armsha.c applier/shani.c tests/arm/sha-check.c
+# (the host's CPPFLAGS and LDFLAGS are for the host's target, not this aarch64 one:
+# ARM_CPPFLAGS and ARM_LDFLAGS are this line's)
 
 $(BUILD)/arm/sha-check: $(ARM_SHA_SRCS) applier/sha256hw.h applier/util.h tests/arm/vectors.h
 	$(call say,CC $@ (aarch64))
 	$(Q)mkdir -p $(@D)
-	$(Q)$(ARM_CC) -std=gnu11 $(WARNINGS) -O2 -static -D_GNU_SOURCE -Iapplier -Itests/arm \
-		-o $@ $(ARM_SHA_SRCS) -pthread
+	$(Q)$(ARM_CC) $(ARM_CPPFLAGS) -std=gnu11 $(WARNINGS) -O2 -static -D_GNU_SOURCE -Iapplier \
+		-Itests/arm $(ARM_LDFLAGS) -o $@ $(ARM_SHA_SRCS) -pthread
 
 $(BUILD)/arm/sha-vectors: tests/arm/sha-vectors.c tests/arm/vectors.h $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/arm -o $@ $< $(BUILD)/libsystemota.a $(LIBS)
+	$(Q)$(COMPILE) $(LDFLAGS) -Itests/arm -o $@ $< $(BUILD)/libsystemota.a $(LIBS)
+
+-include $(wildcard $(BUILD)/arm/*.d)
 
 # Fuzz targets (tests/fuzz): replayed over their corpus by make check with the
 # normal compiler, run under libFuzzer (clang-14) by make fuzz.
 FUZZ_TARGETS = header manifest bundle codec state history keys config
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/obj/fuzz-%.o: tests/fuzz/%.c $(wildcard tests/fuzz/*.h applier/*.h) | $(BUILD)/obj
+$(BUILD)/obj/fuzz-%.o: tests/fuzz/%.c | $(BUILD)/obj
 	$(call say,CC $<)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/fuzz -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
+	$(Q)$(COMPILE) -Itests/fuzz -DTOP_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
 $(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz-fuzz-%.o $(BUILD)/obj/fuzz-common.o $(BUILD)/obj/fuzz-replay.o \
 		$(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -o $@ $^ $(LIBS)
 
 fuzz-replay: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
 
@@ -131,8 +142,8 @@ $(BUILD)/fuzz/fuzz-%: $(SRCS) tests/fuzz/fuzz-%.c tests/fuzz/common.c $(wildcard
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=clang-14 CFLAGS="$(FUZZ_CFLAGS)" \
 		$(BUILD)/fuzz/libsystemota.a
 	$(call say,LD $@)
-	$(Q)clang-14 $(ALL_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -DTOP_SRCDIR='"$(CURDIR)"' \
-		-o $@ tests/fuzz/fuzz-$*.c tests/fuzz/common.c $(BUILD)/fuzz/libsystemota.a $(LIBS)
+	$(Q)clang-14 $(CPPFLAGS) $(ALL_CFLAGS) $(FUZZ_CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -Itests/fuzz \
+		-DTOP_SRCDIR='"$(CURDIR)"' -o $@ tests/fuzz/fuzz-$*.c tests/fuzz/common.c $(BUILD)/fuzz/libsystemota.a $(LIBS)
 
 # Each target for FUZZ_SECONDS, from the committed corpus; new inputs in build/fuzz/corpus-*.
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
@@ -147,7 +158,7 @@ $(BUILD)/asan/unit-tests: $(SRCS) $(UNIT_SRCS) $(wildcard applier/*.h tests/unit
 # (the recursive make builds under its own BUILD; this name keeps the rules apart)
 $(BUILD)/unit-tests-real: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 	$(call say,LD $@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(LINK) -o $@ $^ $(LIBS)
 
 # The QEMU demo device (kernel, initramfs, root images, bundle, disk).
 # FLAVOUR=debian: systemd Debian 12 root filesystems (mmdebstrap) in build/qemu-debian.

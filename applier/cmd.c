@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "apply.h"
@@ -18,6 +17,7 @@
 #include "install.h"
 #include "kexec.h"
 #include "log.h"
+#include "mount.h"
 #include "payload.h"
 #include "report.h"
 #include "slot.h"
@@ -31,24 +31,23 @@
 
 #define APPLY_MOUNT_DIR "/run/systemota/data"
 
-/* Mounts the data partition read-only for the applier. Returns the mount point or NULL. */
+/*
+ * Mounts the data partition read-only for the applier, as the type system.conf
+ * says and with the options mount.h decides. Returns the mount point or NULL.
+ */
 static const char *mount_data(const struct config *cfg)
 {
-	_cleanup_free_ char *dev = NULL, *fstype = NULL;
+	_cleanup_free_ char *dev = NULL;
 	int r = slot_resolve(cfg->data, &dev);
 
-	if (r == 0)
-		r = slot_fstype(dev, &fstype);
 	if (r < 0) {
 		log_warn("data partition unavailable, not looking for updates: %s", fail_reason());
 		return NULL;
 	}
 	mkdir("/run/systemota", 0700);
 	mkdir(APPLY_MOUNT_DIR, 0700);
-	if (mount(dev, APPLY_MOUNT_DIR, fstype, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	          NULL) < 0) {
-		log_warn("cannot mount data partition %s (%s): %s; not looking for updates", dev,
-		         fstype, strerror(errno));
+	if (mount_data_ro(dev, APPLY_MOUNT_DIR, cfg->data_fstype) < 0) {
+		log_warn("%s; not looking for updates", fail_reason());
 		return NULL;
 	}
 	return APPLY_MOUNT_DIR;
@@ -95,8 +94,8 @@ static int cmd_apply(struct cli *c)
 	        .kexec_slot = kexec >= 0 ? (uint8_t)kexec : 0,
 	};
 	r = apply_run(&ac, &slot);
-	if (data && !c->data_dir_given && umount(data) < 0)
-		log_warn("cannot unmount the data partition: %s", strerror(errno));
+	if (data && !c->data_dir_given && mount_data_release(data) < 0)
+		log_warn("%s", fail_reason());
 	log_info("booting slot %c (%s)", state_slot_letter(slot), d.slot[slot]);
 	/* Whatever went wrong, a slot was chosen: the hook mounts it. */
 	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);

@@ -9,6 +9,7 @@
 
 #include "boot.h"
 #include "fail.h"
+#include "mount.h"
 #include "state.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ void config_defaults(struct config *c)
 	snprintf(c->slot[0], sizeof(c->slot[0]), "PARTLABEL=systemota-a");
 	snprintf(c->slot[1], sizeof(c->slot[1]), "PARTLABEL=systemota-b");
 	snprintf(c->data, sizeof(c->data), "PARTLABEL=systemota-data");
+	snprintf(c->data_fstype, sizeof(c->data_fstype), "ext4");
 	snprintf(c->data_dir, sizeof(c->data_dir), "/data");
 	snprintf(c->dropin, sizeof(c->dropin), "systemota/staged");
 	snprintf(c->watchdog, sizeof(c->watchdog), "/dev/watchdog");
@@ -66,6 +68,8 @@ int config_set(struct config *c, const char *key, const char *value)
 		return set_yes_no(&c->watchdog_handover, key, value);
 	if (strcmp(key, "read-back") == 0)
 		return set_yes_no(&c->read_back, key, value);
+	if (strcmp(key, "data-fstype") == 0 && mount_fstype_supported(value) < 0)
+		return fail_context(-EINVAL, "config");
 	if (strcmp(key, "dropin") == 0 && (value[0] == '/' || strstr(value, "..")))
 		return fail(-EINVAL, "config: dropin must be a relative path without '..'");
 	static const struct {
@@ -78,6 +82,7 @@ int config_set(struct config *c, const char *key, const char *value)
 	        {"slot-a", offsetof(struct config, slot[0]), CONFIG_VALUE_MAX},
 	        {"slot-b", offsetof(struct config, slot[1]), CONFIG_VALUE_MAX},
 	        {"data", offsetof(struct config, data), CONFIG_VALUE_MAX},
+	        {"data-fstype", offsetof(struct config, data_fstype), sizeof(c->data_fstype)},
 	        {"data-dir", offsetof(struct config, data_dir), CONFIG_VALUE_MAX},
 	        {"dropin", offsetof(struct config, dropin), CONFIG_VALUE_MAX},
 	        {"watchdog", offsetof(struct config, watchdog), CONFIG_VALUE_MAX},

@@ -14,6 +14,8 @@
  *   slot-a     = PARTLABEL=systemota-a
  *   slot-b     = PARTLABEL=systemota-b
  *   data       = PARTLABEL=systemota-data the data partition (the initramfs mounts it read-only)
+ *   data-fstype = ext4                    its type: the initramfs mounts it as that, never as
+ *                                         its superblock says (mount.h)
  *   data-dir   = /data                    where the running system mounts it
  *   dropin     = systemota/staged         drop-in directory, relative to the data partition
  *   watchdog   = /dev/watchdog            armed before a trial boot ("none": not used)
@@ -38,6 +40,7 @@ struct config {
 	char state[CONFIG_VALUE_MAX];
 	char slot[2][CONFIG_VALUE_MAX];
 	char data[CONFIG_VALUE_MAX];
+	char data_fstype[16];
 	char data_dir[CONFIG_VALUE_MAX];
 	char dropin[CONFIG_VALUE_MAX];
 	char watchdog[CONFIG_VALUE_MAX]; /* "" or "none": no watchdog for trial boots */

@@ -380,8 +380,8 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 	uint64_t slot_size;
 	int r;
 
-	/* O_EXCL on a block device fails if it is mounted: the running root can never be the
-	 * target. */
+	/* O_EXCL refuses a mounted block device: on a host only; in the initramfs nothing
+	 * is mounted, and the caller's choice of target protects the active slot. */
 	w.fd = io_open(path, O_RDWR | O_EXCL, 0);
 	if (w.fd < 0)
 		return fail(w.fd == -EBUSY ? -EBUSY : -EIO, "cannot open target slot %s: %s", path,

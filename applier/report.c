@@ -8,7 +8,14 @@
 #include "codec.h"
 #include "fail.h"
 #include "history.h"
+#include "log.h"
 #include "util.h"
+
+/*
+ * Text output is for a terminal: every string that comes from a file name, a
+ * bundle or the record is escaped (log_escape), as JSON escapes it (json_string).
+ */
+#define ESCAPED(buf, s) log_escape(buf, sizeof(buf), s)
 
 static void json_string(FILE *f, const char *s)
 {
@@ -64,6 +71,8 @@ static void history_json(FILE *f, const struct history_entry *e, size_t n, const
 static void history_text(FILE *f, const struct history_entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		char label[LOG_ESCAPE_SIZE(STATE_LABEL_SIZE)];
+		char reason[LOG_ESCAPE_SIZE(HISTORY_REASON_SIZE)];
 		char when[32] = "";
 		time_t t = (time_t)e[i].time;
 		struct tm tm;
@@ -71,10 +80,11 @@ static void history_text(FILE *f, const struct history_entry *e, size_t n)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		fprintf(f, "#%-4" PRIu64 " %s  %-14s slot %s  version %" PRIu64 "%s%s%s", e[i].seq,
 		        when, history_kind_name(e[i].kind), slot_name(e[i].slot), e[i].version,
-		        e[i].label[0] ? " (" : "", e[i].label, e[i].label[0] ? ")" : "");
+		        e[i].label[0] ? " (" : "", ESCAPED(label, e[i].label),
+		        e[i].label[0] ? ")" : "");
 		if (e[i].error)
 			fprintf(f, "  %s", fail_code_name(e[i].error));
-		fprintf(f, "%s%s\n", e[i].reason[0] ? ": " : "", e[i].reason);
+		fprintf(f, "%s%s\n", e[i].reason[0] ? ": " : "", ESCAPED(reason, e[i].reason));
 	}
 }
 
@@ -151,14 +161,30 @@ static void status_json(FILE *f, const struct report_status *s)
 	fprintf(f, "\n}\n");
 }
 
+static void staged_text(FILE *f, const struct report_status *s)
+{
+	if (!s->n_staged)
+		fprintf(f, "Staged:        none\n");
+	for (size_t i = 0; i < s->n_staged; i++) {
+		const struct report_staged *b = &s->staged[i];
+		char name[LOG_ESCAPE_SIZE(sizeof(b->name))];
+		char label[LOG_ESCAPE_SIZE(sizeof(b->label))];
+		char verdict[LOG_ESCAPE_SIZE(sizeof(b->verdict))];
+		fprintf(f, "Staged:        %s, version %" PRIu64 " (%s): %s\n",
+		        ESCAPED(name, b->name), b->version, ESCAPED(label, b->label),
+		        ESCAPED(verdict, b->verdict));
+	}
+}
+
 static void status_text(FILE *f, const struct report_status *s)
 {
 	const struct state_record *st = s->st;
+	char text[LOG_ESCAPE_SIZE(STATE_REASON_SIZE)];
 
 	fprintf(f, "Booted slot:   %s\n", slot_name(s->booted));
 	if (!st) {
 		fprintf(f, "Boot state:    unreadable (%s)\n",
-		        s->state_error ? s->state_error : "");
+		        ESCAPED(text, s->state_error ? s->state_error : ""));
 		return;
 	}
 	fprintf(f, "Active slot:   %s (last known good)\n", slot_name(st->active));
@@ -173,7 +199,7 @@ static void status_text(FILE *f, const struct report_status *s)
 	for (int i = 0; i < 2; i++)
 		fprintf(f, "Slot %s:        %s, version %" PRIu64 "%s%s%s\n", slot_name(i),
 		        state_slot_status_name(st->slot[i].status), st->slot[i].version,
-		        st->slot[i].label[0] ? " (" : "", st->slot[i].label,
+		        st->slot[i].label[0] ? " (" : "", ESCAPED(text, st->slot[i].label),
 		        st->slot[i].label[0] ? ")" : "");
 	if (st->allow_version)
 		fprintf(f,
@@ -182,14 +208,10 @@ static void status_text(FILE *f, const struct report_status *s)
 		        st->allow_version);
 	if (st->last_error)
 		fprintf(f, "Last error:    %s: %s\n", fail_code_name(st->last_error),
-		        st->last_reason);
+		        ESCAPED(text, st->last_reason));
 	else
 		fprintf(f, "Last error:    none\n");
-	if (!s->n_staged)
-		fprintf(f, "Staged:        none\n");
-	for (size_t i = 0; i < s->n_staged; i++)
-		fprintf(f, "Staged:        %s, version %" PRIu64 " (%s): %s\n", s->staged[i].name,
-		        s->staged[i].version, s->staged[i].label, s->staged[i].verdict);
+	staged_text(f, s);
 	if (s->n_history) {
 		fprintf(f, "Recent history (systemota history shows all):\n");
 		history_text(f, s->history, s->n_history);
@@ -231,8 +253,10 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		fprintf(f, "\n}\n");
 		return;
 	}
-	fprintf(f, "Compatible:   %s\nVersion:      %" PRIu64 " (%s)\n", m->compatible, m->version,
-	        m->label);
+	char compatible[LOG_ESCAPE_SIZE(sizeof(m->compatible))];
+	char label[LOG_ESCAPE_SIZE(sizeof(m->label))];
+	fprintf(f, "Compatible:   %s\nVersion:      %" PRIu64 " (%s)\n",
+	        ESCAPED(compatible, m->compatible), m->version, ESCAPED(label, m->label));
 	fprintf(f, "Image:        %" PRIu64 " bytes, sha256 %s\n", m->image_size, img);
 	fprintf(f, "Payload:      %" PRIu64 " bytes in %u chunks of %u, %s", b->header.payload_size,
 	        m->chunk_count, m->chunk_size, codec_name(m->compression));
@@ -241,5 +265,6 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 	fputc('\n', f);
 	fprintf(f, "Created:      %" PRIu64 "\nTransaction:  %s\nSigned by:    key %s\n",
 	        m->created, txn, key);
-	fprintf(f, "Signature:    %s\n", verdict);
+	char shown[LOG_ESCAPE_SIZE(256)];
+	fprintf(f, "Signature:    %s\n", ESCAPED(shown, verdict));
 }
