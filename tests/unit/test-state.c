@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "record-eq.h"
 #include "state.h"
 #include "test.h"
 #include "util.h"
@@ -69,25 +70,10 @@ static void make_record(struct state_record *r, unsigned variant)
 	r->image_size = 0x8000000000000001ull + variant;
 	r->target_version = 0x7000000000000002ull + variant;
 	r->version_floor = 0x6000000000000003ull + variant;
+	r->allow_version = 0x5000000000000004ull + variant;
+	r->target_floor = 0x4000000000000005ull + variant;
 	fill_string(r->target_label, STATE_LABEL_SIZE, STATE_LABEL_SIZE - 1, variant * 5 + 40);
 	fill_string(r->last_reason, STATE_REASON_SIZE, STATE_REASON_SIZE - 1, variant * 7 + 60);
-}
-
-/* Field by field (the struct has padding); names the first field that differs. */
-#define SAME(f)                                                                                    \
-	(memcmp(&a->f, &b->f, sizeof(a->f)) == 0 ||                                                \
-	 (fprintf(stderr, "  field %s differs\n", #f), 0))
-
-static int record_eq(const struct state_record *a, const struct state_record *b)
-{
-	return SAME(seq) && SAME(state) && SAME(active) && SAME(target) && SAME(tries_left) &&
-	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) && SAME(clean_reboots) &&
-	       SAME(trial_booted) && SAME(slot[0].version) && SAME(slot[0].status) &&
-	       SAME(slot[0].label) && SAME(slot[1].version) && SAME(slot[1].status) &&
-	       SAME(slot[1].label) && SAME(txn) && SAME(image_digest) && SAME(image_size) &&
-	       SAME(target_version) && SAME(version_floor) && SAME(last_done) &&
-	       SAME(last_failed) && SAME(rejected) && SAME(txn_file) && SAME(target_label) &&
-	       SAME(last_reason);
 }
 
 static void reseal(uint8_t *buf)
