@@ -6,7 +6,8 @@
  * field, one by one (the struct has padding; strings compare up to their NUL,
  * as the encoding does). A field added to struct state_record must be added
  * here too: the size check below fails until it is, so no field can be
- * silently left out of every transition table again.
+ * silently left out of every transition table again (one that fits in
+ * padding does not change the size: check the list when adding one).
  */
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ static inline int record_eq(const struct state_record *a, const struct state_rec
 	same &= RECORD_SAME(apply_attempts);
 	same &= RECORD_SAME(clean_reboots);
 	same &= RECORD_SAME(trial_booted);
+	same &= RECORD_SAME(flags);
 	same &= RECORD_SAME(last_error);
 	for (int i = 0; i < 2; i++) {
 		same &= RECORD_SAME(slot[i].version);
