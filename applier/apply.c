@@ -426,10 +426,16 @@ static int load_lost(struct ctx *x, int error, const char *why)
 
 	recover_evidence(x->dev.fd >= 0 ? &x->dev : NULL, x->cfg->slot_path, &ev);
 	int checked = boot_recover_slot(&ev, &slot);
-	if (error != -ENODATA || !checked) {
-		/* Unreadable (it may read again), or no slot checks out: nothing is made active. */
-		undecided(x, slot, why);
-		return error;
+	if (error != -ENODATA || !checked || ev.unreadable) {
+		/*
+		 * A copy, the history or a slot unreadable (it may read again, and
+		 * say more), or no slot checks out: nothing is made active.
+		 */
+		char full[FAIL_REASON_MAX];
+		snprintf(full, sizeof(full), "%s%s", why,
+		         ev.unreadable ? "; the history or a slot unreadable too" : "");
+		undecided(x, slot, full);
+		return error == -ENODATA && ev.unreadable ? fail(-EIO, "%s", full) : error;
 	}
 	log_error("%s; re-initialising the record with slot %c active", why,
 	          state_slot_letter(slot));

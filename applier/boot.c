@@ -332,6 +332,11 @@ void boot_reinit(const struct boot_evidence *ev, uint8_t slot, const char *why,
 		next->slot[i].version = ev->version[i];
 		memcpy(next->slot[i].label, ev->label[i], STATE_LABEL_SIZE);
 		next->slot[i].label[STATE_LABEL_SIZE - 1] = '\0';
+		/* The record holds printable ASCII only: a label it refuses would lose the commit.
+		 */
+		for (char *p = next->slot[i].label; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
 	}
 	next->slot[slot].status = ev->status[slot] == SLOT_GOOD ? SLOT_GOOD : SLOT_UNKNOWN;
 	/* The other slot is never booted on this evidence: only an install makes it usable. */

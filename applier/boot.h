@@ -137,8 +137,9 @@ struct boot_evidence {
 	uint8_t status[2]; /* the history's last word on each slot (enum slot_status) */
 	uint64_t version[2];
 	char label[2][STATE_LABEL_SIZE];
-	int confirmed;  /* the slot of the newest confirmed entry, -1 if none */
-	uint64_t floor; /* the highest version ever confirmed, or a damaged copy's floor */
+	int confirmed;   /* the slot of the newest confirmed entry, -1 if none */
+	uint64_t floor;  /* the highest version ever confirmed, or a damaged copy's floor */
+	bool unreadable; /* a piece could not be read (it may read again): commit nothing */
 };
 
 /* Nothing known: no slot checked, every status unknown, no floor. */

@@ -21,12 +21,13 @@
 #include "boot.h"
 #include "state.h"
 
-/* Whether the slot at path starts with a superblock of a filesystem we boot. */
-bool recover_slot_checked(const char *path);
+/* 1 when the slot at path starts with a superblock of a filesystem we boot, 0 if not, -errno. */
+int recover_slot_checked(const char *path);
 
 /*
  * Fills ev. d may be NULL (the state device could not be opened): then only
- * the slots are looked at. A failure to read any piece only loses that piece.
+ * the slots are looked at. A piece that cannot be read is left out, and
+ * ev->unreadable set: it may read at the next boot, so nothing is committed.
  */
 void recover_evidence(struct state_dev *d, const char *const slot_path[2],
                       struct boot_evidence *ev);
