@@ -8,7 +8,8 @@
  * damaged, and a validly signed version 1 staged. Whatever the cut or the
  * fault, every boot must boot B, never make A (which does not check out)
  * active, never install anything, and the record, once it reads, must say B
- * active, versions unknown, floor at least 2. Prints the counts.
+ * active, versions unknown, floor at least 2. Prints the counts
+ * (REINIT_OPS=1 also lists the recorded writes and flushes).
  */
 #include <errno.h>
 #include <stdio.h>
