@@ -15,6 +15,7 @@
 #include "fail.h"
 #include "helpers.h"
 #include "history.h"
+#include "recover.h"
 #include "test.h"
 
 /* The raw 4096-byte block of copy i. */
@@ -171,4 +172,38 @@ TEST(state_load_retries_with_a_growing_pause)
 	/* 1 + 2 + 4 + 8 ms of pauses. */
 	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	CHECK(ms >= 15);
+}
+
+/* boot-slot (the mount hook's fallback) without a record: the slot that checks out, not A. */
+TEST(state_lost_boot_slot_is_the_slot_that_checks_out)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	static const uint8_t ext4_magic[2] = {0x53, 0xef};
+	const char *slots[2];
+	uint8_t slot = 9;
+
+	state_set_retry_delay(0);
+	REQUIRE(helpers_device(&d) == 0);
+	slots[0] = d.slot[0];
+	slots[1] = d.slot[1];
+	REQUIRE(helpers_image(d.state, HELPERS_STATE_SIZE, 99) == 0);
+	/* Neither slot holds a filesystem: A, but only as a guess. */
+	CHECK_EQ(recover_choose(d.state, slots, &slot), 0);
+	CHECK_EQ(slot, 0);
+	FILE *f = fopen(d.slot[1], "r+b");
+	REQUIRE(f);
+	CHECK(fseek(f, 1080, SEEK_SET) == 0 && fwrite(ext4_magic, 1, 2, f) == 2);
+	fclose(f);
+	CHECK_EQ(recover_choose(d.state, slots, &slot), 1);
+	CHECK_EQ(slot, 1);
+	/* A squashfs in A too: both check out, nothing tells them apart: A. */
+	f = fopen(d.slot[0], "r+b");
+	REQUIRE(f);
+	CHECK(fwrite("hsqs", 1, 4, f) == 4);
+	fclose(f);
+	CHECK_EQ(recover_choose(d.state, slots, &slot), 1);
+	CHECK_EQ(slot, 0);
+	/* The state device missing altogether: the slots alone decide. */
+	CHECK_EQ(recover_choose(test_path("no-such-state"), slots, &slot), 1);
+	CHECK_EQ(slot, 0);
 }
