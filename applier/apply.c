@@ -18,6 +18,7 @@
 #include "io.h"
 #include "lastboot.h"
 #include "log.h"
+#include "recover.h"
 #include "staged.h"
 #include "state.h"
 #include "testpoint.h"
@@ -29,6 +30,8 @@ struct ctx {
 	struct state_dev dev;
 	struct state_record st;
 	bool reinitialised; /* the record was lost this boot: install nothing */
+	bool undecided;     /* the record cannot be acted on: boot slot, commit nothing */
+	uint8_t slot;       /* ... that slot */
 	bool noted;         /* a passing failure was recorded this boot */
 };
 
@@ -387,27 +390,84 @@ static bool continue_after_kexec(struct ctx *x, uint8_t *ret_slot)
 	return true;
 }
 
+/*
+ * The record cannot be acted on (a copy unreadable, or no slot checks out):
+ * boot slot and decide nothing, no commit, no install. The reason goes to the
+ * log and, best effort, to the history, where `systemota status` shows it.
+ */
+static void undecided(struct ctx *x, uint8_t slot, const char *why)
+{
+	struct history_entry e = {.kind = HISTORY_NOTE, .slot = slot, .error = EIO};
+
+	log_error("%s; booting slot %c, deciding nothing", why, state_slot_letter(slot));
+	x->undecided = true;
+	x->slot = slot;
+	snprintf(e.reason, sizeof(e.reason), "booted slot %c, nothing decided: %s",
+	         state_slot_letter(slot), why);
+	if (x->dev.fd >= 0 && history_supported(&x->dev) && history_append(&x->dev, &e) < 0)
+		log_warn("%s", fail_reason());
+}
+
+/*
+ * Both copies lost: re-initialise conservatively from what is still known
+ * (boot.h, recover.h), but only with a slot that checked out; else decide
+ * nothing. why is what the load found.
+ */
+static int load_lost(struct ctx *x, int error, const char *why)
+{
+	struct state_record next;
+	struct boot_evidence ev;
+	uint8_t slot;
+
+	recover_evidence(x->dev.fd >= 0 ? &x->dev : NULL, x->cfg->slot_path, &ev);
+	int checked = boot_recover_slot(&ev, &slot);
+	if (error != -ENODATA || !checked || ev.unreadable) {
+		/*
+		 * A copy, the history or a slot unreadable (it may read again, and
+		 * say more), or no slot checks out: nothing is made active.
+		 */
+		char full[FAIL_REASON_MAX];
+		snprintf(full, sizeof(full), "%s%s", why,
+		         ev.unreadable ? "; the history or a slot unreadable too" : "");
+		undecided(x, slot, full);
+		return error == -ENODATA && ev.unreadable ? fail(-EIO, "%s", full) : error;
+	}
+	log_error("%s; re-initialising the record with slot %c active", why,
+	          state_slot_letter(slot));
+	boot_reinit(&ev, slot, why, &next);
+	int r = commit(x, &next, HISTORY_REINIT, NULL);
+	if (r < 0) {
+		undecided(x, slot, "the re-initialised record could not be committed");
+		return r;
+	}
+	/* The versions are unknown: no install this boot, nor later (the record's flag). */
+	x->reinitialised = true;
+	return 0;
+}
+
 static int load(struct ctx *x)
 {
+	char why[FAIL_REASON_MAX];
 	int r = state_open(x->cfg->state_path, true, &x->dev);
 
 	if (r < 0) {
-		log_error("%s", fail_reason());
-		return r;
+		snprintf(why, sizeof(why), "%s", fail_reason());
+		return load_lost(x, r, why);
 	}
 	r = state_load(&x->dev, &x->st);
-	if (r == -ENODATA) {
-		/* Documented fallback: slot A, a fresh record, and the reason for the user. */
-		struct state_record next;
-		log_error("%s; re-initialising, booting slot A", fail_reason());
-		boot_reinit(fail_reason(), &next);
-		r = commit(x, &next, HISTORY_REINIT, NULL);
-		/* Without the record the installed versions are unknown: no install this boot. */
-		x->reinitialised = true;
-	} else if (r < 0) {
-		log_error("%s", fail_reason());
+	int u = state_unreadable(&x->dev);
+	if (r == 0 && u >= 0) {
+		/* The other copy may be the newest: acting on this one could undo it. */
+		snprintf(why, sizeof(why),
+		         "state record copy %d unreadable (%s); copy %d may be older", u,
+		         fail_code_name(x->dev.copy_error[u]), !u);
+		undecided(x, x->st.active, why);
+		return fail(-EIO, "%s", why);
 	}
-	return r;
+	if (r == 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s", fail_reason());
+	return load_lost(x, r, why);
 }
 
 int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
@@ -419,9 +479,10 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 
 	*ret_slot = 0;
 	r = load(&x);
-	if (r < 0) {
+	if (r < 0 || x.undecided) {
+		*ret_slot = x.slot;
 		state_close(&x.dev);
-		return r;
+		return r < 0 ? r : -EIO;
 	}
 	*ret_slot = x.st.active;
 	testpoint("apply-loaded");

@@ -240,11 +240,118 @@ int boot_mark_bad(const struct state_record *cur, uint8_t booted, const char *be
 	return 1;
 }
 
-void boot_reinit(const char *why, struct state_record *next)
+void boot_evidence_init(struct boot_evidence *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->confirmed = -1;
+}
+
+/* What the entry says about its slot, as the record would have said it. */
+static void evidence_entry(struct boot_evidence *ev, const struct history_entry *e)
+{
+	uint8_t s = e->slot;
+
+	switch (e->kind) {
+	case HISTORY_INSTALLING:
+	case HISTORY_INSTALL_FAILED:
+	case HISTORY_HOOK_FAILED:
+		/* The slot's old contents are gone, and the new ones are not complete. */
+		ev->status[s] = SLOT_INCOMPLETE;
+		break;
+	case HISTORY_INSTALLED:
+		ev->status[s] = SLOT_UNCONFIRMED;
+		ev->version[s] = e->version;
+		memcpy(ev->label[s], e->label, STATE_LABEL_SIZE);
+		break;
+	case HISTORY_CONFIRMED:
+		ev->status[s] = SLOT_GOOD;
+		ev->version[s] = e->version;
+		memcpy(ev->label[s], e->label, STATE_LABEL_SIZE);
+		ev->confirmed = s;
+		ev->floor = MAX(ev->floor, e->version);
+		break;
+	case HISTORY_MARKED_BAD:
+	case HISTORY_ROLLBACK:
+		ev->status[s] = SLOT_BAD;
+		break;
+	default:
+		/* Staged, rejected, trial boots, notes, kexec: nothing about what a slot holds. */
+		break;
+	}
+}
+
+void boot_evidence_history(struct boot_evidence *ev, const struct history_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].slot < 2)
+			evidence_entry(ev, &e[i]);
+}
+
+void boot_evidence_salvaged(struct boot_evidence *ev, const struct state_record *r)
+{
+	ev->floor = MAX(ev->floor, r->version_floor);
+}
+
+/* How much a slot is to be trusted, -1 if it must not be made active. */
+static int trust(const struct boot_evidence *ev, uint8_t s)
+{
+	static const int by_status[] = {
+	        [SLOT_UNKNOWN] = 2, [SLOT_GOOD] = 3, [SLOT_UNCONFIRMED] = 1, [SLOT_BAD] = 0};
+
+	if (!ev->checked[s] || ev->status[s] == SLOT_INCOMPLETE || ev->status[s] > SLOT_BAD)
+		return -1;
+	if (ev->confirmed == s && ev->status[s] == SLOT_GOOD)
+		return 4;
+	return by_status[ev->status[s]];
+}
+
+int boot_recover_slot(const struct boot_evidence *ev, uint8_t *ret_slot)
+{
+	int a = trust(ev, 0), b = trust(ev, 1);
+
+	if (a >= 0 || b >= 0) {
+		/* A tie (two plausible slots nothing tells apart) goes to A, the factory slot. */
+		*ret_slot = b > a;
+		return 1;
+	}
+	/* Nothing checks out: a slot with a superblock, else the last confirmed one, else A. */
+	if (ev->checked[0] != ev->checked[1])
+		*ret_slot = ev->checked[1];
+	else
+		*ret_slot = ev->confirmed == 1;
+	return 0;
+}
+
+void boot_reinit(const struct boot_evidence *ev, uint8_t slot, const char *why,
+                 struct state_record *next)
 {
 	char reason[STATE_REASON_SIZE];
+	uint8_t other = !slot;
 
 	state_init(next);
-	snprintf(reason, sizeof(reason), "state record unreadable, re-initialised (%s)", why);
+	next->active = slot;
+	next->target = other;
+	next->flags = STATE_FLAG_VERSIONS_UNKNOWN;
+	next->version_floor = ev->floor;
+	for (int i = 0; i < 2; i++) {
+		next->slot[i].version = ev->version[i];
+		memcpy(next->slot[i].label, ev->label[i], STATE_LABEL_SIZE);
+		next->slot[i].label[STATE_LABEL_SIZE - 1] = '\0';
+		/* The record holds printable ASCII only: a label it refuses would lose the commit.
+		 */
+		for (char *p = next->slot[i].label; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+	}
+	next->slot[slot].status = ev->status[slot] == SLOT_GOOD ? SLOT_GOOD : SLOT_UNKNOWN;
+	/* The other slot is never booted on this evidence: only an install makes it usable. */
+	if (!ev->checked[other] || ev->status[other] == SLOT_INCOMPLETE)
+		next->slot[other].status = SLOT_INCOMPLETE;
+	else if (ev->status[other] == SLOT_BAD)
+		next->slot[other].status = SLOT_BAD;
+	snprintf(reason, sizeof(reason),
+	         "state record lost, re-initialised: slot %c active, floor %llu, versions unknown "
+	         "(installs refused); %s",
+	         state_slot_letter(slot), (unsigned long long)ev->floor, why);
 	set_reason(next, -EBADMSG, reason);
 }

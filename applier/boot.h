@@ -19,11 +19,14 @@
  *   TRYING --tries_left = 0--> IDLE, target BAD, boot active (rollback)
  *   TRYING --mark-good from target--> IDLE, active = target
  *   TRYING --mark-bad from target--> IDLE, target BAD
+ *   both copies invalid, a slot checks out --> IDLE, that slot active,
+ *           versions unknown (installs refused), what the history kept
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "history.h"
 #include "state.h"
 
 #define BOOT_MAX_APPLY_ATTEMPTS 3
@@ -124,5 +127,48 @@ int boot_clean_reboot(const struct state_record *cur, uint8_t booted, struct sta
 int boot_mark_bad(const struct state_record *cur, uint8_t booted, const char *because,
                   struct state_record *next);
 
-/* Fills next with a fresh record after both copies were found unreadable, saying why. */
-void boot_reinit(const char *why, struct state_record *next);
+/*
+ * What is still known when the record is lost (both copies invalid, or not
+ * readable): gathered by recover.c from the history ring, from copies that
+ * are damaged but still say something, and from the slots themselves.
+ */
+struct boot_evidence {
+	bool checked[2];   /* the slot starts with a filesystem superblock (ext4, squashfs) */
+	uint8_t status[2]; /* the history's last word on each slot (enum slot_status) */
+	uint64_t version[2];
+	char label[2][STATE_LABEL_SIZE];
+	int confirmed;   /* the slot of the newest confirmed entry, -1 if none */
+	uint64_t floor;  /* the highest version ever confirmed, or a damaged copy's floor */
+	bool unreadable; /* a piece could not be read (it may read again): commit nothing */
+};
+
+/* Nothing known: no slot checked, every status unknown, no floor. */
+void boot_evidence_init(struct boot_evidence *ev);
+
+/* Replays history entries (oldest first) into ev: installs, confirmations, failures. */
+void boot_evidence_history(struct boot_evidence *ev, const struct history_entry *e, size_t n);
+
+/*
+ * A copy whose CRC no longer matches (state_decode_salvage()): any byte may be
+ * wrong, so it only raises the floor (installs are refused until versions are
+ * re-stated anyway); it never chooses a slot.
+ */
+void boot_evidence_salvaged(struct boot_evidence *ev, const struct state_record *r);
+
+/*
+ * The slot to boot when the record is lost. Returns 1 when *ret_slot checked
+ * out (a superblock, not half-written), preferring the last confirmed slot,
+ * then a good one, then one never judged, then one on trial, then a bad
+ * one: it may be made active. Returns 0 when no slot checked out: *ret_slot is
+ * then only the best guess, to boot without making it active.
+ */
+int boot_recover_slot(const struct boot_evidence *ev, uint8_t *ret_slot);
+
+/*
+ * Fills next with the conservative re-initialised record: IDLE, slot active
+ * (one boot_recover_slot() checked), the versions and the floor the evidence
+ * gives, STATE_FLAG_VERSIONS_UNKNOWN set, and the reason (why: what the
+ * load found) in last_reason.
+ */
+void boot_reinit(const struct boot_evidence *ev, uint8_t slot, const char *why,
+                 struct state_record *next);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mount.h"
 #include "payload.h"
+#include "recover.h"
 #include "report.h"
 #include "slot.h"
 #include "stage.h"
@@ -114,6 +115,10 @@ static int cmd_boot_slot(struct cli *c)
 		return r;
 	r = devices_read_state(d.state, &st);
 	uint8_t slot = r == 0 ? st.active : 0;
+	/* No record to read: what the history and the slots still tell, never blindly A. */
+	if (r < 0 &&
+	    recover_choose(d.state, (const char *const[]){d.slot[0], d.slot[1]}, &slot) == 0)
+		log_warn("no slot checks out; slot %c is a guess", state_slot_letter(slot));
 	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);
 	devices_free(&d);
 	return 0;

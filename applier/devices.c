@@ -44,6 +44,12 @@ int devices_read_state(const char *path, struct state_record *ret)
 	if (r < 0)
 		return r;
 	r = state_load(&dev, ret);
+	int u = state_unreadable(&dev);
+	/* Say it: the record shown may not be the newest, and no commit will be made. */
+	if (r == 0 && u >= 0)
+		log_warn("state record copy %d is unreadable (%s): showing copy %d, which may be "
+		         "older; nothing is committed until copy %d reads again",
+		         u, fail_code_name(dev.copy_error[u]), !u, u);
 	state_close(&dev);
 	return r;
 }

@@ -289,6 +289,11 @@ int staged_check(const struct bundle *b, const char *compatible, const struct st
 	if (strncmp(m->compatible, compatible, sizeof(m->compatible)) != 0)
 		return fail(-EMEDIUMTYPE, "bundle is for '%s', this device is '%s'", m->compatible,
 		            compatible);
+	/* After the record was lost nothing tells a downgrade: refused until re-stated. */
+	if (st->flags & STATE_FLAG_VERSIONS_UNKNOWN)
+		return fail(-ESTALE,
+		            "installed versions unknown since the record was "
+		            "re-initialised; re-state them (systemota state init --force)");
 	/* Not newer is refused, unless the device itself allowed exactly this version. */
 	if (m->version <= installed && !(st->allow_version && m->version == st->allow_version))
 		return fail(-ESTALE, "version %llu is not newer than the installed %llu",

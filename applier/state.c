@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fail.h"
 #include "io.h"
@@ -17,7 +18,7 @@
  *   8  sequence u64
  *  16  state u8   17 active u8   18 target u8   19 tries_left u8
  *  20  max_tries u8   21 apply_attempts u8   22 clean_reboots u8   23 trial_booted u8
- *  24  last_error u32 (positive errno)    28 reserved u32 (0)
+ *  24  last_error u32 (positive errno)    28 flags u8 (STATE_FLAG_*)   29 reserved[3] (0)
  *  32  slot A: version u64, status u8, reserved[7]
  *  48  slot B: version u64, status u8, reserved[7]
  *  64  txn[32]   96 image_digest[32]
@@ -42,6 +43,7 @@ enum {
 	OFF_CLEAN_REBOOTS = 22,
 	OFF_TRIAL_BOOTED = 23,
 	OFF_LAST_ERROR = 24,
+	OFF_FLAGS = 28,
 	OFF_SLOT = 32, /* 16 bytes per slot */
 	OFF_TXN = 64,
 	OFF_IMAGE_DIGEST = 96,
@@ -86,6 +88,7 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	out[OFF_CLEAN_REBOOTS] = r->clean_reboots;
 	out[OFF_TRIAL_BOOTED] = r->trial_booted;
 	util_put_le32(out + OFF_LAST_ERROR, (uint32_t)r->last_error);
+	out[OFF_FLAGS] = r->flags;
 	for (int i = 0; i < 2; i++) {
 		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
 		out[OFF_SLOT + 16 * i + 8] = r->slot[i].status;
@@ -133,7 +136,7 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
 		return fail(-EBADMSG, "state record: bad size field");
 	/* Reserved bytes are zero: a record that decodes encodes back to the same bytes. */
-	if (!util_is_zero(buf + 28, 4) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
+	if (!util_is_zero(buf + OFF_FLAGS + 1, 3) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
 	    !util_is_zero(buf + OFF_SLOT + 16 + 9, 7) || !util_is_zero(buf + 496, 12))
 		return fail(-EBADMSG, "state record: reserved bytes are not zero");
 
@@ -146,6 +149,9 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	r.apply_attempts = buf[OFF_ATTEMPTS];
 	r.clean_reboots = buf[OFF_CLEAN_REBOOTS];
 	r.trial_booted = buf[OFF_TRIAL_BOOTED];
+	r.flags = buf[OFF_FLAGS];
+	if (r.flags & ~STATE_FLAGS_KNOWN)
+		return fail(-EBADMSG, "state record: unknown flags 0x%02x", r.flags);
 	if (r.trial_booted > 1 || r.clean_reboots > STATE_MAX_TRIES)
 		return fail(-EBADMSG, "state record: trial fields out of range");
 	r.last_error = (int32_t)util_le32(buf + OFF_LAST_ERROR);
@@ -186,6 +192,18 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 		return e;
 	*ret = r;
 	return 0;
+}
+
+int state_decode_salvage(const uint8_t *buf, size_t len, struct state_record *ret)
+{
+	uint8_t copy[STATE_RECORD_SIZE];
+
+	if (len < STATE_RECORD_SIZE)
+		return fail(-EBADMSG, "state record: %zu bytes, need %d", len, STATE_RECORD_SIZE);
+	/* Everything but the CRC must hold: re-seal a copy, and decode that. */
+	memcpy(copy, buf, STATE_RECORD_SIZE);
+	util_put_le32(copy + OFF_CRC, util_crc32(0, copy, OFF_CRC));
+	return state_decode(copy, sizeof(copy), ret);
 }
 
 void state_init(struct state_record *r)
@@ -241,6 +259,8 @@ int state_open(const char *path, bool writable, struct state_dev *ret)
 	ret->copy_offset[1] = (size / 2) & ~(uint64_t)(STATE_BLOCK_SIZE - 1);
 	ret->current = -1;
 	ret->seq = 0;
+	memset(ret->copy, STATE_COPY_UNKNOWN, sizeof(ret->copy));
+	memset(ret->copy_error, 0, sizeof(ret->copy_error));
 	return 0;
 }
 
@@ -262,36 +282,72 @@ static uint8_t *block_alloc(void)
 	return p;
 }
 
+static unsigned retry_delay_ms = STATE_RETRY_DELAY_MS;
+
+void state_set_retry_delay(unsigned ms)
+{
+	retry_delay_ms = ms;
+}
+
+static void retry_pause(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (ms && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Reads copy i into block. A flash hiccup should not hide the newer copy: a
+ * failed read is tried again, with a growing pause, before it counts.
+ */
+static int read_copy(struct state_dev *d, int i, uint8_t *block)
+{
+	unsigned delay = retry_delay_ms;
+	int r = -EIO;
+
+	for (int attempt = 0; attempt < STATE_READ_ATTEMPTS; attempt++) {
+		if (attempt > 0) {
+			retry_pause(delay);
+			delay *= 2;
+		}
+		r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
+		/* A partition that ends early is a fact, not a hiccup. */
+		if (r == 0 || r == -ENODATA)
+			break;
+	}
+	return r;
+}
+
 int state_load(struct state_dev *d, struct state_record *ret)
 {
 	_cleanup_free_ uint8_t *block = block_alloc();
 	struct state_record copy[2];
-	int valid[2] = {0, 0}, ioerr = 0;
 	char why[2][FAIL_REASON_MAX];
 
 	if (!block)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for a state record block");
 	for (int i = 0; i < 2; i++) {
-		int r;
-		/* A flash hiccup should not hide the newer copy: try the read again first. */
-		for (int attempt = 0; attempt < STATE_IO_ATTEMPTS; attempt++) {
-			r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
-			if (r == 0 || r == -ENODATA)
-				break;
-		}
-		if (r < 0) {
-			ioerr = r;
-			snprintf(why[i], sizeof(why[i]), "read error %s", fail_code_name(r));
+		int r = read_copy(d, i, block);
+		d->copy_error[i] = r == -ENODATA ? 0 : r;
+		if (r < 0 && r != -ENODATA) {
+			d->copy[i] = STATE_COPY_UNREADABLE;
+			snprintf(why[i], sizeof(why[i]), "unreadable, %s", fail_code_name(r));
 			continue;
 		}
-		valid[i] = state_decode(block, STATE_RECORD_SIZE, &copy[i]) == 0;
-		if (!valid[i])
-			snprintf(why[i], sizeof(why[i]), "%s", fail_reason());
+		if (r == 0 && state_decode(block, STATE_RECORD_SIZE, &copy[i]) == 0) {
+			d->copy[i] = STATE_COPY_VALID;
+			continue;
+		}
+		d->copy[i] = STATE_COPY_INVALID;
+		snprintf(why[i], sizeof(why[i]), "%s", r == 0 ? fail_reason() : "short partition");
 	}
+	bool valid[2] = {d->copy[0] == STATE_COPY_VALID, d->copy[1] == STATE_COPY_VALID};
 	if (!valid[0] && !valid[1]) {
 		d->current = -1;
-		if (ioerr && ioerr != -ENODATA)
-			return fail(-EIO, "state device unreadable (%s / %s)", why[0], why[1]);
+		if (state_unreadable(d) >= 0)
+			return fail(-EIO, "state record unreadable (copy 0: %s; copy 1: %s)",
+			            why[0], why[1]);
 		return fail(-ENODATA, "no valid state record (copy 0: %s; copy 1: %s)", why[0],
 		            why[1]);
 	}
@@ -300,6 +356,26 @@ int state_load(struct state_dev *d, struct state_record *ret)
 	d->seq = copy[pick].seq;
 	*ret = copy[pick];
 	return 0;
+}
+
+int state_unreadable(const struct state_dev *d)
+{
+	for (int i = 0; i < 2; i++)
+		if (d->copy[i] == STATE_COPY_UNREADABLE)
+			return i;
+	return -1;
+}
+
+int state_salvage(struct state_dev *d, int i, struct state_record *ret)
+{
+	_cleanup_free_ uint8_t *block = block_alloc();
+
+	if (!block)
+		return fail(-ENOMEM, "no memory for a state record block");
+	int r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
+	if (r < 0)
+		return fail(r, "cannot read state record copy %d", i);
+	return state_decode_salvage(block, STATE_RECORD_SIZE, ret);
 }
 
 /* One attempt: write, flush, read back, compare. */
@@ -328,7 +404,12 @@ int state_commit(struct state_dev *d, struct state_record *r)
 	int e;
 
 	if (!block || !check)
-		return -ENOMEM;
+		return fail(-ENOMEM, "no memory for a state record block");
+	/* It may hold a newer record than the one in use: overwriting it could lose that. */
+	if (d->copy[target] == STATE_COPY_UNREADABLE)
+		return fail(-EIO,
+		            "state record copy %d could not be read (%s); not writing over it",
+		            target, fail_code_name(d->copy_error[target]));
 	next.seq = d->seq + 1;
 	state_encode(&next, block);
 	/* Never write a copy that would not load: it would silently lose the transition. */
@@ -345,6 +426,7 @@ int state_commit(struct state_dev *d, struct state_record *r)
 		return e;
 	d->current = target;
 	d->seq = next.seq;
+	d->copy[target] = STATE_COPY_VALID;
 	*r = next;
 	return 0;
 }

@@ -30,7 +30,25 @@
 #define STATE_MAX_TRIES 16
 #define STATE_FINGERPRINT_SIZE 8
 #define STATE_REJECTED_FILES 4 /* rejected staged files remembered, newest first */
-#define STATE_IO_ATTEMPTS 3    /* a failed read of a copy, or a failed commit, is tried again */
+#define STATE_IO_ATTEMPTS 3    /* a failed commit is tried again */
+/*
+ * A failed read of a copy is tried again, after a delay that starts at
+ * STATE_RETRY_DELAY_MS and doubles (100 + 200 + 400 + 800 ms at most): a
+ * medium that is still waking up gets time, and a copy that stays unreadable
+ * is then known as unreadable, which is not the same as invalid.
+ */
+#define STATE_READ_ATTEMPTS 5
+#define STATE_RETRY_DELAY_MS 100
+
+/*
+ * flags (byte 28, zero in every record written before it existed):
+ * VERSIONS_UNKNOWN: the record was re-initialised after both copies were
+ * lost; the slot versions and the floor are what the history still told,
+ * and every install is refused until an operator re-states them
+ * (`systemota state init --force ...`), since a downgrade cannot be told.
+ */
+#define STATE_FLAG_VERSIONS_UNKNOWN 0x01
+#define STATE_FLAGS_KNOWN STATE_FLAG_VERSIONS_UNKNOWN
 
 enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
@@ -58,6 +76,7 @@ struct state_record {
 	uint8_t apply_attempts;
 	uint8_t clean_reboots; /* tries given back for clean reboots in this trial */
 	uint8_t trial_booted;  /* 1: a counted trial boot began and has not ended cleanly */
+	uint8_t flags;         /* STATE_FLAG_* */
 	int32_t last_error;    /* positive errno of the last failure, 0 if none */
 	struct state_slot slot[2];
 	uint8_t txn[STATE_DIGEST_SIZE]; /* transaction in progress: digest of the signed manifest */
@@ -86,7 +105,13 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE]);
  */
 int state_decode(const uint8_t *buf, size_t len, struct state_record *ret);
 
-/* A fresh record: slot A active, idle. Used on first boot and when both copies are unreadable. */
+/*
+ * Pure: like state_decode(), but a CRC mismatch is ignored (every other check
+ * still holds). Only for evidence about a record that was lost: never act on it.
+ */
+int state_decode_salvage(const uint8_t *buf, size_t len, struct state_record *ret);
+
+/* A fresh record: slot A active, idle (factory provisioning; boot_reinit() starts from it). */
 void state_init(struct state_record *r);
 
 const char *state_kind_name(uint8_t state);
@@ -96,6 +121,14 @@ static inline char state_slot_letter(uint8_t slot)
 	return slot ? 'B' : 'A';
 }
 
+/* What the last load found in a copy. */
+enum state_copy {
+	STATE_COPY_UNKNOWN = 0,    /* not read yet */
+	STATE_COPY_VALID = 1,      /* read, and decodes */
+	STATE_COPY_INVALID = 2,    /* read, and does not decode (torn, zero, damaged) */
+	STATE_COPY_UNREADABLE = 3, /* could not be read: it may hold the newest record */
+};
+
 /* An open state partition (or, in tests, a plain file). */
 struct state_dev {
 	int fd;
@@ -103,6 +136,8 @@ struct state_dev {
 	uint64_t copy_offset[2];
 	int current; /* copy the last load/commit used, -1 if neither is valid */
 	uint64_t seq;
+	uint8_t copy[2];   /* enum state_copy, per copy */
+	int copy_error[2]; /* -errno of the last failed read of each copy, 0 if none */
 };
 
 /* Opens the device for reading, or for reading and committing. */
@@ -110,19 +145,32 @@ int state_open(const char *path, bool writable, struct state_dev *ret);
 void state_close(struct state_dev *d);
 
 /*
- * Reads both copies and returns the valid one with the highest sequence.
- * -ENODATA (with a reason) when neither copy is valid; -EIO when the device
- * cannot be read.
+ * Reads both copies (each read retried STATE_READ_ATTEMPTS times, with a
+ * delay) and returns the valid one with the highest sequence. d->copy[] says
+ * what each copy was. Returns 0 even when the other copy could not be read:
+ * then state_unreadable() says which, the record returned may not be the
+ * newest, and state_commit() refuses to write over the unreadable copy.
+ * -ENODATA (with a reason) when both copies were read and neither is valid;
+ * -EIO when neither is valid and one could not be read.
  */
 int state_load(struct state_dev *d, struct state_record *ret);
 
+/* The copy the last load could not read, or -1. */
+int state_unreadable(const struct state_dev *d);
+
+/* The delay before the first retry of a failed read (tests set 0). */
+void state_set_retry_delay(unsigned ms);
+
+/* Re-reads copy i and salvages it (state_decode_salvage()): evidence only. */
+int state_salvage(struct state_dev *d, int i, struct state_record *ret);
+
 /*
  * Writes r to the copy not in use, with sequence = last + 1, flushes, reads it
- * back and compares. On success r->seq holds the new sequence and that copy is
- * current. A failed attempt is retried (STATE_IO_ATTEMPTS in all). On failure
- * the outcome is unknown: if the write itself failed the
- * previous record stands, but if the flush or the read-back failed, the next
- * load may find either record. Both are complete, valid states; callers act
- * as if the previous one stands, which is safe whichever the device keeps.
+ * back and compares. Never writes a copy the last load could not read (-EIO):
+ * it may hold a newer record than the one in use. On success r->seq holds the new sequence and that
+ * copy is current. A failed attempt is retried (STATE_IO_ATTEMPTS in all). On failure the outcome
+ * is unknown: if the write itself failed the previous record stands, but if the flush or the
+ * read-back failed, the next load may find either record. Both are complete, valid states; callers
+ * act as if the previous one stands, which is safe whichever the device keeps.
  */
 int state_commit(struct state_dev *d, struct state_record *r);

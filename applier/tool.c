@@ -150,6 +150,9 @@ static int state_init_cmd(struct cli *c)
 	st.target = !st.active;
 	st.slot[st.active].version = c->slot_version;
 	st.slot[st.active].status = SLOT_GOOD;
+	/* Re-stating after a lost record: the floor too (a fresh record clears versions-unknown).
+	 */
+	st.version_floor = c->create.floor;
 	if (c->slot_label &&
 	    util_set_string(st.slot[st.active].label, STATE_LABEL_SIZE, c->slot_label) < 0)
 		r = fail(-EINVAL, "slot label too long");
@@ -166,5 +169,6 @@ int tool_state(struct cli *c, int argc, char **argv)
 {
 	if (argc == 1 && strcmp(argv[0], "init") == 0)
 		return state_init_cmd(c);
-	return fail(-EINVAL, "usage: systemota state init [--active A|B] [--slot-version N]");
+	return fail(-EINVAL, "usage: systemota state init [--active A|B] [--slot-version N] "
+	                     "[--floor N]");
 }

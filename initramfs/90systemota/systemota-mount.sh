@@ -8,10 +8,13 @@
 #   - the applier runs once per boot: dracut may source this hook again, and
 #     a second run would count a second try; the choice is kept in /run;
 #   - if the applier fails, boot the last good slot (systemota boot-slot
-#     reads the record and changes nothing); if even that fails, slot A,
-#     found with the built-in defaults (a broken config must not stop it);
+#     reads the record and changes nothing; without a record it chooses from
+#     the history and the slots' superblocks, never blindly); if that fails,
+#     boot-slot again with the built-in defaults (a broken config must not
+#     stop it); slot A only when not even that can run;
 #   - if the chosen slot does not mount, or holds no usable root (dracut
-#     would drop to a shell), the last good slot;
+#     would drop to a shell), the last good slot; if that is the same slot,
+#     the other one, as a last resort (a slot that mounts beats a shell);
 #   - a slot that carries its own kernel (/boot/systemota-boot-id other than
 #     this initramfs's) is started with kexec; its initramfs boots the slot
 #     without deciding again (systemota.kexec= on its command line).
@@ -36,7 +39,11 @@ systemota_choose() {
         _sota=$(systemota boot-slot) || _sota=
     fi
     if [ -z "$_sota" ]; then
-        warn "systemota: boot state unreadable; booting slot A"
+        warn "systemota: boot-slot failed; trying it with the built-in defaults"
+        _sota=$(systemota --config /dev/null boot-slot) || _sota=
+    fi
+    if [ -z "$_sota" ]; then
+        warn "systemota: neither the record nor the slots can be looked at; booting slot A"
         _sota="A $(systemota --config /dev/null device a)"
     fi
     echo "$_sota" > "$SYSTEMOTA_CHOICE"
@@ -58,14 +65,26 @@ systemota_mount() {
     return 0
 }
 
+# "SLOT DEVICE" of the slot other than $1 (A or B), found with the built-in defaults.
+systemota_other() {
+    if [ "$1" = A ]; then
+        echo "B $(systemota --config /dev/null device b)"
+    else
+        echo "A $(systemota --config /dev/null device a)"
+    fi
+}
+
 if [ "$root" = "systemota" ] && ! ismounted "$NEWROOT"; then
     systemota_choose
     if ! systemota_mount "$_sota"; then
-        warn "systemota: slot ${_sota%% *} does not boot; booting the last good slot"
+        _failed=${_sota%% *}
+        warn "systemota: slot $_failed does not boot; booting the last good slot"
         _sota=$(systemota boot-slot) || _sota=
-        if [ -z "$_sota" ] || ! systemota_mount "$_sota"; then
-            systemota_mount "A $(systemota --config /dev/null device a)"
+        if [ -z "$_sota" ] || [ "${_sota%% *}" = "$_failed" ] || ! systemota_mount "$_sota"; then
+            warn "systemota: last resort: the slot other than $_failed, unchecked"
+            systemota_mount "$(systemota_other "$_failed")"
         fi
+        unset _failed
     fi
     unset _sota
 fi

@@ -5,7 +5,9 @@
  * unreadable record. Rejections and injected faults: test-apply-failures.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -403,18 +405,38 @@ TEST(apply_interrupted_install_whose_bundle_is_gone)
 TEST(apply_reinitialises_unreadable_record)
 {
 	_cleanup_device_ struct helpers_device d = {0};
+	static const uint8_t ext4_magic[2] = {0x53, 0xef};
+	uint8_t *before, *after;
+	size_t n_before, n_after;
 	struct state_record st;
 	uint8_t slot = 9;
 
 	REQUIRE(helpers_device(&d) == 0);
-	/* Both copies garbage (the whole partition, in fact). */
+	/* Both copies garbage (the whole partition, history included). */
 	REQUIRE(helpers_image(d.state, HELPERS_STATE_SIZE, 1234) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == -ENODATA);
+	/* Neither slot holds a filesystem: A is booted as a guess, and nothing is made active. */
+	REQUIRE(helpers_read_file(d.state, &before, &n_before) == 0);
+	CHECK_EQ(helpers_apply(&d, &slot), -ENODATA);
+	CHECK_EQ(slot, 0);
+	REQUIRE(helpers_read_file(d.state, &after, &n_after) == 0);
+	/* Both copies as they were (the history may have gained a note). */
+	REQUIRE(n_before == HELPERS_STATE_SIZE && n_after == n_before);
+	CHECK(memcmp(before, after, STATE_BLOCK_SIZE) == 0);
+	CHECK(memcmp(before + n_before / 2, after + n_before / 2, STATE_BLOCK_SIZE) == 0);
+	free(before);
+	free(after);
+	/* Slot A has an ext4 superblock: it is checked, re-initialised as active. */
+	int fd = open(d.slot[0], O_WRONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0);
+	REQUIRE(pwrite(fd, ext4_magic, 2, 1080) == 2);
+	close(fd);
 	CHECK_EQ(helpers_apply(&d, &slot), 0);
 	CHECK_EQ(slot, 0);
 	REQUIRE(helpers_read_state(d.state, &st) == 0);
 	CHECK_EQ(st.state, STATE_IDLE);
 	CHECK_EQ(st.active, 0);
+	CHECK_EQ(st.flags, STATE_FLAG_VERSIONS_UNKNOWN);
 	CHECK_EQ(st.last_error, EBADMSG);
 	CHECK(strstr(st.last_reason, "re-initialised") != NULL);
 	/* It boots on from the fresh record, committing nothing more. */

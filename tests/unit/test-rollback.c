@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Anti-rollback: the version floor a confirmed bundle raises, and allowed downgrades. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "apply.h"
 #include "boot.h"
 #include "helpers.h"
+#include "history.h"
 #include "test.h"
+#include "tool.h"
 
 /* Installs and confirms path's bundle on d (trial boot, then mark-good from B). */
 static void install_and_confirm(struct helpers_device *d, uint8_t to)
@@ -89,4 +92,131 @@ TEST(rollback_downgrade_only_when_the_device_allows_exactly_that_version)
 	CHECK_EQ(st.state, STATE_TRYING);
 	CHECK_EQ(st.target_version, 2);
 	CHECK_EQ(st.allow_version, 0);
+}
+
+/* Writes len bytes at off of path (a slot, the state file), behind the applier's back. */
+static int poke(const char *path, uint64_t off, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "r+b");
+	int r = f && fseek(f, (long)off, SEEK_SET) == 0 && fwrite(buf, 1, len, f) == len ? 0 : -EIO;
+
+	if (f && fclose(f) != 0)
+		r = -EIO;
+	return r;
+}
+
+/* What the running system's mark-good writes into the history after its commit. */
+static int history_confirmed(const char *state, uint8_t slot, uint64_t version)
+{
+	struct history_entry e = {.kind = HISTORY_CONFIRMED, .slot = slot, .version = version};
+	struct state_record st;
+	struct state_dev dev;
+	int r = state_open(state, true, &dev);
+
+	if (r < 0)
+		return r;
+	snprintf(e.reason, sizeof(e.reason), "slot confirmed by mark-good");
+	r = state_load(&dev, &st);
+	if (r == 0)
+		r = history_append(&dev, &e);
+	state_close(&dev);
+	return r;
+}
+
+/* The kind of the newest history entry, 0 if none. */
+static uint8_t last_history_kind(const char *state)
+{
+	struct history_entry e[HISTORY_ENTRIES];
+	struct state_dev dev;
+	size_t n = 0;
+
+	if (state_open(state, false, &dev) < 0)
+		return 0;
+	int r = history_read(&dev, e, HISTORY_ENTRIES, &n);
+	state_close(&dev);
+	return r == 0 && n ? e[n - 1].kind : 0;
+}
+
+/*
+ * Issue 10, defect 4: B confirmed at version 2 (floor 2), A half-written
+ * (garbage where its superblock would be), both record copies damaged. The
+ * applier must boot B, make B active, keep the floor, and refuse installs
+ * until the versions are known again.
+ */
+TEST(rollback_lost_record_keeps_the_good_slot_and_the_floor)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	static const uint8_t ext4_magic[2] = {0x53, 0xef};
+	struct create_options o;
+	struct state_record st, next;
+	uint8_t garbage[8192];
+	uint8_t slot = 9;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_image(test_path("v2.img"), HELPERS_IMAGE_SIZE, 2) == 0);
+	/* The image is an ext4 filesystem, as far as its superblock's magic tells. */
+	REQUIRE(poke(test_path("v2.img"), 1080, ext4_magic, 2) == 0);
+	helpers_bundle_options(&o, test_path("v2.img"), test_path("v2.sota"), d.key.priv, 2);
+	o.floor = 2;
+	REQUIRE(create_bundle(&o) == 0);
+	REQUIRE(helpers_drop(&d, "v2") == 0);
+	REQUIRE(helpers_apply(&d, &slot) == 0 && slot == 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	REQUIRE(boot_mark_good(&st, 1, &next) == 1);
+	REQUIRE(helpers_write_state(d.state, &next) == 0);
+	REQUIRE(history_confirmed(d.state, 1, 2) == 0);
+	REQUIRE(next.version_floor == 2);
+	REQUIRE(remove(test_path("data/systemota/staged/update.sota")) == 0);
+
+	/* A half-written: its first blocks garbage. Both copies: a flipped byte (CRC). */
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (uint8_t)(i * 131 + 7);
+	REQUIRE(poke(d.slot[0], 0, garbage, sizeof(garbage)) == 0);
+	REQUIRE(helpers_flip_byte(d.state, 100) == 0);
+	REQUIRE(helpers_flip_byte(d.state, HELPERS_STATE_SIZE / 2 + 100) == 0);
+	REQUIRE(helpers_read_state(d.state, &st) == -ENODATA);
+
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	CHECK_EQ(slot, 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_IDLE);
+	CHECK_EQ(st.active, 1);
+	CHECK(st.version_floor >= 2);
+	CHECK_EQ(st.slot[1].version, 2);
+	CHECK(st.slot[0].status != SLOT_GOOD);
+	CHECK_EQ(st.flags, STATE_FLAG_VERSIONS_UNKNOWN);
+	CHECK_EQ(st.last_error, EBADMSG);
+	CHECK(strstr(st.last_reason, "versions unknown") != NULL);
+	CHECK(last_history_kind(d.state) == HISTORY_REINIT);
+
+	/* A validly signed old bundle (and even a newer one) is refused, with the reason. */
+	REQUIRE(helpers_update("v1", d.key.priv, 1) == 0);
+	REQUIRE(helpers_drop(&d, "v1") == 0);
+	CHECK_EQ(helpers_apply(&d, &slot), -ESTALE);
+	CHECK_EQ(slot, 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_IDLE);
+	CHECK_EQ(st.active, 1);
+	CHECK(strstr(st.last_reason, "versions") != NULL);
+	REQUIRE(helpers_update("v3", d.key.priv, 3) == 0);
+	REQUIRE(helpers_drop(&d, "v3") == 0);
+	CHECK_EQ(helpers_apply(&d, &slot), -ESTALE);
+	CHECK_EQ(slot, 1);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_IDLE);
+
+	/* The operator re-states the versions: installs are judged again, v3 goes into A. */
+	struct cli c = {.active = 1, .slot_version = 2, .force = true, .create = {.floor = 2}};
+	char *argv[] = {"init", NULL};
+	snprintf(c.cfg.state, sizeof(c.cfg.state), "%s", d.state);
+	REQUIRE(tool_state(&c, 1, argv) == 0);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.flags, 0);
+	CHECK_EQ(st.version_floor, 2);
+	REQUIRE(helpers_drop(&d, "v3") == 0);
+	CHECK_EQ(helpers_apply(&d, &slot), 0);
+	CHECK_EQ(slot, 0);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK_EQ(st.state, STATE_TRYING);
+	CHECK_EQ(st.target_version, 3);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "record-eq.h"
 #include "state.h"
 #include "test.h"
 #include "util.h"
@@ -25,6 +26,7 @@ enum {
 	OFF_TRIES = 19,
 	OFF_MAX_TRIES = 20,
 	OFF_LAST_ERROR = 24,
+	OFF_FLAGS = 28,
 	OFF_SLOT_STATUS = 40, /* slot i at 40 + 16 * i */
 	OFF_TARGET_VERSION = 136,
 	OFF_LABEL = 256, /* slot i at 256 + 32 * i */
@@ -69,25 +71,11 @@ static void make_record(struct state_record *r, unsigned variant)
 	r->image_size = 0x8000000000000001ull + variant;
 	r->target_version = 0x7000000000000002ull + variant;
 	r->version_floor = 0x6000000000000003ull + variant;
+	r->allow_version = 0x5000000000000004ull + variant;
+	r->target_floor = 0x4000000000000005ull + variant;
+	r->flags = (uint8_t)(variant & STATE_FLAG_VERSIONS_UNKNOWN);
 	fill_string(r->target_label, STATE_LABEL_SIZE, STATE_LABEL_SIZE - 1, variant * 5 + 40);
 	fill_string(r->last_reason, STATE_REASON_SIZE, STATE_REASON_SIZE - 1, variant * 7 + 60);
-}
-
-/* Field by field (the struct has padding); names the first field that differs. */
-#define SAME(f)                                                                                    \
-	(memcmp(&a->f, &b->f, sizeof(a->f)) == 0 ||                                                \
-	 (fprintf(stderr, "  field %s differs\n", #f), 0))
-
-static int record_eq(const struct state_record *a, const struct state_record *b)
-{
-	return SAME(seq) && SAME(state) && SAME(active) && SAME(target) && SAME(tries_left) &&
-	       SAME(max_tries) && SAME(apply_attempts) && SAME(last_error) && SAME(clean_reboots) &&
-	       SAME(trial_booted) && SAME(slot[0].version) && SAME(slot[0].status) &&
-	       SAME(slot[0].label) && SAME(slot[1].version) && SAME(slot[1].status) &&
-	       SAME(slot[1].label) && SAME(txn) && SAME(image_digest) && SAME(image_size) &&
-	       SAME(target_version) && SAME(version_floor) && SAME(last_done) &&
-	       SAME(last_failed) && SAME(rejected) && SAME(txn_file) && SAME(target_label) &&
-	       SAME(last_reason);
 }
 
 static void reseal(uint8_t *buf)
@@ -193,6 +181,13 @@ TEST(state_decode_field_checks)
 	CHECK_EQ(tamper(&r, OFF_SLOT_STATUS, SLOT_BAD + 1, 1), -EBADMSG);
 	CHECK_EQ(tamper(&r, OFF_SLOT_STATUS + 16, SLOT_BAD + 1, 1), -EBADMSG);
 
+	/* flags: byte 28, zero in every older record; only known bits; 29..31 stay reserved. */
+	CHECK_EQ(tamper(&r, OFF_FLAGS, 0, 1), 0);
+	CHECK_EQ(tamper(&r, OFF_FLAGS, STATE_FLAG_VERSIONS_UNKNOWN, 1), 0);
+	CHECK_EQ(tamper(&r, OFF_FLAGS, 0x02, 1), -EBADMSG);
+	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, 1, 1), -EBADMSG);
+	CHECK_EQ(tamper(&r, OFF_FLAGS + 3, 1, 1), -EBADMSG);
+
 	CHECK_EQ(tamper(&r, OFF_LAST_ERROR, 4095, 4), 0);
 	CHECK_EQ(tamper(&r, OFF_LAST_ERROR, 4096, 4), -EBADMSG);
 	CHECK_EQ(tamper(&r, OFF_LAST_ERROR, 0xffffffffu, 4), -EBADMSG);
@@ -236,6 +231,28 @@ TEST(state_decode_rejects_unclean_strings)
 		reseal(buf);
 		CHECK_EQ(state_decode(buf, sizeof(buf), &out), -EBADMSG);
 	}
+}
+
+TEST(state_decode_salvage_ignores_only_the_crc)
+{
+	struct state_record r, out;
+	uint8_t buf[STATE_RECORD_SIZE];
+
+	make_record(&r, 1);
+	state_encode(&r, buf);
+	buf[OFF_TARGET_VERSION] ^= 0x01; /* a flipped bit: the CRC no longer matches */
+	CHECK_EQ(state_decode(buf, sizeof(buf), &out), -EBADMSG);
+	REQUIRE(state_decode_salvage(buf, sizeof(buf), &out) == 0);
+	CHECK_EQ(out.version_floor, r.version_floor);
+	CHECK(out.target_version != r.target_version);
+	/* Every other check still holds: a bad magic or an out-of-range field is refused. */
+	state_encode(&r, buf);
+	buf[OFF_STATE] = 7;
+	CHECK_EQ(state_decode_salvage(buf, sizeof(buf), &out), -EBADMSG);
+	state_encode(&r, buf);
+	buf[0] = 'X';
+	CHECK_EQ(state_decode_salvage(buf, sizeof(buf), &out), -EBADMSG);
+	CHECK_EQ(state_decode_salvage(buf, STATE_RECORD_SIZE - 1, &out), -EBADMSG);
 }
 
 /* ---- the two copies on a plain file ---- */
@@ -594,24 +611,34 @@ TEST(state_load_read_error_is_eio)
 {
 	const char *path = make_dev("state", DEV_SIZE);
 	struct state_record a, b, got;
-	struct fault f = {.op = IO_READ, .result = -EIO, .count = 2 * STATE_IO_ATTEMPTS};
+	struct fault f = {.op = IO_READ, .result = -EIO, .count = 2 * STATE_READ_ATTEMPTS};
 	struct io_hooks hooks = {.before = fault_before, .userdata = &f};
 	struct state_dev d;
 
 	REQUIRE(path);
 	REQUIRE(setup_two(path, &a, &b) == 0);
 	REQUIRE(state_open(path, false, &d) == 0);
+	state_set_retry_delay(0);
 	/* Both copies unreadable: -EIO, not -ENODATA (the device is sick, not the record). */
 	io_set_hooks(&hooks);
 	CHECK_EQ(state_load(&d, &got), -EIO);
 	io_set_hooks(NULL);
 	CHECK_EQ(d.current, -1);
-	/* Only copy 0 unreadable: copy 1 (B) is used. */
-	f = (struct fault){.op = IO_READ, .result = -EIO, .count = STATE_IO_ATTEMPTS};
+	CHECK_EQ(d.copy[0], STATE_COPY_UNREADABLE);
+	CHECK_EQ(d.copy[1], STATE_COPY_UNREADABLE);
+	/* Only copy 0 unreadable: copy 1 (B) is loaded, and copy 0 named as unreadable. */
+	f = (struct fault){.op = IO_READ, .result = -EIO, .count = STATE_READ_ATTEMPTS};
 	io_set_hooks(&hooks);
 	CHECK_EQ(state_load(&d, &got), 0);
 	io_set_hooks(NULL);
 	CHECK_EQ(d.current, 1);
 	CHECK(record_eq(&got, &b));
+	CHECK_EQ(state_unreadable(&d), 0);
+	/* Copy 0 garbage instead: invalid, not unreadable. */
+	uint8_t zero[STATE_BLOCK_SIZE] = {0};
+	REQUIRE(raw_io(path, true, 0, zero, sizeof(zero)) == 0);
+	CHECK_EQ(state_load(&d, &got), 0);
+	CHECK_EQ(d.copy[0], STATE_COPY_INVALID);
+	CHECK_EQ(state_unreadable(&d), -1);
 	state_close(&d);
 }
