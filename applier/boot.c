@@ -178,8 +178,6 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next)
 {
 	*next = *cur;
-	/* A permission to downgrade was given for the slot as it was: a confirmation ends it. */
-	next->allow_version = 0;
 	if (cur->state == STATE_TRYING && booted == cur->target) {
 		clear_transaction(next);
 		next->active = cur->target;
@@ -190,6 +188,8 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		memcpy(next->last_done, cur->txn, STATE_DIGEST_SIZE);
 		next->last_error = 0;
 		memset(next->last_reason, 0, sizeof(next->last_reason));
+		/* A permission to downgrade was given for the slot as it was: a confirmation ends it. */
+		next->allow_version = 0;
 		return 1;
 	}
 	if (booted != cur->active)
@@ -199,6 +199,7 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		return 0; /* nothing committed: a standing permission stays (idempotent) */
 	/* The factory slot, never confirmed yet: confirming it is what mark-good means. */
 	next->slot[booted].status = SLOT_GOOD;
+	next->allow_version = 0;
 	return 1;
 }
 

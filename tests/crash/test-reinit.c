@@ -40,10 +40,7 @@ static int poke(const char *path, uint64_t off, const void *buf, size_t len)
 static int setup(struct helpers_device *d)
 {
 	static const uint8_t ext4_magic[2] = {0x53, 0xef};
-	struct history_entry e = {.kind = HISTORY_CONFIRMED, .slot = 1, .version = 2};
-	struct state_record st, next;
 	struct create_options o;
-	struct state_dev dev;
 	uint8_t garbage[8192], slot;
 	int r = helpers_device(d);
 
@@ -59,21 +56,9 @@ static int setup(struct helpers_device *d)
 		r = helpers_drop(d, "v2");
 	if (r == 0)
 		r = helpers_apply(d, &slot);
+	/* The real mark-good: the record, the CONFIRMED history entry, the clean-up. */
 	if (r == 0)
-		r = helpers_read_state(d->state, &st);
-	if (r == 0 && boot_mark_good(&st, 1, &next) != 1)
-		r = -EINVAL;
-	if (r == 0)
-		r = helpers_write_state(d->state, &next);
-	if (r == 0)
-		r = state_open(d->state, true, &dev);
-	if (r == 0) {
-		snprintf(e.reason, sizeof(e.reason), "slot confirmed by mark-good");
-		r = state_load(&dev, &st);
-		if (r == 0)
-			r = history_append(&dev, &e);
-		state_close(&dev);
-	}
+		r = helpers_mark_good(d, 1);
 	for (size_t i = 0; i < sizeof(garbage); i++)
 		garbage[i] = (uint8_t)(i * 131 + 7);
 	if (r == 0)

@@ -206,6 +206,8 @@ TEST(boot_begin_install_then_done)
 		/* A new transaction starts with no error of an earlier one. */
 		want.last_error = 0;
 		memset(want.last_reason, 0, STATE_REASON_SIZE);
+		/* and ends any permission to downgrade: it was for this one install. */
+		want.allow_version = 0;
 		CHECK(record_eq(&writing, &want));
 
 		for (uint8_t tries = 1; tries <= 4; tries++) {
@@ -278,6 +280,7 @@ TEST(boot_mark_good_every_state)
 				memcpy(want.last_done, cur->txn, STATE_DIGEST_SIZE);
 				want.last_error = 0;
 				memset(want.last_reason, 0, STATE_REASON_SIZE);
+				want.allow_version = 0; /* a confirmation ends a permission */
 			} else if (booted != cur->active) {
 				CHECK_EQ(r, -EPERM);
 			} else if (cur->slot[booted].status == SLOT_GOOD) {
@@ -286,6 +289,7 @@ TEST(boot_mark_good_every_state)
 				/* The factory slot's first confirmation. */
 				CHECK_EQ(r, 1);
 				want.slot[booted].status = SLOT_GOOD;
+				want.allow_version = 0;
 			}
 			if (r >= 0)
 				CHECK(record_eq(&next, &want));

@@ -48,10 +48,11 @@ static void confirm_with_one_try(struct helpers_device *d)
 	REQUIRE(slot == 1);
 	REQUIRE(helpers_read_state(d->state, &st) == 0);
 	REQUIRE(st.state == STATE_TRYING && st.tries_left == 0);
-	REQUIRE(boot_mark_good(&st, 1, &next) == 1);
-	REQUIRE(helpers_write_state(d->state, &next) == 0);
+	REQUIRE(helpers_mark_good(d, 1) == 0); /* which removes the applied bundle */
+	REQUIRE(helpers_read_state(d->state, &next) == 0);
+	REQUIRE(next.state == STATE_IDLE && next.active == 1);
 	REQUIRE(next.seq % 2 == 1); /* seq 1 in copy 0, 2 in copy 1, ...: odd is copy 0 */
-	REQUIRE(remove(test_path("data/systemota/staged/update.sota")) == 0);
+	REQUIRE(!helpers_exists(test_path("data/systemota/staged/update.sota")));
 }
 
 TEST(state_unreadable_newest_copy_is_never_overwritten)
