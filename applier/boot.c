@@ -188,7 +188,8 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 		memcpy(next->last_done, cur->txn, STATE_DIGEST_SIZE);
 		next->last_error = 0;
 		memset(next->last_reason, 0, sizeof(next->last_reason));
-		/* A permission to downgrade was given for the slot as it was: a confirmation ends it. */
+		/* A permission to downgrade was given for the slot as it was: a confirmation ends
+		 * it. */
 		next->allow_version = 0;
 		return 1;
 	}

@@ -28,6 +28,7 @@
 struct transition {
 	struct state_dev dev;
 	struct state_record st;
+	uint8_t booted; /* when the transition needs it */
 };
 
 static void transition_close(struct transition *t)
@@ -66,6 +67,7 @@ static int transition_open(const struct running_config *cfg, bool need_booted, s
 	t->dev.fd = -1;
 	if (need_booted && (cfg->booted < 0 || cfg->booted > 1))
 		return fail(-ENODEV, "cannot tell which slot is booted");
+	t->booted = need_booted ? (uint8_t)cfg->booted : 0;
 	r = state_open(cfg->state_path, true, &t->dev);
 	if (r < 0)
 		return r;
@@ -136,7 +138,7 @@ int running_mark_good(const struct running_config *cfg)
 	int r = transition_open(cfg, true, &t);
 	if (r < 0)
 		return r;
-	uint8_t booted = (uint8_t)cfg->booted;
+	uint8_t booted = t.booted;
 	r = boot_mark_good(&t.st, booted, &next);
 	bool committed = r > 0;
 	r = transition_commit(&t, r, &next, HISTORY_CONFIRMED, booted, 0,
@@ -161,7 +163,7 @@ int running_mark_bad(const struct running_config *cfg, const char *because)
 	int r = transition_open(cfg, true, &t);
 	if (r < 0)
 		return r;
-	uint8_t booted = (uint8_t)cfg->booted;
+	uint8_t booted = t.booted;
 	r = boot_mark_bad(&t.st, booted, because, &next);
 	r = transition_commit(&t, r, &next, HISTORY_MARKED_BAD, booted, next.last_error,
 	                      next.last_reason);
@@ -179,7 +181,7 @@ int running_clean_shutdown(const struct running_config *cfg)
 	int r = transition_open(cfg, true, &t);
 	if (r < 0)
 		return r;
-	uint8_t booted = (uint8_t)cfg->booted;
+	uint8_t booted = t.booted;
 	r = boot_clean_reboot(&t.st, booted, &next);
 	bool back = r > 0 && next.tries_left > t.st.tries_left;
 	const char *why = back ? "clean shutdown before deciding: the try is given back"

@@ -26,16 +26,6 @@
 
 #define BOOTS 3
 
-static int poke(const char *path, uint64_t off, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "r+b");
-	int r = f && fseek(f, (long)off, SEEK_SET) == 0 && fwrite(buf, 1, len, f) == len ? 0 : -EIO;
-
-	if (f && fclose(f) != 0)
-		r = -EIO;
-	return r;
-}
-
 /* B confirmed at version 2 (floor 2), in the record and in the history; then the record lost. */
 static int setup(struct helpers_device *d)
 {
@@ -47,7 +37,7 @@ static int setup(struct helpers_device *d)
 	if (r == 0)
 		r = helpers_image(test_path("v2.img"), HELPERS_IMAGE_SIZE, 2);
 	if (r == 0)
-		r = poke(test_path("v2.img"), 1080, ext4_magic, 2);
+		r = helpers_poke(test_path("v2.img"), 1080, ext4_magic, 2);
 	helpers_bundle_options(&o, test_path("v2.img"), test_path("v2.sota"), d->key.priv, 2);
 	o.floor = 2;
 	if (r == 0)
@@ -62,7 +52,7 @@ static int setup(struct helpers_device *d)
 	for (size_t i = 0; i < sizeof(garbage); i++)
 		garbage[i] = (uint8_t)(i * 131 + 7);
 	if (r == 0)
-		r = poke(d->slot[0], 0, garbage, sizeof(garbage));
+		r = helpers_poke(d->slot[0], 0, garbage, sizeof(garbage));
 	if (r == 0)
 		r = helpers_flip_byte(d->state, 100);
 	if (r == 0)

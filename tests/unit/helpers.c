@@ -396,6 +396,16 @@ int helpers_sha256_file(const char *path, uint64_t n, uint8_t ret[CRYPTO_DIGEST_
 	return r;
 }
 
+int helpers_poke(const char *path, uint64_t off, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "r+b");
+	int r = f && fseek(f, (long)off, SEEK_SET) == 0 && fwrite(buf, 1, len, f) == len ? 0 : -EIO;
+
+	if (f && fclose(f) != 0)
+		r = -EIO;
+	return r;
+}
+
 int helpers_flip_byte(const char *path, uint64_t off)
 {
 	uint8_t b;

@@ -139,6 +139,9 @@ int helpers_write_state(const char *path, struct state_record *r);
 /* SHA-256 of the first n bytes of path; -ENODATA if it is shorter. */
 int helpers_sha256_file(const char *path, uint64_t n, uint8_t ret[CRYPTO_DIGEST_SIZE]);
 
+/* Writes len bytes at off of path (a slot, the state file), behind the code's back. */
+int helpers_poke(const char *path, uint64_t off, const void *buf, size_t len);
+
 /* Flips the lowest bit of the byte at off: the smallest change, ASCII stays printable. */
 int helpers_flip_byte(const char *path, uint64_t off);
 

@@ -94,17 +94,6 @@ TEST(rollback_downgrade_only_when_the_device_allows_exactly_that_version)
 	CHECK_EQ(st.allow_version, 0);
 }
 
-/* Writes len bytes at off of path (a slot, the state file), behind the applier's back. */
-static int poke(const char *path, uint64_t off, const void *buf, size_t len)
-{
-	FILE *f = fopen(path, "r+b");
-	int r = f && fseek(f, (long)off, SEEK_SET) == 0 && fwrite(buf, 1, len, f) == len ? 0 : -EIO;
-
-	if (f && fclose(f) != 0)
-		r = -EIO;
-	return r;
-}
-
 /* The kind of the newest history entry, 0 if none. */
 static uint8_t last_history_kind(const char *state)
 {
@@ -137,7 +126,7 @@ TEST(rollback_lost_record_keeps_the_good_slot_and_the_floor)
 	REQUIRE(helpers_device(&d) == 0);
 	REQUIRE(helpers_image(test_path("v2.img"), HELPERS_IMAGE_SIZE, 2) == 0);
 	/* The image is an ext4 filesystem, as far as its superblock's magic tells. */
-	REQUIRE(poke(test_path("v2.img"), 1080, ext4_magic, 2) == 0);
+	REQUIRE(helpers_poke(test_path("v2.img"), 1080, ext4_magic, 2) == 0);
 	helpers_bundle_options(&o, test_path("v2.img"), test_path("v2.sota"), d.key.priv, 2);
 	o.floor = 2;
 	REQUIRE(create_bundle(&o) == 0);
@@ -151,7 +140,7 @@ TEST(rollback_lost_record_keeps_the_good_slot_and_the_floor)
 	/* A half-written: its first blocks garbage. Both copies: a flipped byte (CRC). */
 	for (size_t i = 0; i < sizeof(garbage); i++)
 		garbage[i] = (uint8_t)(i * 131 + 7);
-	REQUIRE(poke(d.slot[0], 0, garbage, sizeof(garbage)) == 0);
+	REQUIRE(helpers_poke(d.slot[0], 0, garbage, sizeof(garbage)) == 0);
 	REQUIRE(helpers_flip_byte(d.state, 100) == 0);
 	REQUIRE(helpers_flip_byte(d.state, HELPERS_STATE_SIZE / 2 + 100) == 0);
 	REQUIRE(helpers_read_state(d.state, &st) == -ENODATA);
