@@ -175,6 +175,29 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
 	return 1;
 }
 
+int boot_try_failed(const struct state_record *cur, int error, const char *reason,
+                    struct state_record *next)
+{
+	char why[STATE_REASON_SIZE];
+	unsigned int used = (unsigned int)(cur->max_tries - cur->tries_left);
+
+	*next = *cur;
+	if (cur->state != STATE_TRYING)
+		return 0;
+	next->trial_booted = 0;
+	if (cur->tries_left > 0) {
+		snprintf(why, sizeof(why), "try %u of %u: %s", used, cur->max_tries, reason);
+		set_reason(next, error, why);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "slot %c failed try %u of %u, rolled back to slot %c: %s",
+	         state_slot_letter(cur->target), used, cur->max_tries,
+	         state_slot_letter(cur->active), reason);
+	fail_transaction(cur, error, why, next);
+	next->slot[cur->target].status = SLOT_BAD;
+	return 1;
+}
+
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next)
 {
 	*next = *cur;

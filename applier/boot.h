@@ -17,6 +17,8 @@
  *   TRYING --tries_left > 0--> TRYING (tries_left-1), boot target
  *   TRYING --clean shutdown of the target--> TRYING (tries_left+1, bounded)
  *   TRYING --tries_left = 0--> IDLE, target BAD, boot active (rollback)
+ *   TRYING --trial boot failed in the initramfs--> TRYING (reason), reboot;
+ *          after the last try: IDLE, target BAD (rollback, that reason)
  *   TRYING --mark-good from target--> IDLE, active = target
  *   TRYING --mark-bad from target--> IDLE, target BAD
  *   both copies invalid, a slot checks out --> IDLE, that slot active,
@@ -104,6 +106,20 @@ bool boot_is_rejected(const struct state_record *r,
  *   WRITING: never reaches here (the applier resolves it first); boots active
  */
 int boot_choose(const struct state_record *cur, struct state_record *next, uint8_t *ret_slot);
+
+/*
+ * The trial boot of the target failed before its system ran, for a reason
+ * the initramfs knows (a second kexec in one boot was refused, kexec.h); the
+ * try was counted when this boot began (boot_choose). The reason goes into
+ * the record, and the trial boot is over (trial_booted cleared: the next boot
+ * does not report it again as one that stopped without deciding). Returns 0
+ * with the target still on trial (the next cold boot counts the next try),
+ * or 1 when that was the last try: rolled back (IDLE, target BAD, the reason
+ * kept), as boot_choose() would do at the next boot, but saying why. Not on
+ * trial: 0, next is cur.
+ */
+int boot_try_failed(const struct state_record *cur, int error, const char *reason,
+                    struct state_record *next);
 
 /*
  * mark-good from the running system, booted from slot booted. Returns 1 with

@@ -150,24 +150,35 @@ static int cmd_device(struct cli *c, const char *name)
 	return fail(-EINVAL, "unknown device '%s' (state, a, b, data or all)", name);
 }
 
-/* After the hook mounted the slot to boot at root: start the slot's own kernel if it has one. */
+/*
+ * After the hook mounted the slot to boot at root: start the slot's own kernel
+ * if it has one, at most once per boot (kexec.h). 0: boot the slot here.
+ */
 static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
 {
-	char id[128];
+	char id[KEXEC_ID_SIZE];
 	struct devices d;
 	int slot = strcmp(slot_name, "A") == 0 ? 0 : strcmp(slot_name, "B") == 0 ? 1 : -1;
 
 	if (slot < 0)
 		return fail(-EINVAL, "a slot is A or B, not '%s'", slot_name);
-	if (!kexec_needed(root, id, sizeof(id)))
-		return 0;
-	if (devices_resolve(&c->cfg, &d) == 0) {
-		devices_history(d.state, HISTORY_KEXEC, (uint8_t)slot, 0, "", 0,
-		                "starting slot %c's own kernel (boot id %s)", slot_name[0], id);
+	kexec_boot_id(id, sizeof(id));
+	bool have = devices_resolve(&c->cfg, &d) == 0;
+	struct kexec_request rq = {.state_path = have ? d.state : NULL,
+	                           .root = root,
+	                           .slot = (uint8_t)slot,
+	                           .marker = kexec_marker(),
+	                           .own_id = id};
+	enum kexec_action a = kexec_run(&rq);
+	if (have)
 		devices_free(&d);
-	}
-	log_info("slot %s carries its own kernel (boot id %s): starting it", slot_name, id);
-	return kexec_start(root, (uint8_t)slot);
+	if (a == KEXEC_START)
+		return kexec_start(root, (uint8_t)slot);
+	if (a == KEXEC_FAIL_TRY)
+		return kexec_reboot();
+	return a == KEXEC_REFUSE
+	               ? fail(-ELOOP, "slot %s was started by kexec once already", slot_name)
+	               : 0;
 }
 
 static int need_args(int argc, int n, const char *what)

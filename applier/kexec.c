@@ -10,11 +10,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "boot.h"
+#include "cmdline.h"
 #include "fail.h"
+#include "history.h"
+#include "log.h"
 #include "state.h"
 #include "util.h"
-
-#define MARKER "systemota.kexec="
 
 static void read_line(const char *path, char *out, size_t size)
 {
@@ -33,47 +35,156 @@ void kexec_boot_id(char *out, size_t size)
 	read_line(KEXEC_BOOT_ID, out, size);
 }
 
+int kexec_marker_find(const char *cmdline)
+{
+	char v[2];
+
+	/* Only our own words: exactly A or B ("Bogus" does not fit in v). */
+	if (cmdline_find(cmdline, KEXEC_MARKER, v, sizeof(v)) < 0)
+		return -ENOENT;
+	return v[0] == 'A' ? 0 : v[0] == 'B' ? 1 : -ENOENT;
+}
+
 int kexec_marker(void)
 {
-	char cmdline[4096];
+	char cmdline[CMDLINE_MAX];
 
-	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
-	const char *p = strstr(cmdline, MARKER);
-	if (!p)
-		return -1;
-	p += strlen(MARKER);
-	return *p == 'A' ? 0 : *p == 'B' ? 1 : -1;
+	cmdline_read(cmdline, sizeof(cmdline));
+	return kexec_marker_find(cmdline);
 }
 
 /* The running command line, less any earlier marker, plus ours. */
 static void new_cmdline(uint8_t slot, char *out, size_t size)
 {
-	char cmdline[4096], *save = NULL;
+	char cmdline[CMDLINE_MAX], *save = NULL;
 	size_t n = 0;
 
-	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
+	cmdline_read(cmdline, sizeof(cmdline));
 	out[0] = '\0';
 	for (char *w = strtok_r(cmdline, " ", &save); w; w = strtok_r(NULL, " ", &save))
-		if (strncmp(w, MARKER, strlen(MARKER)) != 0)
+		if (strncmp(w, KEXEC_MARKER "=", strlen(KEXEC_MARKER "=")) != 0)
 			n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s ", w);
-	snprintf(out + MIN(n, size - 1), size - MIN(n, size - 1), MARKER "%c",
+	snprintf(out + MIN(n, size - 1), size - MIN(n, size - 1), KEXEC_MARKER "=%c",
 	         state_slot_letter(slot));
 }
 
-int kexec_needed(const char *root, char *ret_id, size_t size)
+enum kexec_action kexec_decide(const char *slot_id, const char *own_id, int marker, uint8_t slot,
+                               const struct state_record *st)
 {
-	char path[4096], ours[128];
-
-	snprintf(path, sizeof(path), "%s/boot/systemota-boot-id", root);
-	read_line(path, ret_id, size);
-	kexec_boot_id(ours, sizeof(ours));
 	/* No kernel of its own, or this very one. */
-	return ret_id[0] && strcmp(ret_id, ours) != 0;
+	if (!slot_id[0] || strcmp(slot_id, own_id) == 0)
+		return KEXEC_BOOT;
+	if (marker < 0)
+		return KEXEC_START;
+	/* Started by kexec already: this boot's one kexec is spent. */
+	if (st && st->state == STATE_TRYING && st->target == slot)
+		return KEXEC_FAIL_TRY;
+	return KEXEC_REFUSE;
+}
+
+/* KEXEC_FAIL_TRY: one commit of the failed try (or the rollback it ends in), and its entry. */
+static void record_failed_try(const struct kexec_request *rq, const char *why)
+{
+	_cleanup_(state_close) struct state_dev dev = {.fd = -1};
+	struct history_entry e = {.slot = rq->slot};
+	struct state_record st, next;
+	int r = rq->state_path ? state_open(rq->state_path, true, &dev)
+	                       : fail(-ENOENT, "no state device");
+
+	if (r == 0)
+		r = state_load(&dev, &st);
+	if (r == 0 && (st.state != STATE_TRYING || st.target != rq->slot))
+		r = fail(-ESTALE, "the record no longer has slot %c on trial",
+		         state_slot_letter(rq->slot));
+	int rolled_back = r == 0 ? boot_try_failed(&st, -ELOOP, why, &next) : 0;
+	if (r == 0)
+		r = state_commit(&dev, &next);
+	if (r < 0) {
+		/* The try was counted when this boot began: rebooting is still bounded. */
+		log_error("cannot record the failed try: %s", fail_reason());
+		return;
+	}
+	e.kind = rolled_back ? HISTORY_ROLLBACK : HISTORY_TRIAL_FAILED;
+	e.error = next.last_error;
+	e.version = st.target_version;
+	memcpy(e.label, st.target_label, sizeof(e.label));
+	snprintf(e.reason, sizeof(e.reason), "%s", next.last_reason);
+	if (history_supported(&dev) && history_append(&dev, &e) < 0)
+		log_warn("%s", fail_reason());
+	if (rolled_back)
+		log_error("slot %c failed try %u of %u and is rolled back to slot %c; rebooting",
+		          state_slot_letter(rq->slot), st.max_tries - st.tries_left, st.max_tries,
+		          state_slot_letter(next.active));
+	else
+		log_error("slot %c failed try %u of %u; rebooting", state_slot_letter(rq->slot),
+		          st.max_tries - st.tries_left, st.max_tries);
+}
+
+/* A history entry for a kexec about to start (best effort, like every entry). */
+static void record_start(const struct kexec_request *rq, const char *id)
+{
+	_cleanup_(state_close) struct state_dev dev = {.fd = -1};
+	struct history_entry e = {.kind = HISTORY_KEXEC, .slot = rq->slot};
+	struct state_record st;
+
+	snprintf(e.reason, sizeof(e.reason), "starting slot %c's own kernel (boot id %s)",
+	         state_slot_letter(rq->slot), id);
+	if (!rq->state_path || state_open(rq->state_path, true, &dev) < 0)
+		return;
+	/* Loading gives the record's sequence, which the entry carries. */
+	if (state_load(&dev, &st) < 0)
+		return;
+	e.version = st.slot[rq->slot].version;
+	memcpy(e.label, st.slot[rq->slot].label, sizeof(e.label));
+	if (history_supported(&dev) && history_append(&dev, &e) < 0)
+		log_warn("%s", fail_reason());
+}
+
+/* The record, when this kernel was started by kexec (the only case that needs it). */
+static const struct state_record *read_record(const char *path, struct state_record *ret)
+{
+	_cleanup_(state_close) struct state_dev dev = {.fd = -1};
+
+	if (!path || state_open(path, false, &dev) < 0 || state_load(&dev, ret) < 0)
+		return NULL;
+	return ret;
+}
+
+enum kexec_action kexec_run(const struct kexec_request *rq)
+{
+	char path[4096], id[KEXEC_ID_SIZE], why[STATE_REASON_SIZE];
+	struct state_record st;
+
+	snprintf(path, sizeof(path), "%s/boot/systemota-boot-id", rq->root);
+	read_line(path, id, sizeof(id));
+	enum kexec_action a = kexec_decide(id, rq->own_id, rq->marker, rq->slot, NULL);
+	if (a == KEXEC_REFUSE)
+		a = kexec_decide(id, rq->own_id, rq->marker, rq->slot,
+		                 read_record(rq->state_path, &st));
+	char letter = state_slot_letter(rq->slot);
+	snprintf(why, sizeof(why), "second kexec in one boot refused (boot id %s, initramfs %s)",
+	         id, rq->own_id);
+	switch (a) {
+	case KEXEC_BOOT:
+		break;
+	case KEXEC_START:
+		record_start(rq, id);
+		log_info("slot %c carries its own kernel (boot id %s): starting it", letter, id);
+		break;
+	case KEXEC_REFUSE:
+		log_warn("%s; slot %c boots with this kernel", why, letter);
+		break;
+	case KEXEC_FAIL_TRY:
+		log_error("%s", why);
+		record_failed_try(rq, why);
+		break;
+	}
+	return a;
 }
 
 int kexec_start(const char *root, uint8_t slot)
 {
-	char path[4096], cmdline[4096];
+	char path[4096], cmdline[CMDLINE_MAX];
 	int kfd, ifd;
 
 	snprintf(path, sizeof(path), "%s/boot/vmlinuz", root);
@@ -101,4 +212,11 @@ int kexec_start(const char *root, uint8_t slot)
 	reboot(LINUX_REBOOT_CMD_KEXEC);
 	return fail(-errno, "kexec into slot %c's kernel failed: %s", state_slot_letter(slot),
 	            strerror(errno));
+}
+
+int kexec_reboot(void)
+{
+	sync();
+	reboot(LINUX_REBOOT_CMD_RESTART);
+	return fail(-errno, "reboot failed: %s", strerror(errno));
 }

@@ -6,14 +6,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define KEY "systemota.testpoint="
+#include "cmdline.h"
+
+#define KEY "systemota.testpoint"
 
 /* The armed point's name, read once: "" when none. */
 static const char *armed(void)
 {
 	static char name[64];
 	static int loaded;
-	char cmdline[4096];
 	const char *env;
 
 	if (loaded)
@@ -24,15 +25,7 @@ static const char *armed(void)
 		snprintf(name, sizeof(name), "%s", env);
 		return name;
 	}
-	FILE *f = fopen("/proc/cmdline", "re");
-	if (!f)
-		return name;
-	size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
-	fclose(f);
-	cmdline[n] = '\0';
-	const char *p = strstr(cmdline, KEY);
-	if (p)
-		sscanf(p + strlen(KEY), "%63[^ \n]", name);
+	cmdline_get(KEY, name, sizeof(name));
 	return name;
 }
 

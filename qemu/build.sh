@@ -10,7 +10,8 @@
 #   v2.sota      the version 2 bundle, signed with the development key
 #   v2-kernel.sota, v2-bad-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
 #                variants of version 2: with its own kernel and initramfs (and
-#                one whose initramfs is garbage), with post-install hooks (and
+#                one whose initramfs is garbage, and v2-loop-kernel, whose boot id
+#                is not its own initramfs's), with post-install hooks (and
 #                one whose hook fails)
 #   initrd-v2.img the initramfs version 2's own kernel boots with
 #   disk.img     the factory disk: GPT, state record (slot A, version 1),
@@ -115,6 +116,11 @@ with_bad_kernel() { # ... whose initramfs is garbage: that kernel cannot boot th
 	cp "$out/vmlinuz" "$1/boot/vmlinuz"
 	head -c $((2 * 1024 * 1024)) /dev/urandom > "$1/boot/initrd.img"
 	echo v2-bad-kernel > "$1/boot/systemota-boot-id"
+}
+with_looping_kernel() { # ... whose initramfs names itself v2-kernel, not the slot's boot id
+	cp "$out/vmlinuz" "$1/boot/vmlinuz"
+	cp "$out/initrd-v2.img" "$1/boot/initrd.img"
+	echo v2-loop-kernel > "$1/boot/systemota-boot-id"
 }
 with_hooks() { # post-install hooks that migrate a setting on the data partition
 	install -m 0755 "$top/qemu/rootfs/migrate-hook" "$1/usr/lib/systemota/post-install.d/10-migrate"
@@ -221,10 +227,11 @@ make_rootfs root-v1 1 1.0
 make_rootfs root-v2 2 2.0
 make_rootfs root-v2-kernel 2 2.0-kernel 40 with_own_kernel
 make_rootfs root-v2-bad-kernel 2 2.0-bad-kernel 40 with_bad_kernel
+make_rootfs root-v2-loop-kernel 2 2.0-loop-kernel 40 with_looping_kernel
 make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
 say "signing the version 2 bundles with the development key"
-for v in v2 v2-kernel v2-bad-kernel v2-hooks v2-bad-hook; do
+for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hooks v2-bad-hook; do
 	make_bundle "root-$v" 2 "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 	mv "$out/root-$v.sota" "$out/$v.sota"
 done

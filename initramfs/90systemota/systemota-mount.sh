@@ -17,7 +17,11 @@
 #     the other one, as a last resort (a slot that mounts beats a shell);
 #   - a slot that carries its own kernel (/boot/systemota-boot-id other than
 #     this initramfs's) is started with kexec; its initramfs boots the slot
-#     without deciding again (systemota.kexec= on its command line).
+#     without deciding again (systemota.kexec= on its command line);
+#   - at most one kexec per boot: in a kernel started by kexec, `systemota
+#     kexec` starts no other. For the slot on trial that is a failed try: it
+#     is recorded and the device reboots (it does not return), so the next
+#     boot counts the next try; any other slot boots with this kernel.
 
 type getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
@@ -60,7 +64,8 @@ systemota_mount() {
         umount "$NEWROOT"
         return 1
     fi
-    # A slot with its own kernel: start it (this does not return), unless it is this one.
+    # A slot with its own kernel: start it (this does not return), unless it is this one
+    # or this kernel was started by kexec already.
     systemota kexec "$NEWROOT" "$1" || warn "systemota: booting slot $1 with this kernel instead"
     return 0
 }

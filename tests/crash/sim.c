@@ -5,9 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "boot.h"
 #include "io.h"
+#include "kexec.h"
 #include "state.h"
 #include "test.h"
 
@@ -21,6 +23,25 @@ bool sim_violation(struct sim *s, const char *fmt, ...)
 	vsnprintf(s->violation, sizeof(s->violation), fmt, ap);
 	va_end(ap);
 	return false;
+}
+
+/* root/boot/systemota-boot-id, saying id. */
+static int write_boot_id(const char *root, const char *id)
+{
+	char path[HELPERS_PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/boot", root);
+	if (mkdir(root, 0755) < 0 || mkdir(path, 0755) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/boot/systemota-boot-id", root);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	int r = fprintf(f, "%s\n", id) < 0 ? -EIO : 0;
+	if (fclose(f) != 0)
+		r = -EIO;
+	return r;
 }
 
 int sim_setup(struct sim *s, enum sim_scenario scenario)
@@ -51,6 +72,10 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 		r = helpers_sha256_file(img, s->v2_size, s->v2_digest);
 	if (r == 0)
 		r = helpers_slot_digest(&s->dev, 0, s->a_digest);
+	/* Slot B as the mount hook sees it: a boot id that is not its initramfs's (v2-kernel). */
+	snprintf(s->root_b, sizeof(s->root_b), "%s", test_path("root-b"));
+	if (r == 0 && scenario == SIM_KEXEC_LOOP)
+		r = write_boot_id(s->root_b, "v2-loop-kernel");
 	return r;
 }
 
@@ -100,6 +125,29 @@ static bool system_runs(struct sim *s, int version, uint8_t slot)
 	return true;
 }
 
+/*
+ * SIM_KEXEC_LOOP, slot B chosen: the mount hook starts B's kernel, whose
+ * initramfs boots B without deciding and is asked again; the second kexec is
+ * refused and recorded, and the device reboots. False on a second kexec.
+ */
+static bool kexec_loop(struct sim *s)
+{
+	struct kexec_request rq = {
+	        .state_path = s->dev.state, .root = s->root_b, .slot = 1, .marker = -ENOENT};
+	uint8_t slot;
+
+	rq.own_id = "factory";
+	if (kexec_run(&rq) != KEXEC_START)
+		return true; /* the record could not be read: B boots with this kernel */
+	s->dev.cfg.after_kexec = true;
+	s->dev.cfg.kexec_slot = 1;
+	apply_run(&s->dev.cfg, &slot);
+	s->dev.cfg.after_kexec = false;
+	rq.marker = 1;
+	rq.own_id = "v2-kernel";
+	return slot != 1 || kexec_run(&rq) != KEXEC_START;
+}
+
 int sim_boot(struct sim *s)
 {
 	struct state_record st;
@@ -111,8 +159,11 @@ int sim_boot(struct sim *s)
 	if (s->hooks)
 		io_set_hooks(s->hooks);
 	s->last_apply = apply_run(&s->dev.cfg, &slot);
+	bool looped = s->scenario == SIM_KEXEC_LOOP && slot == 1 && !kexec_loop(s);
 	if (s->hooks)
 		io_set_hooks(NULL);
+	if (looped)
+		return sim_violation(s, "boot %d: a second kexec in one boot", s->boots);
 	if (helpers_read_state(s->dev.state, &st) < 0)
 		return sim_violation(s, "boot %d: the state record does not read back", s->boots);
 	if (slot > 1)
@@ -154,6 +205,7 @@ static bool check_end(struct sim *s, int last_version)
 			                     state_slot_status_name(st.slot[1].status));
 		break;
 	case SIM_NEVER_CONFIRMS:
+	case SIM_KEXEC_LOOP:
 		if (last_version != 1 || st.active != 0 || st.slot[1].status != SLOT_BAD)
 			return sim_violation(s, "did not end rolled back to slot A with B bad");
 		break;

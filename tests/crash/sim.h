@@ -27,6 +27,8 @@ enum sim_scenario {
 	SIM_CONFIRMS,       /* version 2 runs mark-good when it boots */
 	SIM_NEVER_CONFIRMS, /* version 2 never confirms: tries run out, rollback */
 	SIM_CORRUPT,        /* the staged bundle has a corrupt chunk: refused, A stays */
+	SIM_KEXEC_LOOP,     /* version 2's kernel is not its boot id's: each try fails at the
+	                       second kexec (kexec.h), recorded; tries run out, rollback */
 };
 
 struct sim {
@@ -44,7 +46,8 @@ struct sim {
 	/* I/O hooks active while the applier and mark-good run (not during the checks). */
 	const struct io_hooks *hooks;
 	void *userdata;
-	char violation[256]; /* the first invariant broken, "" if none */
+	char violation[256];           /* the first invariant broken, "" if none */
+	char root_b[HELPERS_PATH_MAX]; /* SIM_KEXEC_LOOP: slot B as mounted (its boot id) */
 };
 
 /* Builds the device in the test's tmpdir with the scenario's bundle staged. */

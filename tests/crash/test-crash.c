@@ -268,3 +268,8 @@ TEST(crash_states_corrupt_bundle_refused)
 {
 	enumerate(SIM_CORRUPT, "install of a corrupt bundle, refused", false);
 }
+
+TEST(crash_states_kexec_loop_rolled_back)
+{
+	enumerate(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback", true);
+}

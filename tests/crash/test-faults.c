@@ -233,3 +233,8 @@ TEST(faults_update_never_confirmed)
 {
 	inject_everywhere(SIM_NEVER_CONFIRMS, "install, trial boots, rollback");
 }
+
+TEST(faults_kexec_loop_rolled_back)
+{
+	inject_everywhere(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback");
+}
