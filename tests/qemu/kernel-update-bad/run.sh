@@ -4,6 +4,9 @@
 # after 3 tries the factory initramfs rolls back and version 1 runs again.
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# Five boots, three of them two kernels, in one QEMU session: the default bound (240 s)
+# was nearly reached (236 s) on a loaded 2-core machine.
+export VM_TIMEOUT=${KERNEL_UPDATE_TIMEOUT:-600}
 cp "$QEMU_BUILD/v2-bad-kernel.sota" "$work/ctl/"
 SESSION_FROM=factory session 'systemota stage /ctl/v2-bad-kernel.sota; after=reboot' \
 	'systemota history; after=poweroff'
