@@ -26,10 +26,33 @@ static void clear_transaction(struct state_record *r)
 	r->apply_attempts = 0;
 	r->clean_reboots = 0;
 	r->trial_booted = 0;
+	/*
+	 * A transaction that ends without being confirmed takes its data back:
+	 * the checkpoint is merged before any system sees the data (mark-good
+	 * drops it instead). An overflowed one has nothing left to merge.
+	 */
+	if (r->data_cp == DATA_CP_ACTIVE)
+		r->data_cp = DATA_CP_MERGING;
+	else if (r->data_cp == DATA_CP_OVERFLOWED)
+		r->data_cp = DATA_CP_NONE;
 }
 
 static void remember_rejected(struct state_record *r,
                               const uint8_t fingerprint[STATE_FINGERPRINT_SIZE]);
+
+/* The reason a transaction ended unconfirmed, and, never silently, when its data stays. */
+static void set_end_reason(const struct state_record *cur, int error, const char *why,
+                           struct state_record *next)
+{
+	char full[STATE_REASON_SIZE];
+
+	if (cur->data_cp != DATA_CP_OVERFLOWED) {
+		set_reason(next, error, why);
+		return;
+	}
+	snprintf(full, sizeof(full), "%.60s; data NOT rolled back (checkpoint overflowed)", why);
+	set_reason(next, error, full);
+}
 
 /* The transaction failed for good: never install it (or its file) again. */
 static void fail_transaction(const struct state_record *cur, int error, const char *why,
@@ -38,7 +61,55 @@ static void fail_transaction(const struct state_record *cur, int error, const ch
 	clear_transaction(next);
 	memcpy(next->last_failed, cur->txn, STATE_DIGEST_SIZE);
 	remember_rejected(next, cur->txn_file);
-	set_reason(next, error, why);
+	set_end_reason(cur, error, why, next);
+}
+
+void boot_checkpoint_begin(const struct state_record *cur, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->state != STATE_WRITING || cur->data_cp != DATA_CP_NONE)
+		return;
+	next->data_cp = DATA_CP_ACTIVE;
+	next->cp_version = cur->target_version;
+}
+
+int boot_checkpoint_resolve(const struct state_record *cur, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->data_cp != DATA_CP_ACTIVE || cur->state == STATE_TRYING)
+		return 0;
+	/* WRITING: the hooks were cut short; they run again on the data as it was. */
+	next->data_cp = DATA_CP_MERGING;
+	return 1;
+}
+
+void boot_checkpoint_merged(const struct state_record *cur, struct state_record *next)
+{
+	*next = *cur;
+	if (cur->data_cp == DATA_CP_MERGING)
+		next->data_cp = DATA_CP_NONE;
+}
+
+int boot_checkpoint_lost(const struct state_record *cur, const char *why, struct state_record *next)
+{
+	char full[STATE_REASON_SIZE];
+
+	*next = *cur;
+	if (cur->data_cp == DATA_CP_ACTIVE && cur->state == STATE_TRYING) {
+		snprintf(full, sizeof(full),
+		         "%.60s; the data of version %llu's trial cannot be "
+		         "rolled back",
+		         why, (unsigned long long)cur->cp_version);
+		next->data_cp = DATA_CP_OVERFLOWED;
+	} else if (cur->data_cp == DATA_CP_MERGING) {
+		snprintf(full, sizeof(full), "data NOT rolled back to before version %llu: %.60s",
+		         (unsigned long long)cur->cp_version, why);
+		next->data_cp = DATA_CP_NONE;
+	} else {
+		return 0;
+	}
+	set_reason(next, -ENOSPC, full);
+	return 1;
 }
 
 void boot_begin_install(const struct state_record *cur, const struct boot_install *in,
@@ -138,7 +209,7 @@ void boot_install_failed(const struct state_record *cur, int error, const char *
 	*next = *cur;
 	clear_transaction(next);
 	remember_rejected(next, fingerprint);
-	set_reason(next, error, reason);
+	set_end_reason(cur, error, reason, next);
 }
 
 void boot_reject(const struct state_record *cur, int error, const char *reason,
@@ -203,6 +274,8 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 	*next = *cur;
 	if (cur->state == STATE_TRYING && booted == cur->target) {
 		clear_transaction(next);
+		/* The trial's data is the data now: its checkpoint is dropped, in this commit. */
+		next->data_cp = DATA_CP_NONE;
 		next->active = cur->target;
 		next->target = !cur->target;
 		next->slot[cur->target].status = SLOT_GOOD;

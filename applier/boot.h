@@ -21,6 +21,14 @@
  *          after the last try: IDLE, target BAD (rollback, that reason)
  *   TRYING --mark-good from target--> IDLE, active = target
  *   TRYING --mark-bad from target--> IDLE, target BAD
+ * and the data checkpoint (data_cp, docs/data-rollback.md), one commit each:
+ *   WRITING, before the post-install hooks --> checkpoint ACTIVE
+ *   any transaction ending unconfirmed (to IDLE above) --> ACTIVE becomes MERGING
+ *   mark-good --> checkpoint NONE (dropped), in the commit that makes the slot active
+ *   ACTIVE found outside a trial (hooks cut short) --> MERGING
+ *   MERGING, merged back --> NONE
+ *   the COW store overflowed --> ACTIVE on trial becomes OVERFLOWED (kept data,
+ *          said in the reason); MERGING becomes NONE (not rolled back, said)
  *   both copies invalid, a slot checks out --> IDLE, that slot active,
  *           versions unknown (installs refused), what the history kept
  */
@@ -69,6 +77,34 @@ int boot_resume_install(const struct state_record *cur, struct state_record *nex
  */
 void boot_note_failure(const struct state_record *cur, int error, const char *reason,
                        struct state_record *next);
+
+/*
+ * WRITING, the slot written and verified, before the post-install hooks: from
+ * this commit on a checkpoint of the data exists (the caller zeroed the COW
+ * header before, so the store can only hold this checkpoint). next is cur when
+ * not WRITING or a checkpoint is already recorded (the caller merges first).
+ */
+void boot_checkpoint_begin(const struct state_record *cur, struct state_record *next);
+
+/*
+ * At the start of every boot: a checkpoint ACTIVE outside a trial belongs to
+ * a transaction whose post-install hooks were cut short; the data goes back
+ * to before them (MERGING). Returns 1 with next to commit, 0 when cur stands.
+ */
+int boot_checkpoint_resolve(const struct state_record *cur, struct state_record *next);
+
+/* MERGING -> NONE: the data is byte for byte as before version cp_version. */
+void boot_checkpoint_merged(const struct state_record *cur, struct state_record *next);
+
+/*
+ * The checkpoint is gone (the COW store overflowed and the kernel invalidated
+ * it; why says so). ACTIVE on trial -> OVERFLOWED: the trial goes on, and if
+ * it fails the rollback says the data was not rolled back. MERGING -> NONE,
+ * the reason saying the data was not rolled back. Returns 1 with next to
+ * commit, 0 when there is no checkpoint to lose.
+ */
+int boot_checkpoint_lost(const struct state_record *cur, const char *why,
+                         struct state_record *next);
 
 /* WRITING -> TRYING with tries trial boots allowed. */
 void boot_install_done(const struct state_record *cur, uint8_t tries, struct state_record *next);

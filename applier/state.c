@@ -18,7 +18,8 @@
  *   8  sequence u64
  *  16  state u8   17 active u8   18 target u8   19 tries_left u8
  *  20  max_tries u8   21 apply_attempts u8   22 clean_reboots u8   23 trial_booted u8
- *  24  last_error u32 (positive errno)    28 flags u8 (STATE_FLAG_*)   29 reserved[3] (0)
+ *  24  last_error u32 (positive errno)    28 flags u8 (STATE_FLAG_*)   29 data_cp u8
+ *  30  reserved[2] (0)
  *  32  slot A: version u64, status u8, reserved[7]
  *  48  slot B: version u64, status u8, reserved[7]
  *  64  txn[32]   96 image_digest[32]
@@ -26,7 +27,7 @@
  * 160  last_done[32]   192 last_failed[32]   224 rejected[4][8]
  * 256  slot A label[32]   288 slot B label[32]   320 target label[32]
  * 352  last_reason[128]
- * 480  txn_file[8]   488 target_floor u64   496 reserved[12] (0)
+ * 480  txn_file[8]   488 target_floor u64   496 cp_version u64   504 reserved[4] (0)
  * 508  CRC32 of bytes 0..507
  */
 enum {
@@ -44,6 +45,7 @@ enum {
 	OFF_TRIAL_BOOTED = 23,
 	OFF_LAST_ERROR = 24,
 	OFF_FLAGS = 28,
+	OFF_DATA_CP = 29,
 	OFF_SLOT = 32, /* 16 bytes per slot */
 	OFF_TXN = 64,
 	OFF_IMAGE_DIGEST = 96,
@@ -59,6 +61,7 @@ enum {
 	OFF_REASON = 352,
 	OFF_TXN_FILE = 480,
 	OFF_TARGET_FLOOR = 488,
+	OFF_CP_VERSION = 496,
 	OFF_CRC = 508,
 };
 
@@ -89,6 +92,7 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	out[OFF_TRIAL_BOOTED] = r->trial_booted;
 	util_put_le32(out + OFF_LAST_ERROR, (uint32_t)r->last_error);
 	out[OFF_FLAGS] = r->flags;
+	out[OFF_DATA_CP] = r->data_cp;
 	for (int i = 0; i < 2; i++) {
 		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
 		out[OFF_SLOT + 16 * i + 8] = r->slot[i].status;
@@ -108,6 +112,7 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	encode_string(out + OFF_REASON, r->last_reason, STATE_REASON_SIZE);
 	memcpy(out + OFF_TXN_FILE, r->txn_file, STATE_FINGERPRINT_SIZE);
 	util_put_le64(out + OFF_TARGET_FLOOR, r->target_floor);
+	util_put_le64(out + OFF_CP_VERSION, r->cp_version);
 	util_put_le32(out + OFF_CRC, util_crc32(0, out, OFF_CRC));
 }
 
@@ -136,8 +141,8 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
 		return fail(-EBADMSG, "state record: bad size field");
 	/* Reserved bytes are zero: a record that decodes encodes back to the same bytes. */
-	if (!util_is_zero(buf + OFF_FLAGS + 1, 3) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
-	    !util_is_zero(buf + OFF_SLOT + 16 + 9, 7) || !util_is_zero(buf + 496, 12))
+	if (!util_is_zero(buf + OFF_DATA_CP + 1, 2) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
+	    !util_is_zero(buf + OFF_SLOT + 16 + 9, 7) || !util_is_zero(buf + OFF_CP_VERSION + 8, 4))
 		return fail(-EBADMSG, "state record: reserved bytes are not zero");
 
 	r.seq = util_le64(buf + OFF_SEQ);
@@ -150,6 +155,9 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	r.clean_reboots = buf[OFF_CLEAN_REBOOTS];
 	r.trial_booted = buf[OFF_TRIAL_BOOTED];
 	r.flags = buf[OFF_FLAGS];
+	r.data_cp = buf[OFF_DATA_CP];
+	if (r.data_cp > DATA_CP_OVERFLOWED)
+		return fail(-EBADMSG, "state record: data checkpoint state out of range");
 	if (r.flags & ~STATE_FLAGS_KNOWN)
 		return fail(-EBADMSG, "state record: unknown flags 0x%02x", r.flags);
 	if (r.trial_booted > 1 || r.clean_reboots > STATE_MAX_TRIES)
@@ -184,6 +192,7 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	memcpy(r.rejected, buf + OFF_REJECTED, sizeof(r.rejected));
 	memcpy(r.txn_file, buf + OFF_TXN_FILE, STATE_FINGERPRINT_SIZE);
 	r.target_floor = util_le64(buf + OFF_TARGET_FLOOR);
+	r.cp_version = util_le64(buf + OFF_CP_VERSION);
 	e = decode_string(r.target_label, STATE_LABEL_SIZE, buf + OFF_TARGET_LABEL, "target label");
 	if (e < 0)
 		return e;
@@ -218,6 +227,12 @@ const char *state_kind_name(uint8_t state)
 {
 	static const char *const names[] = {"idle", "writing", "trying"};
 	return state < ARRAY_SIZE(names) ? names[state] : "invalid";
+}
+
+const char *state_data_cp_name(uint8_t data_cp)
+{
+	static const char *const names[] = {"none", "active", "merging", "overflowed"};
+	return data_cp < ARRAY_SIZE(names) ? names[data_cp] : "invalid";
 }
 
 const char *state_slot_status_name(uint8_t status)

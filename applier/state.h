@@ -52,6 +52,21 @@
 
 enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
+/*
+ * The data checkpoint (byte 29, docs/data-rollback.md): the data partition as
+ * it was before the transaction, kept by a dm-snapshot on the cow partition.
+ *   NONE:       no checkpoint; the data is mapped straight (the COW store is ignored)
+ *   ACTIVE:     a checkpoint of the data before version cp_version exists (its
+ *               COW header was zeroed before this record said so, so a stale
+ *               store can never be taken for it); the post-install hooks and
+ *               the trial write through it
+ *   MERGING:    the transaction failed: the checkpoint must be merged back before
+ *               any system sees the data; resumed at every boot until done
+ *   OVERFLOWED: the trial wrote more than the COW store holds: the checkpoint is
+ *               gone, the data is the trial's and can no longer be rolled back
+ */
+enum data_cp { DATA_CP_NONE = 0, DATA_CP_ACTIVE = 1, DATA_CP_MERGING = 2, DATA_CP_OVERFLOWED = 3 };
+
 enum slot_status {
 	SLOT_UNKNOWN = 0,     /* never written by us (e.g. factory image, not yet confirmed) */
 	SLOT_GOOD = 1,        /* booted and confirmed */
@@ -77,6 +92,8 @@ struct state_record {
 	uint8_t clean_reboots; /* tries given back for clean reboots in this trial */
 	uint8_t trial_booted;  /* 1: a counted trial boot began and has not ended cleanly */
 	uint8_t flags;         /* STATE_FLAG_* */
+	uint8_t data_cp;       /* enum data_cp */
+	uint64_t cp_version;   /* the version whose transaction the checkpoint is (or was) for */
 	int32_t last_error;    /* positive errno of the last failure, 0 if none */
 	struct state_slot slot[2];
 	uint8_t txn[STATE_DIGEST_SIZE]; /* transaction in progress: digest of the signed manifest */
@@ -115,6 +132,7 @@ int state_decode_salvage(const uint8_t *buf, size_t len, struct state_record *re
 void state_init(struct state_record *r);
 
 const char *state_kind_name(uint8_t state);
+const char *state_data_cp_name(uint8_t data_cp);
 const char *state_slot_status_name(uint8_t status);
 static inline char state_slot_letter(uint8_t slot)
 {

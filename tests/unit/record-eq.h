@@ -15,7 +15,7 @@
 
 #include "state.h"
 
-_Static_assert(sizeof(struct state_record) == 488,
+_Static_assert(sizeof(struct state_record) == 504,
                "struct state_record changed: compare the new field in record_eq()");
 
 #define RECORD_SAME(f)                                                                             \
@@ -42,6 +42,8 @@ static inline int record_eq(const struct state_record *a, const struct state_rec
 	same &= RECORD_SAME(clean_reboots);
 	same &= RECORD_SAME(trial_booted);
 	same &= RECORD_SAME(flags);
+	same &= RECORD_SAME(data_cp);
+	same &= RECORD_SAME(cp_version);
 	same &= RECORD_SAME(last_error);
 	for (int i = 0; i < 2; i++) {
 		same &= RECORD_SAME(slot[i].version);

@@ -31,6 +31,8 @@ static void full_record(struct state_record *r)
 	r->trial_booted = 1;
 	r->last_error = 5;
 	r->flags = STATE_FLAG_VERSIONS_UNKNOWN;
+	r->data_cp = DATA_CP_MERGING;
+	r->cp_version = 0x2c2c2c2c2cull;
 	for (int i = 0; i < 2; i++) {
 		r->slot[i].version = 100 + (uint64_t)i;
 		r->slot[i].status = SLOT_GOOD;
@@ -67,6 +69,8 @@ static int expected(const char *field, const struct state_record *r, uint64_t *r
 	        {"target_floor", offsetof(struct state_record, target_floor), 8},
 	        {"last_error", offsetof(struct state_record, last_error), 4},
 	        {"flags", offsetof(struct state_record, flags), 1},
+	        {"data_cp", offsetof(struct state_record, data_cp), 1},
+	        {"cp_version", offsetof(struct state_record, cp_version), 8},
 	        {"tries_left", offsetof(struct state_record, tries_left), 1},
 	        {"max_tries", offsetof(struct state_record, max_tries), 1},
 	};

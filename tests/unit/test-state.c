@@ -181,11 +181,14 @@ TEST(state_decode_field_checks)
 	CHECK_EQ(tamper(&r, OFF_SLOT_STATUS, SLOT_BAD + 1, 1), -EBADMSG);
 	CHECK_EQ(tamper(&r, OFF_SLOT_STATUS + 16, SLOT_BAD + 1, 1), -EBADMSG);
 
-	/* flags: byte 28, zero in every older record; only known bits; 29..31 stay reserved. */
+	/* flags: byte 28, zero in every older record; only known bits; 30..31 stay reserved. */
 	CHECK_EQ(tamper(&r, OFF_FLAGS, 0, 1), 0);
 	CHECK_EQ(tamper(&r, OFF_FLAGS, STATE_FLAG_VERSIONS_UNKNOWN, 1), 0);
 	CHECK_EQ(tamper(&r, OFF_FLAGS, 0x02, 1), -EBADMSG);
-	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, 1, 1), -EBADMSG);
+	/* data_cp: byte 29, one of the four checkpoint states. */
+	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, DATA_CP_OVERFLOWED, 1), 0);
+	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, DATA_CP_OVERFLOWED + 1, 1), -EBADMSG);
+	CHECK_EQ(tamper(&r, OFF_FLAGS + 2, 1, 1), -EBADMSG);
 	CHECK_EQ(tamper(&r, OFF_FLAGS + 3, 1, 1), -EBADMSG);
 
 	CHECK_EQ(tamper(&r, OFF_LAST_ERROR, 4095, 4), 0);
