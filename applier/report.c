@@ -117,6 +117,9 @@ static void status_json(FILE *f, const struct report_status *s)
 	fprintf(f, "  \"apply_attempts\": %u,\n  \"sequence\": %" PRIu64 ",\n", st->apply_attempts,
 	        st->seq);
 	fprintf(f, "  \"version_floor\": %" PRIu64 ",\n", st->version_floor);
+	/* Flat keys: "state" stays the one key of that name (scripts grep for it). */
+	fprintf(f, "  \"data_checkpoint\": \"%s\",\n  \"data_checkpoint_version\": %" PRIu64 ",\n",
+	        state_data_cp_name(st->data_cp), st->cp_version);
 	if (st->allow_version)
 		fprintf(f, "  \"allowed_downgrade\": %" PRIu64 ",\n", st->allow_version);
 	else
@@ -201,6 +204,12 @@ static void status_text(FILE *f, const struct report_status *s)
 		        state_slot_status_name(st->slot[i].status), st->slot[i].version,
 		        st->slot[i].label[0] ? " (" : "", ESCAPED(text, st->slot[i].label),
 		        st->slot[i].label[0] ? ")" : "");
+	if (st->data_cp != DATA_CP_NONE)
+		fprintf(f, "Data:          checkpoint %s (the data before version %" PRIu64 ")%s\n",
+		        state_data_cp_name(st->data_cp), st->cp_version,
+		        st->data_cp == DATA_CP_OVERFLOWED ? ": it can no longer be rolled back"
+		        : st->data_cp == DATA_CP_MERGING  ? ": merged back at the next boot"
+		                                          : "");
 	if (st->allow_version)
 		fprintf(f,
 		        "Downgrade:     to version %" PRIu64 " allowed, once (systemota "

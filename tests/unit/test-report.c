@@ -135,3 +135,30 @@ TEST(log_line_escapes_file_names)
 		fwrite(out, 1, len, stdout);
 	free(out);
 }
+
+TEST(report_status_shows_the_data_checkpoint)
+{
+	struct state_record st;
+	struct report_status s = {.st = &st, .booted = 1};
+	size_t len;
+
+	state_init(&st);
+	_cleanup_free_ char *none = render(&s, false, &len);
+	REQUIRE(none);
+	CHECK(strstr(none, "Data:") == NULL); /* no checkpoint: nothing to say yet */
+	st.data_cp = DATA_CP_MERGING;
+	st.cp_version = 7;
+	_cleanup_free_ char *text = render(&s, false, &len);
+	_cleanup_free_ char *json = render(&s, true, &len);
+	REQUIRE(text && json);
+	CHECK(strstr(text, "\nData:          checkpoint merging (the data before version 7): "
+	                   "merged back at the next boot\n"));
+	CHECK(strstr(json,
+	             "\"data_checkpoint\": \"merging\",\n  \"data_checkpoint_version\": 7,\n"));
+	CHECK_EQ(count_lines_with(json, "\"state\""), 1); /* scripts grep for the one "state" */
+	st.data_cp = DATA_CP_OVERFLOWED;
+	_cleanup_free_ char *over = render(&s, false, &len);
+	REQUIRE(over);
+	CHECK(strstr(over, "checkpoint overflowed (the data before version 7): it can no longer "
+	                   "be rolled back\n"));
+}
