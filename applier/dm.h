@@ -65,6 +65,9 @@ int dm_create(const char *name, const struct dm_target *t, size_t n);
 /* Replaces a live device's table: load + suspend (with lockfs) + resume. */
 int dm_replace(const char *name, const struct dm_target *t, size_t n);
 
+/* Loads an inactive table; the next dm_resume() makes it live. */
+int dm_load(const char *name, const struct dm_target *t, size_t n);
+
 int dm_suspend(const char *name);
 int dm_resume(const char *name);
 
