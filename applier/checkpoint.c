@@ -139,6 +139,21 @@ static int map_plain(const char *data, uint64_t len, int data_live, int snap_liv
 }
 
 /*
+ * The resume to snapshot-origin failed: back to the linear table, without the
+ * snapshot, keeping the first error's reason.
+ */
+static void undo_trial(int code)
+{
+	char reason[FAIL_REASON_MAX];
+
+	snprintf(reason, sizeof(reason), "%s", fail_reason());
+	(void)dm_clear(CHECKPOINT_DATA_NAME);
+	if (dm_resume(CHECKPOINT_DATA_NAME) >= 0)
+		(void)dm_remove(CHECKPOINT_SNAP_NAME);
+	fail(code, "%s", reason);
+}
+
+/*
  * LVM's order: the origin is suspended while the snapshot is created, so no
  * write reaches the data partition between the snapshot's start and the
  * origin's switch to snapshot-origin.
@@ -170,6 +185,8 @@ static int map_trial(const char *data, const char *cow, uint64_t len, int data_l
 	}
 	/* Resume in every case: a suspended data device would hang the system. */
 	int q = dm_resume(CHECKPOINT_DATA_NAME);
+	if (r >= 0 && q < 0)
+		undo_trial(q);
 	return r < 0 ? r : q;
 }
 

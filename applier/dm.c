@@ -301,6 +301,14 @@ int dm_load(const char *name, const struct dm_target *t, size_t n)
 	return call(fd, DM_TABLE_LOAD, name, 0, t, n, DM_BUF_MIN, NULL);
 }
 
+int dm_clear(const char *name)
+{
+	_cleanup_(io_closep) int fd = control_open();
+	if (fd < 0)
+		return fd;
+	return call(fd, DM_TABLE_CLEAR, name, 0, NULL, 0, DM_BUF_MIN, NULL);
+}
+
 static int suspend_flags(const char *name, uint32_t flags)
 {
 	_cleanup_(io_closep) int fd = control_open();

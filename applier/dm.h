@@ -68,6 +68,9 @@ int dm_replace(const char *name, const struct dm_target *t, size_t n);
 /* Loads an inactive table; the next dm_resume() makes it live. */
 int dm_load(const char *name, const struct dm_target *t, size_t n);
 
+/* Drops an inactive table, so a resume brings back the live one. */
+int dm_clear(const char *name);
+
 int dm_suspend(const char *name);
 int dm_resume(const char *name);
 
