@@ -145,6 +145,19 @@ int io_unlinkat(int dirfd, const char *path, int flags)
 	return unlinkat(dirfd, path, flags) < 0 ? -errno : 0;
 }
 
+int io_dm_ioctl(int fd, unsigned long cmd, void *dm_ioctl_buf)
+{
+	int r = before(IO_IOCTL_DM, fd, NULL, 0);
+	if (r < 0)
+		return r;
+	if (hooks && hooks->dm_ioctl)
+		return hooks->dm_ioctl(hooks->userdata, cmd, dm_ioctl_buf);
+	do
+		r = ioctl(fd, cmd, dm_ioctl_buf);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
 int io_size(int fd, uint64_t *ret_size)
 {
 	struct stat st;

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum io_op { IO_OPEN, IO_READ, IO_WRITE, IO_SYNC, IO_RENAME, IO_UNLINK, IO_CLOSE };
+enum io_op { IO_OPEN, IO_READ, IO_WRITE, IO_SYNC, IO_RENAME, IO_UNLINK, IO_CLOSE, IO_IOCTL_DM };
 
 /*
  * Test hooks. before() is called before each operation, with the file
@@ -35,6 +35,17 @@ struct io_hooks {
 	void (*after_sync)(void *userdata, int fd);
 	/* After a successful read, with the bytes read: a test may change them (a lying medium). */
 	void (*after_read)(void *userdata, int fd, void *buf, size_t len, uint64_t off);
+	/*
+	 * A device-mapper emulator. When set, io_dm_ioctl() calls it INSTEAD of
+	 * ioctl(2) (after before() allowed the call). Contract: buf is a struct
+	 * dm_ioctl of <linux/dm-ioctl.h> whose data_size is the whole buffer; the
+	 * emulator SHALL behave as the kernel does (fill the result fields, set
+	 * DM_BUFFER_FULL_FLAG when the result does not fit, return -errno as the
+	 * kernel's errno: -ENXIO for a missing device, -EBUSY for a busy one) and
+	 * returns 0 on success. An emulator has no device nodes: it SHALL report
+	 * dev = 0 on DM_DEV_CREATE, and dm.c then makes no /dev/mapper node.
+	 */
+	int (*dm_ioctl)(void *userdata, unsigned long cmd, void *buf);
 	void *userdata;
 	/*
 	 * The hooks may be called from several threads at once, and never ask
@@ -81,6 +92,13 @@ int io_sync(int fd);
 
 int io_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int io_unlinkat(int dirfd, const char *path, int flags);
+
+/*
+ * A device-mapper ioctl on the control device fd (dm.c is its only caller):
+ * before(IO_IOCTL_DM, fd, NULL, 0), then the dm_ioctl hook if set, else
+ * ioctl(2) (EINTR-safe). 0 or -errno.
+ */
+int io_dm_ioctl(int fd, unsigned long cmd, void *dm_ioctl_buf);
 
 /* The size of a regular file or a block device, in bytes. */
 int io_size(int fd, uint64_t *ret_size);
