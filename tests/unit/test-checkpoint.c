@@ -153,7 +153,7 @@ static int emu_before(void *userdata, enum io_op op, int fd, const char *path, s
 static struct emu emu;
 static struct io_hooks emu_hooks = {.before = emu_before, .dm_ioctl = emu_ioctl, .userdata = &emu};
 
-static const char *data_path, *cow_path;
+static char *data_path, *cow_path;
 
 static void emu_setup(void)
 {
@@ -178,6 +178,9 @@ static void emu_teardown(void)
 {
 	io_set_hooks(NULL);
 	dm_set_dir(NULL);
+	free(data_path);
+	free(cow_path);
+	data_path = cow_path = NULL;
 }
 
 static void write_header(uint32_t magic, uint32_t valid, uint32_t version, uint32_t chunk)
