@@ -16,11 +16,6 @@
 /* A header chunk_size above this (sectors) is not one we would reset blindly: 1 MiB. */
 #define HEADER_CHUNK_MAX 2048u
 
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int checkpoint_parse_header(const void *buf, size_t len, struct checkpoint_header *ret)
 {
 	const uint8_t *p = buf;
@@ -28,7 +23,8 @@ int checkpoint_parse_header(const void *buf, size_t len, struct checkpoint_heade
 
 	if (len < 16)
 		return fail(-EBADMSG, "COW header shorter than 16 bytes");
-	uint32_t magic = le32(p), valid = le32(p + 4), version = le32(p + 8), chunk = le32(p + 12);
+	uint32_t magic = util_le32(p), valid = util_le32(p + 4), version = util_le32(p + 8),
+	         chunk = util_le32(p + 12);
 	if (magic == 0) {
 		/* The kernel's read_header(): magic 0 means a new store, nothing else is read. */
 		*ret = h;

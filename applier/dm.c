@@ -255,12 +255,19 @@ static int ensure_node(const char *name, uint64_t dev)
 	return 0;
 }
 
-int dm_exists(const char *name)
+/* One ioctl on its own control device, no answer kept. */
+static int call_once(unsigned long cmd, const char *name, uint32_t flags, const struct dm_target *t,
+                     size_t n)
 {
 	_cleanup_(io_closep) int fd = control_open();
 	if (fd < 0)
 		return fd;
-	int r = call(fd, DM_DEV_STATUS, name, 0, NULL, 0, DM_BUF_MIN, NULL);
+	return call(fd, cmd, name, flags, t, n, DM_BUF_MIN, NULL);
+}
+
+int dm_exists(const char *name)
+{
+	int r = call_once(DM_DEV_STATUS, name, 0, NULL, 0);
 	if (r == -ENXIO) {
 		fail_clear();
 		return 0;
@@ -295,37 +302,23 @@ int dm_create(const char *name, const struct dm_target *t, size_t n)
 
 int dm_load(const char *name, const struct dm_target *t, size_t n)
 {
-	_cleanup_(io_closep) int fd = control_open();
-	if (fd < 0)
-		return fd;
-	return call(fd, DM_TABLE_LOAD, name, 0, t, n, DM_BUF_MIN, NULL);
+	return call_once(DM_TABLE_LOAD, name, 0, t, n);
 }
 
 int dm_clear(const char *name)
 {
-	_cleanup_(io_closep) int fd = control_open();
-	if (fd < 0)
-		return fd;
-	return call(fd, DM_TABLE_CLEAR, name, 0, NULL, 0, DM_BUF_MIN, NULL);
-}
-
-static int suspend_flags(const char *name, uint32_t flags)
-{
-	_cleanup_(io_closep) int fd = control_open();
-	if (fd < 0)
-		return fd;
-	return call(fd, DM_DEV_SUSPEND, name, flags, NULL, 0, DM_BUF_MIN, NULL);
+	return call_once(DM_TABLE_CLEAR, name, 0, NULL, 0);
 }
 
 /* No DM_SKIP_LOCKFS_FLAG: a mounted filesystem is frozen and consistent under the new table. */
 int dm_suspend(const char *name)
 {
-	return suspend_flags(name, DM_SUSPEND_FLAG);
+	return call_once(DM_DEV_SUSPEND, name, DM_SUSPEND_FLAG, NULL, 0);
 }
 
 int dm_resume(const char *name)
 {
-	return suspend_flags(name, 0);
+	return call_once(DM_DEV_SUSPEND, name, 0, NULL, 0);
 }
 
 int dm_replace(const char *name, const struct dm_target *t, size_t n)
