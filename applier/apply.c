@@ -11,6 +11,8 @@
 
 #include "boot.h"
 #include "bundle.h"
+#include "checkpoint.h"
+#include "dm.h"
 #include "fail.h"
 #include "history.h"
 #include "hooks.h"
@@ -18,6 +20,7 @@
 #include "io.h"
 #include "lastboot.h"
 #include "log.h"
+#include "mount.h"
 #include "recover.h"
 #include "staged.h"
 #include "state.h"
@@ -33,6 +36,10 @@ struct ctx {
 	bool undecided;     /* the record cannot be acted on: boot slot, commit nothing */
 	uint8_t slot;       /* ... that slot */
 	bool noted;         /* a passing failure was recorded this boot */
+	const char *data_dir;   /* cfg->data_dir, or where apply_run mounted the data */
+	const char *data_mount; /* cfg->data_mount, or that mount (hooks) */
+	bool mounted;           /* apply_run mounted it: it releases it */
+	bool data_blocked;      /* the data must not be used this boot (a merge is owed) */
 };
 
 /*
@@ -95,9 +102,9 @@ static int run_hooks(struct ctx *x, const struct bundle *b)
 	        .from_version = x->st.slot[x->st.active].version,
 	};
 
-	if (!x->cfg->data_mount)
+	if (!x->data_mount)
 		return 0;
-	int r = hooks_run(x->cfg->slot_path[x->st.target], x->cfg->data_mount, &env);
+	int r = hooks_run(x->cfg->slot_path[x->st.target], x->data_mount, &env);
 	if (r == 0)
 		return 0;
 	char why[STATE_REASON_SIZE];
@@ -111,6 +118,50 @@ static int run_hooks(struct ctx *x, const struct bundle *b)
 		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 	}
 	return r;
+}
+
+/*
+ * The data checkpoint, before anything of the new version writes the data
+ * (its post-install hooks, then its trial): the COW store is emptied first,
+ * so that the record can only ever name this checkpoint; then the record
+ * says ACTIVE; then the data partition is mapped as an origin with the
+ * snapshot beside it (under the applier's read-only mount). A failure leaves
+ * the install to be retried at the next boot, which merges back whatever
+ * was begun.
+ */
+static int begin_checkpoint(struct ctx *x)
+{
+	struct state_record next;
+	char why[STATE_REASON_SIZE];
+
+	if (!x->cfg->checkpointed || x->st.data_cp != DATA_CP_NONE)
+		return 0;
+	if (!x->cfg->cow) {
+		log_warn("the COW store is missing: version %llu's changes to the data cannot be "
+		         "rolled back",
+		         (unsigned long long)x->st.target_version);
+		return 0;
+	}
+	int r = checkpoint_reset(x->cfg->cow);
+	if (r == 0) {
+		boot_checkpoint_begin(&x->st, &next);
+		r = commit(x, &next, HISTORY_CHECKPOINT, "the data checkpointed before version %llu",
+		           (unsigned long long)next.cp_version);
+		if (r < 0)
+			return r;
+		testpoint("checkpoint-committed");
+		r = checkpoint_map(x->cfg->data_dev, x->cfg->cow, CHECKPOINT_TRIAL);
+	}
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot checkpoint the data: %s", fail_reason_for(r));
+		log_error("%s; the install is retried at the next boot", why);
+		boot_note_failure(&x->st, r, why, &next);
+		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
+		return r;
+	}
+	log_info("data checkpointed: version %llu's changes to it can be rolled back",
+	         (unsigned long long)x->st.cp_version);
+	return 0;
 }
 
 /*
@@ -142,6 +193,9 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
 		return r;
 	}
+	r = begin_checkpoint(x);
+	if (r < 0)
+		return r;
 	r = run_hooks(x, b);
 	if (r < 0)
 		return r;
@@ -169,6 +223,170 @@ static void note(struct ctx *x, int error, const char *reason)
 	x->noted = true;
 	boot_note_failure(&x->st, error, reason, &next);
 	commit(x, &next, HISTORY_NOTE, NULL);
+}
+
+static void merge_progress(void *u, uint64_t done, uint64_t total)
+{
+	unsigned *shown = u;
+	unsigned tenth = total ? (unsigned)(done * 10 / total) : 10;
+
+	if (tenth > *shown) {
+		*shown = tenth;
+		log_info("merging the data back: %u%%", tenth * 10);
+	}
+}
+
+/*
+ * MERGING: the failed update's changes to the data are merged back before
+ * any system sees it; the record says NONE once they are, with the history
+ * "data rolled back to before version N". An overflowed checkpoint cannot be
+ * merged: NONE, and the reason says the data was not rolled back. Any other
+ * failure leaves MERGING (resumed at the next boot) and the data unused this
+ * boot: a system without its data is better than the old one on the new data.
+ */
+static int rollback_data(struct ctx *x)
+{
+	struct state_record next;
+	char why[STATE_REASON_SIZE];
+	unsigned shown = 0;
+	int r = -ENODEV;
+
+	log_info("rolling the data back to before version %llu",
+	         (unsigned long long)x->st.cp_version);
+	if (x->cfg->cow)
+		r = checkpoint_merge(x->cfg->data_dev, x->cfg->cow, merge_progress, &shown);
+	else
+		fail(r, "the COW store is missing");
+	if (r == -ENOSPC) {
+		snprintf(why, sizeof(why), "%s", fail_reason_for(r));
+		log_error("%s: the data stays as version %llu left it", why,
+		          (unsigned long long)x->st.cp_version);
+		boot_checkpoint_lost(&x->st, why, &next);
+		return commit(x, &next, HISTORY_CHECKPOINT, NULL);
+	}
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot roll the data back: %s", fail_reason_for(r));
+		log_error("%s; the data is not used until it is", why);
+		x->data_blocked = true;
+		note(x, r, why);
+		return r;
+	}
+	boot_checkpoint_merged(&x->st, &next);
+	r = commit(x, &next, HISTORY_DATA_ROLLBACK, "data rolled back to before version %llu",
+	           (unsigned long long)x->st.cp_version);
+	if (r < 0) {
+		x->data_blocked = true; /* merged, but the record still says MERGING: say it again */
+		return r;
+	}
+	testpoint("data-rolled-back");
+	log_info("data rolled back to before version %llu", (unsigned long long)x->st.cp_version);
+	return 0;
+}
+
+/*
+ * Before the data is used: a checkpoint that outlived its transaction (hooks
+ * cut short, or failed) is merged back, a merge cut short is finished, and
+ * (check_trial, at the start of a boot) a trial's checkpoint that the kernel
+ * invalidated (the COW store overflowed) is recorded as lost.
+ */
+static int settle_checkpoint(struct ctx *x, bool check_trial)
+{
+	struct state_record next;
+	struct checkpoint_header h = {0};
+	char why[STATE_REASON_SIZE];
+
+	if (!x->cfg->checkpointed)
+		return 0;
+	if (boot_checkpoint_resolve(&x->st, &next)) {
+		log_warn("version %llu's post-install hooks were cut short: undoing them",
+		         (unsigned long long)x->st.cp_version);
+		int r = commit(x, &next, HISTORY_CHECKPOINT,
+		               "version %llu's post-install hooks were cut short",
+		               (unsigned long long)x->st.cp_version);
+		if (r < 0) {
+			x->data_blocked = true;
+			return r;
+		}
+	}
+	if (x->st.data_cp == DATA_CP_MERGING)
+		return rollback_data(x);
+	if (x->st.data_cp != DATA_CP_ACTIVE || !check_trial)
+		return 0;
+	int r = x->cfg->cow ? checkpoint_cow_header(x->cfg->cow, &h)
+	                    : fail(-ENODEV, "the COW store is missing");
+	if (r == -EIO) {
+		x->data_blocked = true; /* may read next time: the trial runs without the data */
+		snprintf(why, sizeof(why), "cannot read the checkpoint: %s", fail_reason_for(r));
+		log_error("%s", why);
+		note(x, r, why);
+		return r;
+	}
+	if (r == 0 && h.present && h.valid)
+		return 0;
+	snprintf(why, sizeof(why), "%s",
+	         r < 0 ? fail_reason_for(r)
+	               : h.present ? "the COW store overflowed" : "the COW store is empty");
+	log_error("the data checkpoint of version %llu is lost: %s",
+	          (unsigned long long)x->st.cp_version, why);
+	boot_checkpoint_lost(&x->st, why, &next);
+	return commit(x, &next, HISTORY_CHECKPOINT, NULL);
+}
+
+/* The device the data is mounted from: the mapping when checkpointed. */
+static const char *data_node(const struct ctx *x, char *buf, size_t size)
+{
+	if (!x->cfg->checkpointed)
+		return x->cfg->data_dev;
+	dm_node_path(CHECKPOINT_DATA_NAME, buf, size);
+	return buf;
+}
+
+/* Outside a trial: the data, mounted read-only, for the drop-in directory and the hooks. */
+static void mount_data(struct ctx *x)
+{
+	char node[MOUNT_DEV_SIZE];
+
+	/* Without keys no bundle can be looked at: nothing to mount for. */
+	if (x->data_dir || !x->cfg->data_dev || !x->cfg->keys || x->data_blocked)
+		return;
+	if (x->cfg->checkpointed &&
+	    checkpoint_map(x->cfg->data_dev, NULL, CHECKPOINT_PLAIN) < 0) {
+		log_warn("cannot map the data partition, not looking for updates: %s",
+		         fail_reason());
+		return;
+	}
+	mkdir(x->cfg->data_mount_dir, 0700);
+	if (mount_data_ro(data_node(x, node, sizeof(node)), x->cfg->data_mount_dir,
+	                  x->cfg->data_fstype) < 0) {
+		log_warn("%s; not looking for updates", fail_reason());
+		return;
+	}
+	x->mounted = true;
+	x->data_dir = x->data_mount = x->cfg->data_mount_dir;
+}
+
+/*
+ * Last, for the slot that boots: the data as it must see it. A rollback's
+ * merge happens here, before the old system starts; a trial of the target
+ * with its checkpoint gets the origin and the snapshot; anything else the
+ * plain mapping (a commit dropped the checkpoint already).
+ */
+static void map_data(struct ctx *x, uint8_t slot)
+{
+	if (x->mounted && mount_data_release(x->data_mount) < 0)
+		log_warn("%s", fail_reason());
+	x->mounted = false;
+	x->data_dir = x->data_mount = NULL;
+	if (!x->cfg->checkpointed || x->data_blocked)
+		return;
+	settle_checkpoint(x, false);
+	if (x->data_blocked)
+		return;
+	bool trial = x->st.state == STATE_TRYING && slot == x->st.target &&
+	             x->st.data_cp == DATA_CP_ACTIVE;
+	if (checkpoint_map(x->cfg->data_dev, x->cfg->cow,
+	                   trial ? CHECKPOINT_TRIAL : CHECKPOINT_PLAIN) < 0)
+		log_error("the data partition is not mapped: %s", fail_reason());
 }
 
 /*
@@ -220,7 +438,7 @@ static int apply_staged(struct ctx *x)
 	struct state_record next;
 	int r, first_error = 0;
 
-	r = staged_list(x->cfg->data_dir, x->cfg->dropin, &x->st, &list);
+	r = staged_list(x->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r == -ENOENT)
 		return 0; /* no drop-in directory: nothing was ever staged */
 	if (r < 0) {
@@ -267,9 +485,9 @@ static int find_transaction(struct ctx *x, struct bundle *ret, struct staged_fil
 	struct staged_list list;
 	int r, unreadable = 0;
 
-	if (!x->cfg->data_dir || !x->cfg->keys)
+	if (!x->data_dir || !x->cfg->keys)
 		return fail(-EIO, "the data partition or the keys are unavailable");
-	r = staged_list(x->cfg->data_dir, x->cfg->dropin, &x->st, &list);
+	r = staged_list(x->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r < 0)
 		return r == -ENOENT ? fail(r, "the drop-in directory is gone") : r;
 	for (size_t i = 0; i < list.n; i++) {
@@ -472,7 +690,8 @@ static int load(struct ctx *x)
 
 int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 {
-	struct ctx x = {.cfg = cfg, .dev = {.fd = -1}};
+	struct ctx x = {
+	        .cfg = cfg, .dev = {.fd = -1}, .data_dir = cfg->data_dir, .data_mount = cfg->data_mount};
 	struct state_record next;
 	uint8_t slot;
 	int r, err;
@@ -487,6 +706,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	*ret_slot = x.st.active;
 	testpoint("apply-loaded");
 	if (cfg->after_kexec && continue_after_kexec(&x, ret_slot)) {
+		map_data(&x, *ret_slot); /* a new kernel: the mappings are gone */
 		state_close(&x.dev);
 		return 0;
 	}
@@ -494,15 +714,20 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	         state_slot_letter(x.st.active),
 	         (unsigned long long)x.st.slot[x.st.active].version);
 
+	settle_checkpoint(&x, true);
+	/* A trial boot needs nothing from the data: it is not mounted (a mount can write). */
+	if (x.st.state != STATE_TRYING)
+		mount_data(&x);
 	err = 0;
 	if (x.st.state == STATE_WRITING)
 		err = resume(&x);
-	else if (x.st.state == STATE_IDLE && cfg->data_dir && cfg->keys && !x.reinitialised)
+	else if (x.st.state == STATE_IDLE && x.data_dir && cfg->keys && !x.reinitialised)
 		err = apply_staged(&x);
 
 	if (x.st.state == STATE_WRITING) {
 		/* An attempt failed or could not start: boot the active slot, retry next boot. */
 		*ret_slot = x.st.active;
+		map_data(&x, x.st.active);
 		state_close(&x.dev);
 		return err ? err : -EIO;
 	}
@@ -530,6 +755,7 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 		}
 	}
 	*ret_slot = slot;
+	map_data(&x, slot);
 	state_close(&x.dev);
 	return err;
 }

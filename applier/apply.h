@@ -8,8 +8,10 @@
  * (counting a trial boot, or rolling back). Every transition is one commit of
  * the record, computed by boot.c.
  *
- * The applier never writes the active slot, never writes the data partition,
- * and always returns a slot to boot: on any failure, the last good one.
+ * The applier never writes the active slot, and always returns a slot to
+ * boot: on any failure, the last good one. It writes the data partition only
+ * through the post-install hooks and to merge a checkpoint back: a slot
+ * boots on the data its own version left, never on a failed update's.
  */
 
 #include <stdbool.h>
@@ -33,6 +35,21 @@ struct apply_config {
 	        data_mount; /* the data partition (read-only), for post-install hooks; NULL: none */
 	bool after_kexec;   /* started by kexec from an earlier initramfs of this boot, */
 	uint8_t kexec_slot; /* which chose this slot */
+	/*
+	 * The initramfs: the data partition's device, mounted read-only at
+	 * data_mount_dir (as data_fstype) when the applier needs it, unless
+	 * data_dir is given. Then data_dir and data_mount are that mount.
+	 */
+	const char *data_dev;
+	const char *data_fstype;
+	const char *data_mount_dir;
+	/*
+	 * The data checkpoint (docs/data-rollback.md, checkpoint.h): the config
+	 * names a COW store, so the data is used through the device-mapper
+	 * (data_dev must be set), and cow is that store (NULL: it is missing).
+	 */
+	bool checkpointed;
+	const char *cow;
 };
 
 /*

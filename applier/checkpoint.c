@@ -319,6 +319,12 @@ int checkpoint_drop(const char *cow)
 		int q = dm_resume(CHECKPOINT_DATA_NAME);
 		if (r < 0 || q < 0)
 			return r < 0 ? r : q;
+	} else {
+		/* Nothing mapped: reset only a store that holds something (mark-good repeats). */
+		struct checkpoint_header h;
+		r = checkpoint_cow_header(cow, &h);
+		if (r == 0 && !h.present)
+			return 0;
 	}
 	return checkpoint_reset(cow);
 }

@@ -81,7 +81,11 @@ int checkpoint_map(const char *data, const char *cow, enum checkpoint_map how);
 int checkpoint_merge(const char *data, const char *cow,
                      void (*progress)(void *, uint64_t done, uint64_t total), void *u);
 
-/* Commit: removes systemota-checkpoint (systemota-data stays, writes pass through), resets cow. */
+/*
+ * Commit: removes systemota-checkpoint (systemota-data stays, writes pass
+ * through), resets cow; with nothing mapped, resets cow only if it holds a
+ * header (so that a repeated mark-good writes nothing).
+ */
 int checkpoint_drop(const char *cow);
 
 struct checkpoint_usage {

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "boot.h"
 #include "bundle.h"
+#include "checkpoint.h"
 #include "crypto.h"
 #include "devices.h"
+#include "dm.h"
 #include "fail.h"
 #include "history.h"
 #include "install.h"
@@ -33,54 +36,41 @@
 #define APPLY_MOUNT_DIR "/run/systemota/data"
 
 /*
- * Mounts the data partition read-only for the applier, as the type system.conf
- * says and with the options mount.h decides. Returns the mount point or NULL.
+ * The data partition and the checkpoint's COW store, as apply_run needs them:
+ * the applier mounts the data itself, once it knows the data may be used.
  */
-static const char *mount_data(const struct config *cfg)
+static void resolve_data(const struct config *cfg, char **ret_data, char **ret_cow)
 {
-	_cleanup_free_ char *dev = NULL;
-	int r = slot_resolve(cfg->data, &dev);
-
-	if (r < 0) {
+	if (slot_resolve(cfg->data, ret_data) < 0)
 		log_warn("data partition unavailable, not looking for updates: %s", fail_reason());
-		return NULL;
-	}
-	mkdir("/run/systemota", 0700);
-	mkdir(APPLY_MOUNT_DIR, 0700);
-	if (mount_data_ro(dev, APPLY_MOUNT_DIR, cfg->data_fstype) < 0) {
-		log_warn("%s; not looking for updates", fail_reason());
-		return NULL;
-	}
-	return APPLY_MOUNT_DIR;
+	if (cfg->cow[0] && slot_resolve(cfg->cow, ret_cow) < 0)
+		log_error("the COW store is unavailable, the data cannot be checkpointed: %s",
+		          fail_reason());
 }
 
 static int cmd_apply(struct cli *c)
 {
 	struct crypto_keyring *keys = NULL;
+	_cleanup_free_ char *data = NULL, *cow = NULL;
 	struct devices d;
-	const char *data = NULL;
 	uint8_t slot;
 
 	struct state_record st;
 	int r = devices_resolve(&c->cfg, &d);
 	if (r < 0)
 		return r; /* the hook falls back to slot A by label */
-	/*
-	 * A trial boot needs nothing from the data partition: do not mount it
-	 * (a mount can replay its journal) before the try is counted.
-	 */
+	/* A trial boot needs no keys and no drop-in directory. */
 	bool trying = devices_read_state(d.state, &st) == 0 && st.state == STATE_TRYING;
 	int kexec = c->data_dir_given ? -1 : kexec_marker();
-	if (!trying) {
-		if (crypto_keyring_load(c->cfg.keys, &keys) < 0)
-			log_error("no trusted keys, not looking for updates: %s", fail_reason());
-		else
-			data = c->data_dir_given ? c->cfg.data_dir : mount_data(&c->cfg);
-	}
+	if (!trying && crypto_keyring_load(c->cfg.keys, &keys) < 0)
+		log_error("no trusted keys, not looking for updates: %s", fail_reason());
+	if (!c->data_dir_given)
+		resolve_data(&c->cfg, &data, &cow);
+	mkdir("/run/systemota", 0700);
 	struct apply_config ac = {
 	        .state_path = d.state,
 	        .slot_path = {d.slot[0], d.slot[1]},
-	        .data_dir = data,
+	        .data_dir = c->data_dir_given && keys ? c->cfg.data_dir : NULL,
 	        .dropin = c->cfg.dropin,
 	        .keys = keys,
 	        .compatible = c->cfg.compatible,
@@ -90,13 +80,15 @@ static int cmd_apply(struct cli *c)
 	        .no_read_back = !c->cfg.read_back,
 	        /* Only in the initramfs, where pstore and the watchdog are the device's own. */
 	        .probe_last_boot = !c->data_dir_given,
-	        .data_mount = data && !c->data_dir_given ? data : NULL,
 	        .after_kexec = kexec >= 0,
 	        .kexec_slot = kexec >= 0 ? (uint8_t)kexec : 0,
+	        .data_dev = data,
+	        .data_fstype = c->cfg.data_fstype,
+	        .data_mount_dir = APPLY_MOUNT_DIR,
+	        .checkpointed = c->cfg.cow[0] && data,
+	        .cow = cow,
 	};
 	r = apply_run(&ac, &slot);
-	if (data && !c->data_dir_given && mount_data_release(data) < 0)
-		log_warn("%s", fail_reason());
 	log_info("booting slot %c (%s)", state_slot_letter(slot), d.slot[slot]);
 	/* Whatever went wrong, a slot was chosen: the hook mounts it. */
 	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);
@@ -138,6 +130,18 @@ static int cmd_device(struct cli *c, const char *name)
 			printf("%s\n%s\n%s\n", d.state, d.slot[0], d.slot[1]);
 		devices_free(&d);
 		return r;
+	}
+	if (strcmp(name, "data") == 0 && c->cfg.cow[0]) {
+		/* Checkpointed: the data is only ever used through its mapping, never beside it. */
+		char node[MOUNT_DEV_SIZE];
+		dm_node_path(CHECKPOINT_DATA_NAME, node, sizeof(node));
+		if (access(node, F_OK) < 0)
+			return fail(-ENOENT,
+			            "the data partition is not mapped (%s is missing): the "
+			            "initramfs did not map it, or a rollback of it is owed",
+			            node);
+		printf("%s\n", node);
+		return 0;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (strcmp(name, names[i]) != 0)

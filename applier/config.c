@@ -84,6 +84,7 @@ int config_set(struct config *c, const char *key, const char *value)
 	        {"data", offsetof(struct config, data), CONFIG_VALUE_MAX},
 	        {"data-fstype", offsetof(struct config, data_fstype), sizeof(c->data_fstype)},
 	        {"data-dir", offsetof(struct config, data_dir), CONFIG_VALUE_MAX},
+	        {"cow", offsetof(struct config, cow), CONFIG_VALUE_MAX},
 	        {"dropin", offsetof(struct config, dropin), CONFIG_VALUE_MAX},
 	        {"watchdog", offsetof(struct config, watchdog), CONFIG_VALUE_MAX},
 	};

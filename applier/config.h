@@ -17,6 +17,9 @@
  *   data-fstype = ext4                    its type: the initramfs mounts it as that, never as
  *                                         its superblock says (mount.h)
  *   data-dir   = /data                    where the running system mounts it
+ *   cow        =                          the copy-on-write store of the data checkpoint
+ *                                         (docs/data-rollback.md), e.g. PARTLABEL=systemota-cow;
+ *                                         empty (default): the data is not checkpointed
  *   dropin     = systemota/staged         drop-in directory, relative to the data partition
  *   watchdog   = /dev/watchdog            armed before a trial boot ("none": not used)
  *   watchdog-timeout = 60                 seconds the new system has to confirm or pet it
@@ -42,6 +45,7 @@ struct config {
 	char data[CONFIG_VALUE_MAX];
 	char data_fstype[16];
 	char data_dir[CONFIG_VALUE_MAX];
+	char cow[CONFIG_VALUE_MAX]; /* "": no data checkpoint */
 	char dropin[CONFIG_VALUE_MAX];
 	char watchdog[CONFIG_VALUE_MAX]; /* "" or "none": no watchdog for trial boots */
 	int watchdog_timeout;            /* seconds */

@@ -27,6 +27,11 @@ void dm_set_dir(const char *dir)
 	dm_dir = dir ? dir : "/dev/mapper";
 }
 
+void dm_node_path(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", dm_dir, name);
+}
+
 static size_t align8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
@@ -243,7 +248,7 @@ static int ensure_node(const char *name, uint64_t dev)
 		return 0; /* the emulator's devices have no node (io.h) */
 	if (mkdir(dm_dir, 0755) < 0 && errno != EEXIST)
 		return fail(-errno, "cannot create %s: %m", dm_dir);
-	snprintf(path, sizeof(path), "%s/%s", dm_dir, name);
+	dm_node_path(name, path, sizeof(path));
 	if (stat(path, &st) == 0) {
 		if (S_ISBLK(st.st_mode) && st.st_rdev == decode_dev(dev))
 			return 0;

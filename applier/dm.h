@@ -82,3 +82,6 @@ int dm_table(const char *name, bool table, struct dm_target_info *ret, size_t ma
 
 /* Tests: the directory of the control device and the nodes (default "/dev/mapper"). */
 void dm_set_dir(const char *dir);
+
+/* The node of device name, as dm_create makes it: "<dir>/<name>". */
+void dm_node_path(const char *name, char *buf, size_t size);

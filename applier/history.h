@@ -48,6 +48,8 @@ enum history_kind {
 	HISTORY_HOOK_FAILED = 13,   /* a migration hook failed: the install was aborted */
 	HISTORY_KEXEC = 14,         /* the slot's own kernel was started with kexec */
 	HISTORY_NOTE = 15,          /* a failure that may pass (a staged file could not be read) */
+	HISTORY_CHECKPOINT = 16,    /* the data was checkpointed, or the checkpoint lost */
+	HISTORY_DATA_ROLLBACK = 17, /* the data was merged back to before the failed update */
 };
 
 struct history_entry {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "codec.h"
 #include "fail.h"
 #include "history.h"
@@ -98,6 +99,21 @@ void report_history(FILE *f, const struct history_entry *e, size_t n, bool json)
 	}
 }
 
+/* The COW store of the live checkpoint: how full, and whether the kernel gave it up. */
+static void cow_text(FILE *f, const struct checkpoint_usage *u)
+{
+	if (!u)
+		return;
+	if (u->invalid || u->overflow) {
+		fprintf(f, "COW store:     overflowed: this trial's data can no longer be rolled "
+		           "back\n");
+		return;
+	}
+	uint64_t pct = u->total_sectors ? u->used_sectors * 100 / u->total_sectors : 0;
+	fprintf(f, "COW store:     %" PRIu64 " of %" PRIu64 " KiB used (%" PRIu64 "%%)%s\n",
+	        u->used_sectors / 2, u->total_sectors / 2, pct, u->merging ? ", merging" : "");
+}
+
 static void status_json(FILE *f, const struct report_status *s)
 {
 	const struct state_record *st = s->st;
@@ -120,6 +136,13 @@ static void status_json(FILE *f, const struct report_status *s)
 	/* Flat keys: "state" stays the one key of that name (scripts grep for it). */
 	fprintf(f, "  \"data_checkpoint\": \"%s\",\n  \"data_checkpoint_version\": %" PRIu64 ",\n",
 	        state_data_cp_name(st->data_cp), st->cp_version);
+	fprintf(f, "  \"data_checkpointed\": %s,\n", s->checkpointed ? "true" : "false");
+	if (s->cp_usage)
+		fprintf(f,
+		        "  \"cow_used_bytes\": %" PRIu64 ",\n  \"cow_size_bytes\": %" PRIu64
+		        ",\n  \"cow_overflowed\": %s,\n",
+		        s->cp_usage->used_sectors * 512, s->cp_usage->total_sectors * 512,
+		        s->cp_usage->invalid || s->cp_usage->overflow ? "true" : "false");
 	if (st->allow_version)
 		fprintf(f, "  \"allowed_downgrade\": %" PRIu64 ",\n", st->allow_version);
 	else
@@ -210,6 +233,10 @@ static void status_text(FILE *f, const struct report_status *s)
 		        st->data_cp == DATA_CP_OVERFLOWED ? ": it can no longer be rolled back"
 		        : st->data_cp == DATA_CP_MERGING  ? ": merged back at the next boot"
 		                                          : "");
+	if (!s->checkpointed)
+		fprintf(f, "Data:          not checkpointed (no COW store configured): an update's "
+		           "changes to it stay after a rollback\n");
+	cow_text(f, s->cp_usage);
 	if (st->allow_version)
 		fprintf(f,
 		        "Downgrade:     to version %" PRIu64 " allowed, once (systemota "

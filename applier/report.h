@@ -17,6 +17,7 @@ struct report_staged {
 };
 
 struct history_entry;
+struct checkpoint_usage;
 
 struct report_status {
 	const struct state_record *st; /* NULL when the record cannot be read */
@@ -26,6 +27,8 @@ struct report_status {
 	size_t n_staged;
 	const struct history_entry *history; /* the latest entries, oldest first */
 	size_t n_history;
+	bool checkpointed;                        /* the config names a COW store */
+	const struct checkpoint_usage *cp_usage; /* the live checkpoint; NULL: none mapped */
 };
 
 void report_status(FILE *f, const struct report_status *s, bool json);

@@ -11,6 +11,7 @@
 
 #include "boot.h"
 #include "bundle.h"
+#include "checkpoint.h"
 #include "devices.h"
 #include "fail.h"
 #include "history.h"
@@ -148,6 +149,9 @@ int running_mark_good(const struct running_config *cfg)
 	if (committed)
 		testpoint("mark-good-committed");
 	log_info("slot %c is good", state_slot_letter(booted));
+	/* The trial's data is now the data: the checkpoint goes (the next boot maps it plain). */
+	if (cfg->cow && next.data_cp == DATA_CP_NONE && checkpoint_drop(cfg->cow) < 0)
+		log_warn("cannot drop the data checkpoint: %s", fail_reason());
 	release_watchdog(cfg);
 	if (cfg->data_dir && cfg->keys &&
 	    stage_cleanup(cfg->data_dir, cfg->dropin, cfg->keys, &next) < 0)
@@ -328,6 +332,10 @@ int running_status(const struct running_config *cfg, FILE *out, bool json)
 	} else {
 		s.state_error = fail_reason();
 	}
+	struct checkpoint_usage u;
+	s.checkpointed = cfg->checkpointed;
+	if (cfg->checkpointed && checkpoint_usage(&u) == 0)
+		s.cp_usage = &u;
 	report_status(out, &s, json);
 	staged_list_free(&list);
 	return 0;

@@ -34,11 +34,14 @@ struct running_config {
 	const char *watchdog;   /* stopped after mark-good; NULL, "" or "none": none */
 	bool watchdog_handover; /* mark-good leaves the watchdog running for another daemon */
 	int lock_timeout_ms;    /* 0: RUNNING_LOCK_TIMEOUT_MS */
+	bool checkpointed;      /* the config names a COW store (docs/data-rollback.md) */
+	const char *cow;        /* ... that store; NULL: missing */
 };
 
 /*
  * mark-good from the booted slot: TRYING -> IDLE with the target active (or
- * nothing, when it already is: idempotent), then the watchdog is released and
+ * nothing, when it already is: idempotent), then the data checkpoint is
+ * dropped (the record already says there is none), the watchdog released and
  * the applied bundle removed. -EPERM when the booted slot is neither.
  */
 int running_mark_good(const struct running_config *cfg);

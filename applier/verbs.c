@@ -10,13 +10,16 @@
 #include "crypto.h"
 #include "devices.h"
 #include "fail.h"
+#include "log.h"
 #include "running.h"
+#include "slot.h"
 #include "util.h"
 
 /* What a verb's engine call needs, resolved from the command line and the config. */
 struct resolved {
 	struct devices d;
 	struct crypto_keyring *keys;
+	char *cow;
 	struct running_config rc;
 };
 
@@ -24,6 +27,8 @@ static void resolved_free(struct resolved *x)
 {
 	crypto_keyring_free(x->keys);
 	x->keys = NULL;
+	free(x->cow);
+	x->cow = NULL;
 	devices_free(&x->d);
 }
 
@@ -58,6 +63,10 @@ static int resolve(struct cli *c, unsigned need, struct resolved *x)
 	x->rc.keys = x->keys;
 	x->rc.data_dir = c->cfg.data_dir;
 	x->rc.dropin = c->cfg.dropin;
+	x->rc.checkpointed = c->cfg.cow[0] != '\0';
+	if (x->rc.checkpointed && slot_resolve(c->cfg.cow, &x->cow) < 0)
+		log_warn("the COW store is unavailable: %s", fail_reason());
+	x->rc.cow = x->cow;
 	return 0;
 }
 

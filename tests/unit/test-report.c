@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "helpers.h"
 #include "history.h"
 #include "log.h"
@@ -143,9 +144,16 @@ TEST(report_status_shows_the_data_checkpoint)
 	size_t len;
 
 	state_init(&st);
+	_cleanup_free_ char *unset = render(&s, false, &len);
+	_cleanup_free_ char *unset_json = render(&s, true, &len);
+	REQUIRE(unset && unset_json);
+	CHECK(strstr(unset, "\nData:          not checkpointed (no COW store configured)"));
+	CHECK(strstr(unset_json, "\"data_checkpointed\": false,\n"));
+	s.checkpointed = true;
 	_cleanup_free_ char *none = render(&s, false, &len);
 	REQUIRE(none);
 	CHECK(strstr(none, "Data:") == NULL); /* no checkpoint: nothing to say yet */
+	CHECK(strstr(none, "COW store:") == NULL);
 	st.data_cp = DATA_CP_MERGING;
 	st.cp_version = 7;
 	_cleanup_free_ char *text = render(&s, false, &len);
@@ -161,4 +169,19 @@ TEST(report_status_shows_the_data_checkpoint)
 	REQUIRE(over);
 	CHECK(strstr(over, "checkpoint overflowed (the data before version 7): it can no longer "
 	                   "be rolled back\n"));
+	/* The live COW store: how full, in KiB and per cent; and the kernel's verdict. */
+	struct checkpoint_usage u = {.mapped = true, .used_sectors = 2048, .total_sectors = 8192};
+	st.data_cp = DATA_CP_ACTIVE;
+	s.cp_usage = &u;
+	_cleanup_free_ char *use = render(&s, false, &len);
+	_cleanup_free_ char *use_json = render(&s, true, &len);
+	REQUIRE(use && use_json);
+	CHECK(strstr(use, "\nCOW store:     1024 of 4096 KiB used (25%)\n"));
+	CHECK(strstr(use_json, "\"cow_used_bytes\": 1048576,\n  \"cow_size_bytes\": 4194304,\n"
+	                       "  \"cow_overflowed\": false,\n"));
+	u.invalid = true;
+	_cleanup_free_ char *full = render(&s, false, &len);
+	REQUIRE(full);
+	CHECK(strstr(full, "\nCOW store:     overflowed: this trial's data can no longer be "
+	                   "rolled back\n"));
 }
