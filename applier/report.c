@@ -234,7 +234,7 @@ static void status_text(FILE *f, const struct report_status *s)
 		        : st->data_cp == DATA_CP_MERGING  ? ": merged back at the next boot"
 		                                          : "");
 	if (!s->checkpointed)
-		fprintf(f, "Data:          not checkpointed (no COW store configured): an update's "
+		fprintf(f, "Data:          not checkpointed (no COW store): an update's "
 		           "changes to it stay after a rollback\n");
 	cow_text(f, s->cp_usage);
 	if (st->allow_version)

@@ -333,7 +333,7 @@ int running_status(const struct running_config *cfg, FILE *out, bool json)
 		s.state_error = fail_reason();
 	}
 	struct checkpoint_usage u;
-	s.checkpointed = cfg->checkpointed;
+	s.checkpointed = cfg->cow != NULL;
 	if (cfg->checkpointed && checkpoint_usage(&u) == 0)
 		s.cp_usage = &u;
 	report_status(out, &s, json);

@@ -16,7 +16,8 @@
 #   initrd-v2.img the initramfs version 2's own kernel boots with
 #   disk.img     the factory disk: GPT, state record (slot A, version 1),
 #                root-v1 in slot A, empty slot B, ext4 data partition holding
-#                the empty drop-in directory and a canary file (canary.sha256)
+#                the empty drop-in directory and a canary file (canary.sha256),
+#                and the data checkpoint's COW store (zeroes)
 #
 # usage: [FLAVOUR=debian] qemu/build.sh [BUILD_DIR]   (default build/qemu, or
 # build/qemu-debian; needs build/systemota*). FLAVOUR=debian builds version 1
@@ -181,6 +182,7 @@ make_disk() {
 		start=$SLOT_A_START, size=$SLOT_SECTORS, name="systemota-a"
 		start=$SLOT_B_START, size=$SLOT_SECTORS, name="systemota-b"
 		start=$DATA_START, size=$DATA_SECTORS, name="systemota-data"
+		start=$COW_START, size=$COW_SECTORS, name="systemota-cow"
 	SFDISK
 	# Factory provisioning: slot A holds version 1 and is the good one.
 	truncate -s $((STATE_SECTORS * 512)) "$state"
@@ -200,7 +202,9 @@ mkdir -p "$out"
 # busybox, so the Debian flavour gives a trial boot a longer watchdog.
 conf=$out/system.conf
 if [ "$FLAVOUR" = debian ]; then
-	sed 's/^watchdog-timeout = .*/watchdog-timeout = 180/' "$top/qemu/system.conf" > "$conf"
+	# Without dmsetup's udev rules systemd would wait for /dev/mapper/systemota-data:
+	# this flavour's data is not checkpointed yet.
+	sed -e 's/^watchdog-timeout = .*/watchdog-timeout = 180/' -e '/^cow = /d' "$top/qemu/system.conf" > "$conf"
 else
 	cp "$top/qemu/system.conf" "$conf"
 fi

@@ -18,4 +18,8 @@ else
 fi
 SLOT_B_START=$((SLOT_A_START + SLOT_SECTORS))
 DATA_START=$((SLOT_B_START + SLOT_SECTORS))
-DISK_SECTORS=$((DATA_START + DATA_SECTORS + 2048)) # and room for the backup GPT
+# The data checkpoint's copy-on-write store (docs/data-rollback.md): what a
+# trial may change of the data before it can no longer be rolled back.
+COW_SECTORS=16384 # 8 MiB
+COW_START=$((DATA_START + DATA_SECTORS))
+DISK_SECTORS=$((COW_START + COW_SECTORS + 2048)) # and room for the backup GPT

@@ -34,15 +34,16 @@ vm_boot() {
 	vm_ctl_image "$ctl" "$ctl_img"
 	# VM_SESSION=1: the guest reboots in place (RAM, the watchdog's reset flag and
 	# pstore survive, as on hardware) until it powers off; otherwise a reboot ends QEMU.
-	local reboot=-no-reboot
-	[ "${VM_SESSION:-0}" = 1 ] && reboot=
+	local reboot=-no-reboot ctl_ro=,readonly=on
+	# ... and its init counts the boots on the control disk, which it may write.
+	[ "${VM_SESSION:-0}" = 1 ] && reboot= ctl_ro=
 	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1
 		-nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
 		-device i6300esb -action watchdog=reset
 		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
 		-append "$VM_CMDLINE $VM_APPEND $*"
 		-drive "file=$disk,format=raw,if=virtio"
-		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on")
+		-drive "file=$ctl_img,format=raw,if=virtio$ctl_ro")
 	if [ "${VM_ECHO:-0}" = 1 ]; then
 		"${cmd[@]}" < /dev/null 2>&1 | tr -d '\r' | tee "$log" || rc=${PIPESTATUS[0]}
 	else

@@ -28,8 +28,9 @@ depends() {
 
 # called by dracut
 installkernel() {
-    # The slots' filesystems; block drivers are the platform's business.
-    hostonly='' instmods ext4 squashfs
+    # The slots' filesystems; block drivers are the platform's business. The
+    # device-mapper's snapshot targets hold the data checkpoint (docs/data-rollback.md).
+    hostonly='' instmods ext4 squashfs dm-mod dm-snapshot
 }
 
 # called by dracut
@@ -52,7 +53,7 @@ install() {
     fi
     [ -f "$keys/revoked" ] && inst_simple "$keys/revoked" /etc/systemota/keys/revoked
     echo "${SYSTEMOTA_BOOT_ID:-$kernel}" > "$initdir/etc/systemota/boot-id"
-    inst_multiple mount umount
+    inst_multiple mount umount modprobe
     inst_hook cmdline 90 "$moddir/systemota-cmdline.sh"
     inst_hook mount 90 "$moddir/systemota-mount.sh"
 }

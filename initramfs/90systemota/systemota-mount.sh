@@ -35,6 +35,8 @@ systemota_choose() {
         return 0
     fi
     mkdir -p /run/systemota
+    # The data checkpoint's targets (nothing when the kernel has them built in).
+    modprobe -q dm-snapshot 2> /dev/null
     _sota=$(systemota --keys /etc/systemota/keys apply) || _sota=
     # The answer is the last line, "SLOT DEVICE".
     _sota=${_sota##*"$SYSTEMOTA_NL"}

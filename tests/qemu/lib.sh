@@ -133,6 +133,8 @@ session() {
 	local staged=$QEMU_BUILD/disk.img
 	[ "${SESSION_FROM:-staged}" = factory ] || staged=$(staged_disk) || fail "cannot make the staged disk"
 	cp --sparse=always "$staged" "$work/disk.img"
+	# SESSION_PREPARE: a function that changes the disk's copy before the first boot.
+	[ -z "${SESSION_PREPARE:-}" ] || "$SESSION_PREPARE" "$work/disk.img"
 	for last in "$@"; do
 		i=$((i + 1))
 		printf '%s\n' "$last" > "$work/ctl/steps/$i.sh"
@@ -168,4 +170,32 @@ expect_log_in() {
 booted_sequence() {
 	grep -o 'running version [0-9]* from slot [AB]' "$work/session.log" |
 		sed 's/running version \([0-9]*\) from slot \(.\)/\1\2/' | tr '\n' ' ' | sed 's/ $//'
+}
+
+# DATA_FILES: a step's shell expression for one digest of every file on the data
+# partition, names and contents (lost+found and the boot counter aside).
+# shellcheck disable=SC2016 # expanded in the guest
+DATA_FILES='$(cd /data && find . -path ./lost+found -prune -o -type f ! -name ".demo-boots-*" -print | sort | xargs sha256sum | sha256sum | cut -c1-64)'
+
+# data_part: the data partition of the disk image, copied to $work/data.img.
+data_part() {
+	vm_part "$work/disk.img" "$DATA_START" "$DATA_SECTORS" "$work/data.img"
+}
+
+# data_file PATH: a file of the data partition, read on the host (debugfs, no mount).
+data_file() {
+	data_part
+	debugfs -R "cat $1" "$work/data.img" 2> /dev/null
+}
+
+# expect_cow_reset: the COW store's header is zero (no checkpoint left behind).
+expect_cow_reset() {
+	local h
+	h=$(dd if="$work/disk.img" bs=512 skip="$COW_START" count=1 status=none | head -c 16 | od -An -tx1 | tr -d ' \n')
+	[ "$h" = 00000000000000000000000000000000 ] || fail "the COW store still holds a header: $h"
+}
+
+# last_value PREFIX: the value of the session's last console line "PREFIX value".
+last_value() {
+	grep "^$1 " "$work/session.log" | tail -n 1 | cut -d' ' -f$(($(wc -w <<< "$1") + 1))
 }

@@ -147,7 +147,7 @@ TEST(report_status_shows_the_data_checkpoint)
 	_cleanup_free_ char *unset = render(&s, false, &len);
 	_cleanup_free_ char *unset_json = render(&s, true, &len);
 	REQUIRE(unset && unset_json);
-	CHECK(strstr(unset, "\nData:          not checkpointed (no COW store configured)"));
+	CHECK(strstr(unset, "\nData:          not checkpointed (no COW store)"));
 	CHECK(strstr(unset_json, "\"data_checkpointed\": false,\n"));
 	s.checkpointed = true;
 	_cleanup_free_ char *none = render(&s, false, &len);
