@@ -199,6 +199,7 @@ static int install(struct ctx *x, const struct bundle *b, const uint8_t fp[STATE
 	r = run_hooks(x, b);
 	if (r < 0)
 		return r;
+	testpoint("hooks-done");
 	boot_install_done(&x->st, x->cfg->tries, &next);
 	r = commit(x, &next, HISTORY_INSTALLED, "slot %c written, read back and verified",
 	           state_slot_letter(target));

@@ -29,8 +29,19 @@ static const char *armed(void)
 	return name;
 }
 
+static void (*handler)(const char *, void *);
+static void *handler_data;
+
+void testpoint_set_handler(void (*h)(const char *name, void *userdata), void *userdata)
+{
+	handler = h;
+	handler_data = userdata;
+}
+
 void testpoint(const char *name)
 {
+	if (handler)
+		handler(name, handler_data);
 	if (strcmp(armed(), name) != 0)
 		return;
 	fprintf(stderr, "systemota: TESTPOINT %s\n", name);

@@ -12,8 +12,16 @@
  *
  * The points, in the order an update reaches them (docs/power-cut-safety.md):
  *   stage-copied stage-renamed apply-loaded writing-committed mid-write written
- *   flushed mid-verify trying-committed try-counted rollback-committed
- *   mark-good-committed mark-good-cleaned
+ *   flushed mid-verify checkpoint-committed hooks-done trying-committed
+ *   try-counted rollback-committed data-rolled-back mark-good-committed
+ *   mark-good-cleaned
  */
 
 void testpoint(const char *name);
+
+/*
+ * In-process tests (the crash simulator): handler(name, userdata) is called at
+ * every point reached, armed or not, so a test can act there (write the data
+ * as a post-install hook would). NULL removes it.
+ */
+void testpoint_set_handler(void (*handler)(const char *name, void *userdata), void *userdata);
