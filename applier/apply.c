@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,10 @@ struct ctx {
 	const struct apply_config *cfg;
 	struct state_dev dev;
 	struct state_record st;
-	bool reinitialised; /* the record was lost this boot: install nothing */
-	bool undecided;     /* the record cannot be acted on: boot slot, commit nothing */
-	uint8_t slot;       /* ... that slot */
-	bool noted;         /* a passing failure was recorded this boot */
+	bool reinitialised;     /* the record was lost this boot: install nothing */
+	bool undecided;         /* the record cannot be acted on: boot slot, commit nothing */
+	uint8_t slot;           /* ... that slot */
+	bool noted;             /* a passing failure was recorded this boot */
 	const char *data_dir;   /* cfg->data_dir, or where apply_run mounted the data */
 	const char *data_mount; /* cfg->data_mount, or that mount (hooks) */
 	bool mounted;           /* apply_run mounted it: it releases it */
@@ -145,7 +146,8 @@ static int begin_checkpoint(struct ctx *x)
 	int r = checkpoint_reset(x->cfg->cow);
 	if (r == 0) {
 		boot_checkpoint_begin(&x->st, &next);
-		r = commit(x, &next, HISTORY_CHECKPOINT, "the data checkpointed before version %llu",
+		r = commit(x, &next, HISTORY_CHECKPOINT,
+		           "the data checkpointed before version %llu",
 		           (unsigned long long)next.cp_version);
 		if (r < 0)
 			return r;
@@ -226,13 +228,19 @@ static void note(struct ctx *x, int error, const char *reason)
 	commit(x, &next, HISTORY_NOTE, NULL);
 }
 
+struct merge_seen {
+	unsigned tenths; /* shown so far */
+	uint64_t total;  /* sectors to merge, as the kernel first said */
+};
+
 static void merge_progress(void *u, uint64_t done, uint64_t total)
 {
-	unsigned *shown = u;
+	struct merge_seen *m = u;
 	unsigned tenth = total ? (unsigned)(done * 10 / total) : 10;
 
-	if (tenth > *shown) {
-		*shown = tenth;
+	m->total = total;
+	if (tenth > m->tenths) {
+		m->tenths = tenth;
 		log_info("merging the data back: %u%%", tenth * 10);
 	}
 }
@@ -249,13 +257,14 @@ static int rollback_data(struct ctx *x)
 {
 	struct state_record next;
 	char why[STATE_REASON_SIZE];
-	unsigned shown = 0;
+	struct merge_seen seen = {0};
+	uint64_t start = util_now_ms();
 	int r = -ENODEV;
 
 	log_info("rolling the data back to before version %llu",
 	         (unsigned long long)x->st.cp_version);
 	if (x->cfg->cow)
-		r = checkpoint_merge(x->cfg->data_dev, x->cfg->cow, merge_progress, &shown);
+		r = checkpoint_merge(x->cfg->data_dev, x->cfg->cow, merge_progress, &seen);
 	else
 		fail(r, "the COW store is missing");
 	if (r == -ENOSPC) {
@@ -276,11 +285,14 @@ static int rollback_data(struct ctx *x)
 	r = commit(x, &next, HISTORY_DATA_ROLLBACK, "data rolled back to before version %llu",
 	           (unsigned long long)x->st.cp_version);
 	if (r < 0) {
-		x->data_blocked = true; /* merged, but the record still says MERGING: say it again */
+		x->data_blocked =
+		        true; /* merged, but the record still says MERGING: say it again */
 		return r;
 	}
 	testpoint("data-rolled-back");
-	log_info("data rolled back to before version %llu", (unsigned long long)x->st.cp_version);
+	log_info("data rolled back to before version %llu (%" PRIu64 " KiB merged in %" PRIu64
+	         " ms)",
+	         (unsigned long long)x->st.cp_version, seen.total / 2, util_now_ms() - start);
 	return 0;
 }
 
@@ -325,8 +337,9 @@ static int settle_checkpoint(struct ctx *x, bool check_trial)
 	if (r == 0 && h.present && h.valid)
 		return 0;
 	snprintf(why, sizeof(why), "%s",
-	         r < 0 ? fail_reason_for(r)
-	               : h.present ? "the COW store overflowed" : "the COW store is empty");
+	         r < 0       ? fail_reason_for(r)
+	         : h.present ? "the COW store overflowed"
+	                     : "the COW store is empty");
 	log_error("the data checkpoint of version %llu is lost: %s",
 	          (unsigned long long)x->st.cp_version, why);
 	boot_checkpoint_lost(&x->st, why, &next);
@@ -350,8 +363,7 @@ static void mount_data(struct ctx *x)
 	/* Without keys no bundle can be looked at: nothing to mount for. */
 	if (x->data_dir || !x->cfg->data_dev || !x->cfg->keys || x->data_blocked)
 		return;
-	if (x->cfg->checkpointed &&
-	    checkpoint_map(x->cfg->data_dev, NULL, CHECKPOINT_PLAIN) < 0) {
+	if (x->cfg->checkpointed && checkpoint_map(x->cfg->data_dev, NULL, CHECKPOINT_PLAIN) < 0) {
 		log_warn("cannot map the data partition, not looking for updates: %s",
 		         fail_reason());
 		return;
@@ -691,8 +703,10 @@ static int load(struct ctx *x)
 
 int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 {
-	struct ctx x = {
-	        .cfg = cfg, .dev = {.fd = -1}, .data_dir = cfg->data_dir, .data_mount = cfg->data_mount};
+	struct ctx x = {.cfg = cfg,
+	                .dev = {.fd = -1},
+	                .data_dir = cfg->data_dir,
+	                .data_mount = cfg->data_mount};
 	struct state_record next;
 	uint8_t slot;
 	int r, err;

@@ -231,17 +231,10 @@ static int status_of(const char *name, struct dm_snapshot_status *ret)
 	return dm_parse_snapshot_status(t[0].params, ret);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The merge is done when only the metadata is left allocated (snapshot.rst). */
 static int wait_merge(void (*progress)(void *, uint64_t, uint64_t), void *u)
 {
-	uint64_t start = now_ms(), total = 0;
+	uint64_t start = util_now_ms(), total = 0;
 
 	for (;;) {
 		struct dm_snapshot_status s;
@@ -256,7 +249,7 @@ static int wait_merge(void (*progress)(void *, uint64_t, uint64_t), void *u)
 			progress(u, total - left, total);
 		if (left == 0)
 			return 0;
-		if (now_ms() - start > CHECKPOINT_MERGE_TIMEOUT_MS)
+		if (util_now_ms() - start > CHECKPOINT_MERGE_TIMEOUT_MS)
 			return fail(-ETIMEDOUT, "the checkpoint merge did not end in %u ms",
 			            CHECKPOINT_MERGE_TIMEOUT_MS);
 		nanosleep(&(struct timespec){0, CHECKPOINT_MERGE_POLL_MS * 1000000L}, NULL);

@@ -105,14 +105,6 @@ static void child(const char *root, const char *dir, const char *name, const str
 	_exit(127);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Kills what is left of the hook's process group and reaps it: members
  * whose parent died were handed to us (the subreaper), so they are our
@@ -122,7 +114,7 @@ static uint64_t now_ms(void)
  */
 static void kill_group(pid_t pgid, const char *name)
 {
-	uint64_t deadline = now_ms() + HOOKS_REAP_MS;
+	uint64_t deadline = util_now_ms() + HOOKS_REAP_MS;
 
 	if (kill(-pgid, SIGKILL) == 0)
 		log_warn("post-install hook %s left processes running: killed them", name);
@@ -132,7 +124,7 @@ static void kill_group(pid_t pgid, const char *name)
 			continue;
 		if (w < 0)
 			return; /* ECHILD: all gone */
-		if (now_ms() >= deadline) {
+		if (util_now_ms() >= deadline) {
 			log_warn("post-install hook %s: processes of its group do not die", name);
 			return;
 		}
@@ -149,7 +141,7 @@ static int wait_until(pid_t pid, uint64_t deadline, int *ret_status)
 			return 0;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (now_ms() >= deadline)
+		if (util_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(20 * 1000);
 	}
@@ -179,7 +171,7 @@ static int run_one(const char *root, const char *dir, const char *name, const st
 	int r = wait_until(pid, d->at, &status);
 	if (r == -ETIMEDOUT) {
 		kill(-pid, SIGKILL);
-		(void)wait_until(pid, now_ms() + HOOKS_REAP_MS, &status);
+		(void)wait_until(pid, util_now_ms() + HOOKS_REAP_MS, &status);
 	}
 	kill_group(pid, name);
 	if (r == -ETIMEDOUT && d->total)
@@ -201,7 +193,7 @@ static int run_one(const char *root, const char *dir, const char *name, const st
 static int run_list(const char *root, const char *dir, const struct hooks_list *l,
                     const struct hooks_env *env, const struct hooks_limits *lim)
 {
-	uint64_t end = now_ms() + lim->total_ms;
+	uint64_t end = util_now_ms() + lim->total_ms;
 	int was_subreaper = 0, r = 0;
 
 	/* Orphans of a hook come to us, not to init: kill_group can reap them. */
@@ -209,7 +201,7 @@ static int run_list(const char *root, const char *dir, const struct hooks_list *
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become the hooks' subreaper: %s", strerror(errno));
 	for (size_t i = 0; r == 0 && i < l->n; i++) {
-		uint64_t own = now_ms() + lim->hook_ms;
+		uint64_t own = util_now_ms() + lim->hook_ms;
 		struct deadline d = {own, lim->hook_ms, false};
 		if (own >= end)
 			d = (struct deadline){end, lim->total_ms, true};

@@ -27,7 +27,7 @@ struct report_status {
 	size_t n_staged;
 	const struct history_entry *history; /* the latest entries, oldest first */
 	size_t n_history;
-	bool checkpointed;                        /* a COW store is there (configured, found) */
+	bool checkpointed;                       /* a COW store is there (configured, found) */
 	const struct checkpoint_usage *cp_usage; /* the live checkpoint; NULL: none mapped */
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 uint32_t util_crc32(uint32_t crc, const void *buf, size_t len)
 {
@@ -92,4 +93,12 @@ int util_is_zero(const void *buf, size_t len)
 		if (p[i])
 			return 0;
 	return 1;
+}
+
+uint64_t util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -68,6 +68,9 @@ int util_set_string(char *field, size_t size, const char *s);
 
 int util_is_zero(const void *buf, size_t len);
 
+/* Milliseconds on CLOCK_MONOTONIC (timeouts, and how long a step took). */
+uint64_t util_now_ms(void);
+
 /* Cleanup helpers in the style of systemd's _cleanup_. */
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
