@@ -36,7 +36,7 @@ vm_boot() {
 	# pstore survive, as on hardware) until it powers off; otherwise a reboot ends QEMU.
 	local reboot=-no-reboot ctl_ro=,readonly=on
 	# ... and its init counts the boots on the control disk, which it may write.
-	[ "${VM_SESSION:-0}" = 1 ] && reboot= ctl_ro=
+	[ "${VM_SESSION:-0}" = 1 ] && reboot='' ctl_ro=
 	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1
 		-nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
 		-device i6300esb -action watchdog=reset

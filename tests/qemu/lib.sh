@@ -174,7 +174,7 @@ booted_sequence() {
 
 # DATA_FILES: a step's shell expression for one digest of every file on the data
 # partition, names and contents (lost+found and the boot counter aside).
-# shellcheck disable=SC2016 # expanded in the guest
+# shellcheck disable=SC2016,SC2034 # expanded in the guest; used by the cases
 DATA_FILES='$(cd /data && find . -path ./lost+found -prune -o -type f ! -name ".demo-boots-*" -print | sort | xargs sha256sum | sha256sum | cut -c1-64)'
 
 # data_part: the data partition of the disk image, copied to $work/data.img.

@@ -5,6 +5,7 @@
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 cp "$QEMU_BUILD/v2-hooks.sota" "$work/ctl/"
+# shellcheck disable=SC2317 # called by session, as SESSION_PREPARE
 without_cow() { sfdisk -q --delete "$1" 5; }
 # shellcheck disable=SC2016 # expanded in the guest
 SESSION_FROM=factory SESSION_PREPARE=without_cow session \

@@ -21,14 +21,17 @@ SESSION_FROM=factory session \
 expect_log_in '^TEST: app.conf format=2$'
 expect_log_in '^COW store: +[0-9]+ of 8192 KiB used'
 expect_log_in '^systemota: rolling the data back to before version 2$'
-expect_log_in '^systemota: data rolled back to before version 2$'
+expect_log_in '^systemota: data rolled back to before version 2 \([0-9]+ KiB merged in [0-9]+ ms\)$'
 before=$(grep '^TEST: files ' "$work/session.log" | head -n 1 | cut -d' ' -f3)
 after=$(last_value 'TEST: files')
-[ -n "$before" ] && [ "$before" = "$after" ] || fail "the files differ: before $before, after $after"
+if [ -z "$before" ] || [ "$before" != "$after" ]; then
+	fail "the files differ: before $before, after $after"
+fi
 unmounted=$(last_value 'TEST: unmounted')
 found=$(last_value 'demo: data partition digest')
-[ -n "$unmounted" ] && [ "$unmounted" = "$found" ] ||
+if [ -z "$unmounted" ] || [ "$unmounted" != "$found" ]; then
 	fail "the partition's bytes differ: after version 1's unmount $unmounted, at the rollback's boot $found"
+fi
 [ "$(last_value 'TEST: app.conf')" = format=1 ] || fail "app.conf is $(last_value 'TEST: app.conf'), not format=1"
 expect_state '"state": "idle"' '"active": "A"' '"B": \{ "status": "bad"' '"data_checkpoint": "none"'
 history_has 'data-rollback +slot B +version 2 .*: data rolled back to before version 2$' \
