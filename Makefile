@@ -182,8 +182,8 @@ demo: deps
 	FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
-	$(MAKE) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests fuzz-replay \
-		$(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors
+	$(MAKE) -j$$(nproc) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests \
+		fuzz-replay $(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
