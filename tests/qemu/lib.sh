@@ -177,6 +177,12 @@ booted_sequence() {
 # shellcheck disable=SC2016,SC2034 # expanded in the guest; used by the cases
 DATA_FILES='$(cd /data && find . -path ./lost+found -prune -o -type f ! -name ".demo-boots-*" -print | sort | xargs sha256sum | sha256sum | cut -c1-64)'
 
+# HOLD_WATCHDOG: a step's command for a trial that does long I/O before it
+# decides (on a loaded TCG host that can take longer than watchdog-timeout):
+# a watchdog daemon takes the armed watchdog over, as a product's would.
+# shellcheck disable=SC2034 # used by the cases
+HOLD_WATCHDOG='watchdog -t 2 -T 120 /dev/watchdog 2> /dev/null'
+
 # data_part: the data partition of the disk image, copied to $work/data.img.
 data_part() {
 	vm_part "$work/disk.img" "$DATA_START" "$DATA_SECTORS" "$work/data.img"

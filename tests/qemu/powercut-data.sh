@@ -31,6 +31,7 @@ echo "PC: version=\$version state=\$state active=\$active B=\$b"
 echo "PC: files $DATA_FILES"
 after=reboot
 if [ "\$version" = 2 ] && [ "\$state" = trying ]; then
+	$HOLD_WATCHDOG
 	echo "PC: app.conf \$(cat /data/app.conf)"
 	rm -f /data/old.bin; echo format=3 > /data/app.conf
 	yes trial | head -c 1048576 > /data/trial.bin; sync

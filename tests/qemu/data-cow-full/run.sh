@@ -8,8 +8,8 @@
 . "$(dirname "$0")/../lib.sh"
 # shellcheck disable=SC2016 # expanded in the guest
 session \
-	'head -c 10485760 /dev/zero > /data/big.bin; sync; systemota status; after=reboot' \
-	'systemota status; systemota mark-bad; after=reboot' \
+	"$HOLD_WATCHDOG"'; head -c 10485760 /dev/zero > /data/big.bin; sync; systemota status; after=reboot' \
+	"$HOLD_WATCHDOG"'; systemota status; systemota mark-bad; after=reboot' \
 	'ls -l /data/big.bin && echo "TEST: big.bin kept"; systemota status'
 [ "$(booted_sequence)" = "2B 2B 1A" ] || fail "booted: $(booted_sequence), expected 2B 2B 1A"
 expect_log_in '^COW store: +overflowed: this trial.s data can no longer be rolled back$'

@@ -13,7 +13,7 @@ SESSION_FROM=factory session \
 	'echo format=1 > /data/app.conf; head -c 2097152 /dev/urandom > /data/old.bin
 	 systemota stage /ctl/v2-hooks.sota; sync; echo "TEST: files '"$DATA_FILES"'"
 	 umount /data && echo "TEST: unmounted $(sha256sum < "$data" | cut -c1-64)"; after=reboot' \
-	'echo "TEST: app.conf $(cat /data/app.conf)"; rm /data/old.bin; echo format=3 > /data/app.conf
+	"$HOLD_WATCHDOG"'; echo "TEST: app.conf $(cat /data/app.conf)"; rm /data/old.bin; echo format=3 > /data/app.conf
 	 head -c 4194304 /dev/urandom > /data/trial.bin; sync; systemota status
 	 systemota mark-bad --reason "the trial failed its own test"; after=reboot' \
 	'echo "TEST: files '"$DATA_FILES"'"; echo "TEST: app.conf $(cat /data/app.conf)"; systemota status'
