@@ -26,6 +26,8 @@ boot 3 'systemota status'
 expect_booted 3 2 B
 expect_no_log 3 '^systemota: installing'
 expect_log 3 ' installed +slot B +version 2'
-expect_log 3 ' staged +slot B +version 2 \(2.0\): /ctl/v2.sota'
+expect_log 3 ' checkpoint +slot B +version 2 \(2.0\): the data checkpointed before version 2$'
+# status shows the last five entries; the whole history has the staging too.
+history_has ' staged +slot B +version 2 \(2.0\): /ctl/v2.sota$'
 expect_state '"state": "idle"' '"active": "B"'
 finish
