@@ -196,6 +196,12 @@ powercut: deps
 	$(MAKE) qemu-device
 	RESUME=$(RESUME) tests/qemu/powercut-campaign.sh $(N) $(SEED)
 
+# The same through updates whose hook and trial write the data (docs/data-rollback.md).
+powercut-data: deps
+	$(MAKE) all
+	$(MAKE) qemu-device
+	RESUME=$(RESUME) tests/qemu/powercut-data-campaign.sh $(N) $(SEED)
+
 # Documents generated from the tests' own lists (the rejection matrix).
 docs: $(BUILD)/unit-tests
 	SYSTEMOTA_MATRIX=$(BUILD)/matrix.md $(BUILD)/unit-tests reject_matrix_documented > /dev/null || true
@@ -230,4 +236,4 @@ install: $(BUILD)/systemota
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all unit qemu-device deps demo check powercut docs fuzz fuzz-replay install clean bench
+.PHONY: all unit qemu-device deps demo check powercut powercut-data docs fuzz fuzz-replay install clean bench

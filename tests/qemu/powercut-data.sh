@@ -90,7 +90,7 @@ pcd_check_boot() { # pcd_check_boot N: the invariants after boot N that ran to i
 }
 
 pcd_run() {
-	local mode=$1 cut=$2 n=0 cut_done=0 rc how cut_boot=0 delay="" disk
+	local mode=$1 cut=$2 n=0 cut_done=0 rc how cut_boot=0 delay="" disk phase=none
 	pcd_trials=0
 	disk=$(pcd_disk) || { fail "cannot make the disk with the data and version 2 staged"; finish; }
 	pcd_files=$(cat "$disk.files")
@@ -132,7 +132,8 @@ pcd_run() {
 		fi
 		if [ "$rc" = 0 ]; then
 			cut_done=1
-			log "boot $n: power cut (last line: $(grep -E '^(systemota|PC|demo):' "$work/boot$n.log" | tail -n 1))"
+			phase=$(grep -E '^(systemota|PC|demo|migrate):' "$work/boot$n.log" | tail -n 1)
+			log "boot $n: power cut (last line: ${phase:-none})"
 		else
 			pcd_check_boot "$n"
 			log "boot $n: $(grep -o 'running version [0-9]* from slot [AB]' "$work/boot$n.log" || echo 'no system')"
@@ -154,5 +155,5 @@ pcd_run() {
 		history_has 'data-rollback +slot B +version 2 .*: data rolled back to before version 2$'
 	fi
 	expect_cow_reset
-	echo "$mode|$cut|$cut_done|$n|$failures" > "$work/result"
+	echo "$mode|$cut|$cut_done|$n|$failures|$phase" > "$work/result"
 }
