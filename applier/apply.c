@@ -272,7 +272,9 @@ static int rollback_data(struct ctx *x)
 		log_error("%s: the data stays as version %llu left it", why,
 		          (unsigned long long)x->st.cp_version);
 		boot_checkpoint_lost(&x->st, why, &next);
-		return commit(x, &next, HISTORY_CHECKPOINT, NULL);
+		r = commit(x, &next, HISTORY_CHECKPOINT, NULL);
+		x->data_blocked = r < 0; /* the record must say so before the data is used */
+		return r;
 	}
 	if (r < 0) {
 		snprintf(why, sizeof(why), "cannot roll the data back: %s", fail_reason_for(r));
@@ -285,8 +287,8 @@ static int rollback_data(struct ctx *x)
 	r = commit(x, &next, HISTORY_DATA_ROLLBACK, "data rolled back to before version %llu",
 	           (unsigned long long)x->st.cp_version);
 	if (r < 0) {
-		x->data_blocked =
-		        true; /* merged, but the record still says MERGING: say it again */
+		/* Merged, but the record still says MERGING: the next boot merges (nothing) again. */
+		x->data_blocked = true;
 		return r;
 	}
 	testpoint("data-rolled-back");
