@@ -287,7 +287,7 @@ static int rollback_data(struct ctx *x)
 	r = commit(x, &next, HISTORY_DATA_ROLLBACK, "data rolled back to before version %llu",
 	           (unsigned long long)x->st.cp_version);
 	if (r < 0) {
-		/* Merged, but the record still says MERGING: the next boot merges (nothing) again. */
+		/* Merged, but the record says MERGING still: the next boot merges nothing again. */
 		x->data_blocked = true;
 		return r;
 	}
