@@ -15,8 +15,8 @@
 # CUT: testpoint:NAME, or random:SEED (a boot and a moment in it: the install
 # with its hook, the trial's writes, or the rollback's merge).
 
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=powercut.sh
+. "$(dirname "${BASH_SOURCE[0]}")/powercut.sh"
 
 PCD_MAX_BOOTS=10
 
@@ -111,25 +111,10 @@ pcd_run() {
 	while [ "$n" -lt "$PCD_MAX_BOOTS" ]; do
 		n=$((n + 1))
 		pcd_step > "$work/ctl/step.sh"
-		rm -f "$work/ctl/trial-cut"
-		how="" args=()
-		if [ "$cut_done" = 0 ]; then
-			case $cut in
-			testpoint:trial-running)
-				: > "$work/ctl/trial-cut"
-				how=$cut
-				;;
-			testpoint:*) args=("systemota.testpoint=${cut#testpoint:}") how=$cut ;;
-			random:*) [ "$n" = "$cut_boot" ] && how="after:$delay" ;;
-			esac
-		fi
-		if [ -n "$how" ]; then
-			vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot$n.log" "$how" "${args[@]}"
-			rc=$?
-		else
-			vm_boot "$work/disk.img" "$work/ctl" "$work/boot$n.log" || fail "boot $n: QEMU failed"
-			rc=3
-		fi
+		local args=() how=""
+		pc_plan "$cut_done" "$cut" "$n" "$cut_boot" "$delay"
+		pc_boot "$n" "$how" "${args[@]}"
+		rc=$?
 		if [ "$rc" = 0 ]; then
 			cut_done=1
 			phase=$(grep -E '^(systemota|PC|demo|migrate):' "$work/boot$n.log" | tail -n 1)

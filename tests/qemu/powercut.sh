@@ -44,6 +44,37 @@ fi
 STEP
 }
 
+# pc_plan CUT_DONE CUT N CUT_BOOT DELAY: how boot N is to be cut, in how (""
+# not: also once CUT_DONE is 1) and args (kernel arguments); trial-running is
+# armed by a flag on the control disk.
+pc_plan() {
+	how="" args=()
+	rm -f "$work/ctl/trial-cut"
+	[ "$1" = 1 ] && return 0
+	shift
+	case $1 in
+	testpoint:trial-running)
+		: > "$work/ctl/trial-cut"
+		how=$1
+		;;
+	testpoint:*) args=("systemota.testpoint=${1#testpoint:}") how=$1 ;;
+	random:*) [ "$2" = "$3" ] && how="after:$4" ;;
+	esac
+}
+
+# pc_boot N HOW [KERNEL_ARGS...]: boot N, its power cut as HOW says, or whole
+# when HOW is "". Returns 0 when the power was cut, 3 when the boot ended.
+pc_boot() {
+	local n=$1 how=$2
+	shift 2
+	if [ -n "$how" ]; then
+		vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot$n.log" "$how" "$@"
+		return
+	fi
+	vm_boot "$work/disk.img" "$work/ctl" "$work/boot$n.log" || fail "boot $n: QEMU failed"
+	return 3
+}
+
 pc_image_of() { # the image a version runs from
 	echo "$QEMU_BUILD/root-v$1.img"
 }
@@ -96,26 +127,12 @@ pc_run() {
 	while [ "$n" -lt "$PC_MAX_BOOTS" ]; do
 		n=$((n + 1))
 		pc_step > "$work/ctl/step.sh"
-		rm -f "$work/ctl/restage" "$work/ctl/trial-cut"
+		rm -f "$work/ctl/restage"
 		[ "$staged" = 1 ] || : > "$work/ctl/restage"
 		local args=() how=""
-		if [ "$cut_done" = 0 ]; then
-			case $cut in
-			testpoint:trial-running)
-				: > "$work/ctl/trial-cut"
-				how=$cut
-				;;
-			testpoint:*) args=("systemota.testpoint=${cut#testpoint:}") how=$cut ;;
-			random:*) [ "$n" = "$cut_boot" ] && how="after:$delay" ;;
-			esac
-		fi
-		if [ -n "$how" ]; then
-			vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot$n.log" "$how" "${args[@]}"
-			rc=$?
-		else
-			vm_boot "$work/disk.img" "$work/ctl" "$work/boot$n.log" || fail "boot $n: QEMU failed"
-			rc=3
-		fi
+		pc_plan "$cut_done" "$cut" "$n" "$cut_boot" "$delay"
+		pc_boot "$n" "$how" "${args[@]}"
+		rc=$?
 		grep -q "^PC: STAGED" "$work/boot$n.log" && staged=1
 		if [ "$rc" = 0 ]; then
 			cut_done=1
