@@ -8,6 +8,8 @@
 #   root-v1.img  busybox root filesystem, version 1 (ext4, mkfs.ext4 -d)
 #   root-v2.img  the same, version 2
 #   v2.sota      the version 2 bundle, signed with the development key
+#   v3-broken.sota version 3 for the demo: its hook migrates the data, its
+#                health check fails (so its trial ends in a rollback)
 #   v2-kernel.sota, v2-bad-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
 #                variants of version 2: with its own kernel and initramfs (and
 #                one whose initramfs is garbage, and v2-loop-kernel, whose boot id
@@ -126,6 +128,11 @@ with_looping_kernel() { # ... whose initramfs names itself v2-kernel, not the sl
 with_hooks() { # post-install hooks that migrate a setting on the data partition
 	install -m 0755 "$top/qemu/rootfs/migrate-hook" "$1/usr/lib/systemota/post-install.d/10-migrate"
 }
+with_broken_app() { # version 3 for the demo: it migrates the data, then fails its health check
+	with_hooks "$1"
+	printf '#!/bin/sh\necho "app: the new database schema does not start"\nexit 1\n' > "$1/etc/systemota/health.d/10-app"
+	chmod 0755 "$1/etc/systemota/health.d/10-app"
+}
 with_failing_hook() {
 	with_hooks "$1"
 	printf '#!/bin/sh\necho "cannot convert the database"\nexit 3\n' > "$1/usr/lib/systemota/post-install.d/20-fails"
@@ -234,9 +241,10 @@ make_rootfs root-v2-bad-kernel 2 2.0-bad-kernel 40 with_bad_kernel
 make_rootfs root-v2-loop-kernel 2 2.0-loop-kernel 40 with_looping_kernel
 make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
-say "signing the version 2 bundles with the development key"
-for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hooks v2-bad-hook; do
-	make_bundle "root-$v" 2 "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
+make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
+say "signing the version 2 and 3 bundles with the development key"
+for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hooks v2-bad-hook v3-broken; do
+	make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 	mv "$out/root-$v.sota" "$out/$v.sota"
 done
 make_disk
