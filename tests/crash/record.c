@@ -19,7 +19,7 @@ static int device_of(const struct record *r, int fd)
 
 	if (fstat(fd, &st) < 0)
 		return -1;
-	for (int i = 0; i < RECORD_DEVICES; i++)
+	for (int i = 0; i < r->ndev; i++)
 		if ((uint64_t)st.st_ino == r->ino[i])
 			return i;
 	return -1;
@@ -75,8 +75,9 @@ static struct io_hooks hooks = {.after_write = after_write, .after_sync = after_
 int record_start(struct record *r, const char *const paths[RECORD_DEVICES])
 {
 	memset(r, 0, sizeof(*r));
-	for (int i = 0; i < RECORD_DEVICES; i++) {
+	for (int i = 0; i < RECORD_DEVICES && paths[i]; i++) {
 		struct stat st;
+		r->ndev = i + 1;
 		r->path[i] = paths[i];
 		if (stat(paths[i], &st) < 0)
 			return -errno;
@@ -91,6 +92,11 @@ int record_start(struct record *r, const char *const paths[RECORD_DEVICES])
 	return 0;
 }
 
+const struct io_hooks *record_io_hooks(void)
+{
+	return active ? &hooks : NULL;
+}
+
 void record_stop(struct record *r)
 {
 	(void)r;
@@ -103,7 +109,7 @@ void record_free(struct record *r)
 	for (size_t i = 0; i < r->n; i++)
 		free(r->ops[i].data);
 	free(r->ops);
-	for (int i = 0; i < RECORD_DEVICES; i++)
+	for (int i = 0; i < r->ndev; i++)
 		free(r->initial[i]);
 	memset(r, 0, sizeof(*r));
 }
@@ -164,7 +170,7 @@ int record_apply(const struct record *r, const struct record_crash *c,
 	uint8_t *dev[RECORD_DEVICES];
 	size_t unflushed[64], nu = record_unflushed(r, c->cut, unflushed, 64), u = 0;
 
-	for (int i = 0; i < RECORD_DEVICES; i++) {
+	for (int i = 0; i < r->ndev; i++) {
 		dev[i] = scratch[i];
 		memcpy(dev[i], r->initial[i], r->size[i]);
 	}
@@ -192,7 +198,7 @@ int record_apply(const struct record *r, const struct record_crash *c,
 			    MIN(sizeof(junk), op->len - torn));
 		}
 	}
-	for (int i = 0; i < RECORD_DEVICES; i++) {
+	for (int i = 0; i < r->ndev; i++) {
 		int e = sync_file(r->path[i], dev[i], r->size[i]);
 		if (e < 0)
 			return e;

@@ -72,8 +72,9 @@ static int trials_before(const struct trace *t, size_t cut)
 static bool record_run(struct enumeration *e, struct trace *t, int trials, const char *which)
 {
 	struct sim *s = &e->s;
-	const char *paths[RECORD_DEVICES] = {s->dev.state, s->dev.slot[0], s->dev.slot[1]};
+	const char *paths[RECORD_DEVICES];
 
+	sim_record_paths(s, paths);
 	memset(t, 0, sizeof(*t));
 	t->trials_before = trials;
 	t->which = which;
@@ -272,4 +273,31 @@ TEST(crash_states_corrupt_bundle_refused)
 TEST(crash_states_kexec_loop_rolled_back)
 {
 	enumerate(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback", true);
+}
+
+TEST(crash_states_data_confirmed)
+{
+	enumerate(SIM_CP_CONFIRMS, "data checkpoint: hook, trial writes, mark-good", true);
+}
+
+TEST(crash_states_data_never_confirmed)
+{
+	enumerate(SIM_CP_NEVER_CONFIRMS, "data checkpoint: trial writes, tries run out, merge",
+	          true);
+}
+
+TEST(crash_states_data_marked_bad)
+{
+	enumerate(SIM_CP_MARK_BAD, "data checkpoint: trial writes, mark-bad, merge", true);
+}
+
+TEST(crash_states_data_overflow)
+{
+	enumerate(SIM_CP_OVERFLOW, "data checkpoint: the trial overflows the COW, rollback", true);
+}
+
+TEST(crash_states_data_overflow_confirmed)
+{
+	enumerate(SIM_CP_OVERFLOW_CONFIRMS, "data checkpoint: the trial overflows, mark-good",
+	          true);
 }
