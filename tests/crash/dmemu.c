@@ -45,7 +45,15 @@ static struct {
 	char data[512], cow[512];
 	struct dev dev[DEVS];
 	struct dmemu_stats stats;
+	void (*observer)(void *, bool);
+	void *observer_data;
 } emu;
+
+void dmemu_set_merge_observer(void (*fn)(void *userdata, bool begin), void *userdata)
+{
+	emu.observer = fn;
+	emu.observer_data = userdata;
+}
 
 static void store_free(struct store *s)
 {
@@ -224,12 +232,12 @@ static void merge(struct store *s)
 
 	if (!s->valid || s->merge_failed)
 		return;
+	if (emu.observer)
+		emu.observer(emu.observer_data, true);
 	int fd = io_open(emu.data, O_RDWR, 0);
-	if (fd < 0) {
+	if (fd < 0)
 		s->merge_failed = true;
-		return;
-	}
-	while (s->count > 0) {
+	while (fd >= 0 && s->count > 0) {
 		uint32_t i = s->count - 1;
 		int r = io_pread_all(s->fd, buf, sizeof(buf),
 		                     (uint64_t)(DMEMU_FIRST_COW_CHUNK + i) * DMEMU_CHUNK);
@@ -248,7 +256,10 @@ static void merge(struct store *s)
 		s->count--;
 		emu.stats.merged++;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (emu.observer)
+		emu.observer(emu.observer_data, false);
 }
 
 static bool is_snapshot(const char *type)

@@ -83,6 +83,9 @@ const char *dmemu_data_type(void);
 /* Whether systemota-checkpoint is live (resumed) and valid: the origin's writes are COWed. */
 bool dmemu_checkpoint_valid(void);
 
+/* Called when a merge begins (true) and ends (false): tests mark the ops in between. */
+void dmemu_set_merge_observer(void (*fn)(void *userdata, bool begin), void *userdata);
+
 /* Counters since dmemu_init, for the tests' output. */
 struct dmemu_stats {
 	long cow_copies;    /* exceptions made durable */

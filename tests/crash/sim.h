@@ -81,8 +81,9 @@ struct sim {
 	uint8_t *data_v2;  /* ... migrated by the hook and written by the trial */
 	bool hook_failed;  /* this run: a write of the hook failed (a fault), the install went on */
 	bool trial_failed; /* this run: a trial write failed */
-	struct io_hooks
-	        io; /* installed while the applier runs: s->hooks or the recorder, + dmemu */
+	/* Installed while the applier runs: s->hooks or the recorder's, with dmemu. */
+	struct io_hooks io;
+	char shm[HELPERS_PATH_MAX]; /* the tmpfs directory holding the device, "" if none */
 };
 
 /* The devices a recording of s covers (3, or 5 with the data and COW files), NULL-ended. */
