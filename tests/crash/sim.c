@@ -175,14 +175,18 @@ static bool not_rolled_back_said(const struct sim *s)
 	struct state_dev dev;
 	size_t n = 0;
 
-	if (helpers_read_state(s->dev.state, &st) == 0 && strstr(st.last_reason, "NOT rolled back"))
+	/* "... cannot be rolled back" when a trial's loss is recorded, "NOT rolled back" after. */
+	if (helpers_read_state(s->dev.state, &st) == 0 &&
+	    (strstr(st.last_reason, "NOT rolled back") ||
+	     strstr(st.last_reason, "cannot be rolled back")))
 		return true;
 	if (state_open(s->dev.state, false, &dev) < 0)
 		return false;
 	int r = history_read(&dev, e, ARRAY_SIZE(e), &n);
 	state_close(&dev);
 	for (size_t i = 0; r == 0 && i < n; i++)
-		if (strstr(e[i].reason, "NOT rolled back"))
+		if (strstr(e[i].reason, "NOT rolled back") ||
+		    strstr(e[i].reason, "cannot be rolled back"))
 			return true;
 	return false;
 }
@@ -425,13 +429,17 @@ static bool check_data(struct sim *s, int version, bool trial, const struct stat
 			        s->boots, c, state_data_cp_name(st->data_cp));
 		return true;
 	}
-	if (trial && st->data_cp == DATA_CP_ACTIVE &&
-	    (strcmp(type, "snapshot-origin") != 0 || !dmemu_checkpoint_valid()))
-		return sim_violation(s,
-		                     "boot %d: version 2 on trial on systemota-data as %s, %s "
-		                     "checkpoint, the record saying ACTIVE",
-		                     s->boots, type,
-		                     dmemu_checkpoint_valid() ? "a valid" : "no valid");
+	/*
+	 * The origin, not necessarily a valid checkpoint: the kernel may have
+	 * invalidated it since this boot's start (the hook's writes overflowed
+	 * it, a COW write failed); the next boot records it as lost.
+	 */
+	if (trial && st->data_cp == DATA_CP_ACTIVE && strcmp(type, "snapshot-origin") != 0)
+		return sim_violation(
+		        s,
+		        "boot %d: version 2 on trial on systemota-data as %s, the record "
+		        "saying ACTIVE",
+		        s->boots, type);
 	if (!s->hook_failed &&
 	    !data_is(s->data_v2, HOOK_FIRST * DMEMU_CHUNK, HOOK_CHUNKS * DMEMU_CHUNK))
 		return sim_violation(s,
@@ -497,8 +505,9 @@ static bool check_end_data(struct sim *s, const struct state_record *st)
 		return sim_violation(s, "ended with data_cp %s", state_data_cp_name(st->data_cp));
 	if (!type || strcmp(type, "linear") != 0)
 		return sim_violation(s, "ended with systemota-data %s", type ? type : "not mapped");
-	/* An overflowed checkpoint given up is not reset (nothing reads it): any header then. */
-	int r = s->scenario == SIM_CP_OVERFLOW ? 0 : checkpoint_cow_header(s->cow_img, &h);
+	/* A checkpoint given up as lost is not reset (nothing reads it): any header then. */
+	bool given_up = s->scenario == SIM_CP_OVERFLOW || not_rolled_back_said(s);
+	int r = given_up ? 0 : checkpoint_cow_header(s->cow_img, &h);
 	if (r < 0 || h.present)
 		return sim_violation(s, "ended with a COW header %s",
 		                     r < 0     ? "that does not parse"
@@ -516,13 +525,12 @@ static bool check_end_data(struct sim *s, const struct state_record *st)
 				        c);
 		return true;
 	}
-	if ((c = differs(s->data_v1)) >= 0 &&
-	    (s->scenario != SIM_CP_OVERFLOW || !not_rolled_back_said(s)))
+	/* A checkpoint lost (overflow, a COW write that failed) may leave it: never unsaid. */
+	if ((c = differs(s->data_v1)) >= 0 && !not_rolled_back_said(s))
 		return sim_violation(s,
 		                     "ended rolled back, but chunk %d of the data is not the "
-		                     "data before the update%s",
-		                     c,
-		                     s->scenario == SIM_CP_OVERFLOW ? " and nothing says so" : "");
+		                     "data before the update, and nothing says so",
+		                     c);
 	return true;
 }
 
