@@ -15,7 +15,8 @@
  * The data checkpoint's scenarios (SIM_CP_*) fault every dm ioctl and every
  * open, read, write and flush of the data and COW files (the emulated
  * kernel's copies and merges, the hook's and the trial's writes, the
- * applier's reset) with every kind;
+ * applier's reset), and every write and flush of the state device (the
+ * commits the checkpoint's transitions hang on), with every kind;
  * of the other calls (the install's, already covered call by call by the
  * scenarios above) a fixed-seed sample, and they say so.
  */
@@ -93,10 +94,15 @@ static int before(void *ud, enum io_op op, int fd, const char *path, size_t len)
 	if (in->calls <= (long)ARRAY_SIZE(in->ops)) {
 		uint64_t ino = op == IO_IOCTL_DM ? 0 : inode_of(fd, path);
 		in->ops[in->calls - 1] = op;
-		/* The control file's opens and closes, and closes, go with the sampled rest. */
-		in->data_call[in->calls - 1] =
-		        op == IO_IOCTL_DM || (ino && op != IO_CLOSE &&
-		                              (ino == in->data_ino[0] || ino == in->data_ino[1]));
+		/*
+		 * Exhaustive: the dm ioctls, the data and COW files' opens, reads,
+		 * writes and flushes, and the state device's writes and flushes (the
+		 * commits the checkpoint's transitions hang on). Sampled: the rest.
+		 */
+		bool data =
+		        ino && op != IO_CLOSE && (ino == in->data_ino[0] || ino == in->data_ino[1]);
+		bool commit = (op == IO_WRITE || op == IO_SYNC) && is_state(in, fd, path);
+		in->data_call[in->calls - 1] = op == IO_IOCTL_DM || data || commit;
 	}
 	if (in->at && in->calls == in->at) {
 		in->firing = true;
@@ -270,7 +276,7 @@ static void inject_planned(enum sim_scenario scenario, const char *name, long ot
 	/* FAULT_AT=N replays the runs with call N faulted (TEST_VERBOSE=1 shows the applier). */
 	long only = getenv("FAULT_AT") ? atol(getenv("FAULT_AT")) : 0;
 	for (long at = 1; at <= total; at++) {
-		bool take = !others || data_call[at - 1] ||
+		bool take = !others || data_call[at - 1] || only == at ||
 		            next_rnd(&seed) % (uint32_t)(total - ndata) < (uint32_t)others;
 		if (!take)
 			continue;
@@ -288,7 +294,8 @@ static void inject_planned(enum sim_scenario scenario, const char *name, long ot
 	}
 	printf("     %s: %ld I/O calls", name, total);
 	if (others)
-		printf(" (all %ld dm ioctls and data/COW calls faulted, %ld of the %ld others "
+		printf(" (all %ld dm ioctls, data/COW calls and commits faulted, %ld of the %ld "
+		       "others "
 		       "sampled)",
 		       ndata, sampled, total - ndata);
 	printf(", %ld faulted runs, %ld violations", t.runs - 1, t.violations);
@@ -310,7 +317,7 @@ static void inject_everywhere(enum sim_scenario scenario, const char *name)
 }
 
 /* The data scenarios' sample of the other calls: some 5 s each on a loaded 2-core machine. */
-#define DATA_OTHERS 12
+#define DATA_OTHERS 6
 
 TEST(faults_update_confirmed)
 {
