@@ -6,7 +6,8 @@
  * as a power cut could leave them.
  *
  * The recorder watches every write and flush that goes through the I/O layer
- * (io.h) to the three raw devices (state, slot A, slot B). A write to a file
+ * (io.h) to the raw devices (state, slot A, slot B; with a data checkpoint
+ * also the data partition and the COW store). A write to a file
  * opened O_DSYNC (the state device) is durable when it returns; any other
  * write is durable once a flush of its device has returned.
  *
@@ -21,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RECORD_DEVICES 3
+/* At most; a recording's paths end at the first NULL (record.ndev). */
+#define RECORD_DEVICES 5
 #define RECORD_SECTOR 512
 
 enum record_kind { RECORD_WRITE, RECORD_SYNC };
@@ -36,6 +38,7 @@ struct record_op {
 };
 
 struct record {
+	int ndev; /* devices recorded: path[0..ndev) */
 	const char *path[RECORD_DEVICES];
 	uint64_t ino[RECORD_DEVICES];
 	uint8_t *initial[RECORD_DEVICES]; /* each device's bytes when recording started */
@@ -44,8 +47,10 @@ struct record {
 	size_t n, cap;
 };
 
-/* Snapshots the devices and starts recording (installs io hooks). */
+/* Snapshots the devices (paths up to the first NULL) and starts recording (installs io hooks). */
 int record_start(struct record *r, const char *const paths[RECORD_DEVICES]);
+/* The recorder's hooks while a recording runs, else NULL (to put them back after others). */
+const struct io_hooks *record_io_hooks(void);
 void record_stop(struct record *r);
 void record_free(struct record *r);
 

@@ -2,16 +2,33 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "boot.h"
+#include "checkpoint.h"
+#include "dm.h"
+#include "dmemu.h"
+#include "history.h"
 #include "io.h"
 #include "kexec.h"
+#include "record.h"
+#include "running.h"
 #include "state.h"
 #include "test.h"
+#include "testpoint.h"
+
+/* SIM_CP_*: what the hook migrates, what the trial writes (chunks of the data file). */
+#define HOOK_FIRST 2
+#define HOOK_CHUNKS 2
+#define TRIAL_FIRST 6
+#define TRIAL_CHUNKS 3
+#define OVERFLOW_CHUNKS 6 /* with the hook's 2: more than the COW's 6 exceptions */
+#define DATA_SIZE ((size_t)SIM_DATA_CHUNKS * DMEMU_CHUNK)
 
 bool sim_violation(struct sim *s, const char *fmt, ...)
 {
@@ -44,6 +61,209 @@ static int write_boot_id(const char *root, const char *id)
 	return r;
 }
 
+static bool is_cp(enum sim_scenario scenario)
+{
+	return scenario >= SIM_CP_CONFIRMS;
+}
+
+static bool overflows(enum sim_scenario scenario)
+{
+	return scenario == SIM_CP_OVERFLOW || scenario == SIM_CP_OVERFLOW_CONFIRMS;
+}
+
+static bool confirms(enum sim_scenario scenario)
+{
+	return scenario == SIM_CONFIRMS || scenario == SIM_CP_CONFIRMS ||
+	       scenario == SIM_CP_OVERFLOW_CONFIRMS;
+}
+
+static int trial_chunks(const struct sim *s)
+{
+	return overflows(s->scenario) ? OVERFLOW_CHUNKS : TRIAL_CHUNKS;
+}
+
+/* The migration: each byte from the old one, so that a second run on the same data shows. */
+static uint8_t migrate(uint8_t b)
+{
+	return b ^ 0xa5;
+}
+
+static void trial_pattern(uint8_t *chunk, int index)
+{
+	for (size_t i = 0; i < DMEMU_CHUNK; i++)
+		chunk[i] = (uint8_t)(index * 7 + i * 13 + 'T');
+}
+
+static void hooks_on(struct sim *s)
+{
+	if (!s->checkpointed) {
+		if (s->hooks)
+			io_set_hooks(s->hooks);
+		return;
+	}
+	/* The test's hooks (faults) or the recorder's, with the emulator as the kernel. */
+	const struct io_hooks *inner = s->hooks ? s->hooks : record_io_hooks();
+	s->io = inner ? *inner : (struct io_hooks){0};
+	s->io.dm_ioctl = dmemu_ioctl;
+	io_set_hooks(&s->io);
+}
+
+static void hooks_off(struct sim *s)
+{
+	if (!s->checkpointed) {
+		if (s->hooks)
+			io_set_hooks(NULL);
+		return;
+	}
+	io_set_hooks(record_io_hooks());
+}
+
+/* The post-install hook, at "hooks-done": migrates its region through the mapping. */
+static void hook_runs(struct sim *s)
+{
+	uint8_t chunk[DMEMU_CHUNK];
+	const char *type = dmemu_data_type();
+
+	if (!type || strcmp(type, "snapshot-origin") != 0 || !dmemu_checkpoint_valid()) {
+		sim_violation(s,
+		              "boot %d: the post-install hook ran on data not behind a valid "
+		              "checkpoint (systemota-data: %s)",
+		              s->boots, type ? type : "not mapped");
+		return;
+	}
+	for (int c = HOOK_FIRST; c < HOOK_FIRST + HOOK_CHUNKS; c++) {
+		uint64_t off = (uint64_t)c * DMEMU_CHUNK;
+		if (dmemu_read(off, chunk, sizeof(chunk)) < 0)
+			abort();
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = migrate(chunk[i]);
+		if (dmemu_write(off, chunk, sizeof(chunk)) < 0) {
+			/* A testpoint cannot fail the install: the checks know it went on. */
+			s->hook_failed = true;
+			return;
+		}
+	}
+}
+
+static bool data_is(const uint8_t *want, size_t from, size_t len)
+{
+	uint8_t *got = malloc(len);
+
+	if (!got)
+		abort();
+	bool same = dmemu_read(from, got, len) == 0 && memcmp(got, want + from, len) == 0;
+	free(got);
+	return same;
+}
+
+static void on_testpoint(const char *name, void *userdata)
+{
+	struct sim *s = userdata;
+
+	if (strcmp(name, "hooks-done") == 0)
+		hook_runs(s);
+	else if (strcmp(name, "data-rolled-back") == 0 && !data_is(s->data_v1, 0, DATA_SIZE))
+		sim_violation(s, "boot %d: the data rolled back is not the data before the update",
+		              s->boots);
+}
+
+/* Does the record, or its history, say the data was NOT rolled back? */
+static bool not_rolled_back_said(const struct sim *s)
+{
+	struct state_record st;
+	struct history_entry e[64];
+	struct state_dev dev;
+	size_t n = 0;
+
+	/* "... cannot be rolled back" when a trial's loss is recorded, "NOT rolled back" after. */
+	if (helpers_read_state(s->dev.state, &st) == 0 &&
+	    (strstr(st.last_reason, "NOT rolled back") ||
+	     strstr(st.last_reason, "cannot be rolled back")))
+		return true;
+	if (state_open(s->dev.state, false, &dev) < 0)
+		return false;
+	int r = history_read(&dev, e, ARRAY_SIZE(e), &n);
+	state_close(&dev);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (strstr(e[i].reason, "NOT rolled back") ||
+		    strstr(e[i].reason, "cannot be rolled back"))
+			return true;
+	return false;
+}
+
+static int setup_data(struct sim *s)
+{
+	size_t len;
+	int r;
+
+	s->checkpointed = true;
+	snprintf(s->data_img, sizeof(s->data_img), "%s", test_path("data.img"));
+	snprintf(s->cow_img, sizeof(s->cow_img), "%s", test_path("cow.img"));
+	r = helpers_image(s->data_img, DATA_SIZE, 0xd);
+	/* A partition that never held a store: anything but a header. */
+	if (r == 0)
+		r = helpers_image(s->cow_img, (uint64_t)SIM_COW_CHUNKS * DMEMU_CHUNK, 0xc);
+	if (r == 0)
+		r = helpers_read_file(s->data_img, &s->data_v1, &len);
+	if (r == 0 && len != DATA_SIZE)
+		r = -EIO;
+	if (r == 0 && !(s->data_v2 = malloc(DATA_SIZE)))
+		r = -ENOMEM;
+	if (r < 0)
+		return r;
+	memcpy(s->data_v2, s->data_v1, DATA_SIZE);
+	for (size_t i = HOOK_FIRST * DMEMU_CHUNK; i < (HOOK_FIRST + HOOK_CHUNKS) * DMEMU_CHUNK; i++)
+		s->data_v2[i] = migrate(s->data_v2[i]);
+	for (int c = TRIAL_FIRST; c < TRIAL_FIRST + trial_chunks(s); c++)
+		trial_pattern(s->data_v2 + (size_t)c * DMEMU_CHUNK, c);
+	FILE *f = fopen(test_path("control"), "we"); /* dm.c opens it; the emulator answers */
+	if (!f || fclose(f) != 0)
+		return -EIO;
+	dm_set_dir(test_tmpdir());
+	dmemu_init(s->data_img, s->cow_img);
+	testpoint_set_handler(on_testpoint, s);
+	s->dev.cfg.checkpointed = true;
+	s->dev.cfg.data_dev = s->data_img;
+	s->dev.cfg.cow = s->cow_img;
+	return 0;
+}
+
+void sim_record_paths(const struct sim *s, const char *paths[])
+{
+	paths[0] = s->dev.state;
+	paths[1] = s->dev.slot[0];
+	paths[2] = s->dev.slot[1];
+	paths[3] = s->checkpointed ? s->data_img : NULL;
+	paths[4] = s->checkpointed ? s->cow_img : NULL;
+}
+
+/*
+ * SIM_CP_*: the device's files on tmpfs when there is one (the test's tmpdir
+ * becomes a link to it). Durability is the recorder's model, not the host
+ * file system's: a real fsync only costs time, some 40 ms a crash state on
+ * an ext4 tmpdir, and these scenarios boot through thousands of states.
+ */
+static void use_tmpfs(struct sim *s)
+{
+	char dir[] = "/dev/shm/systemota-sim-XXXXXX";
+	char link[HELPERS_PATH_MAX];
+
+	if (access("/dev/shm", W_OK) < 0 || !mkdtemp(dir))
+		return;
+	snprintf(link, sizeof(link), "%s/shm", test_tmpdir());
+	if (symlink(dir, link) < 0 || test_subdir("shm") < 0) {
+		rmdir(dir);
+		return;
+	}
+	snprintf(s->shm, sizeof(s->shm), "%s", dir);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
 int sim_setup(struct sim *s, enum sim_scenario scenario)
 {
 	char img[HELPERS_PATH_MAX];
@@ -51,6 +271,8 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 
 	memset(s, 0, sizeof(*s));
 	s->scenario = scenario;
+	if (is_cp(scenario))
+		use_tmpfs(s);
 	r = helpers_device(&s->dev);
 	if (r == 0)
 		r = helpers_update("v2", s->dev.key.priv, 2);
@@ -76,6 +298,8 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 	snprintf(s->root_b, sizeof(s->root_b), "%s", test_path("root-b"));
 	if (r == 0 && scenario == SIM_KEXEC_LOOP)
 		r = write_boot_id(s->root_b, "v2-loop-kernel");
+	if (r == 0 && is_cp(scenario))
+		r = setup_data(s);
 	return r;
 }
 
@@ -89,7 +313,16 @@ int sim_restore_dropin(struct sim *s)
 
 void sim_free(struct sim *s)
 {
+	if (s->checkpointed) {
+		testpoint_set_handler(NULL, NULL);
+		dm_set_dir(NULL);
+		dmemu_reset();
+	}
+	free(s->data_v1);
+	free(s->data_v2);
 	helpers_device_free(&s->dev);
+	if (s->shm[0])
+		nftw(s->shm, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Which image the booted slot holds: 1 (old), 2 (new), or 0 (neither). */
@@ -108,15 +341,32 @@ static int slot_version(struct sim *s, uint8_t slot)
 
 /* What the booted system does: version 2 confirms itself in SIM_CONFIRMS, with the real mark-good.
  */
-static bool system_runs(struct sim *s, int version, uint8_t slot)
+static bool system_runs(struct sim *s, int version, uint8_t slot, bool trial)
 {
-	if (version != 2 || s->scenario != SIM_CONFIRMS)
+	if (version != 2 || (s->scenario != SIM_CONFIRMS && !s->checkpointed))
 		return true;
-	if (s->hooks)
-		io_set_hooks(s->hooks);
-	int r = helpers_mark_good(&s->dev, slot);
-	if (s->hooks)
-		io_set_hooks(NULL);
+	struct running_config rc;
+	helpers_running(&s->dev, slot, &rc);
+	rc.checkpointed = s->checkpointed;
+	rc.cow = s->checkpointed ? s->cow_img : NULL;
+	hooks_on(s);
+	/* On trial, with its data: it writes; a write that fails fails its health check. */
+	bool healthy = !s->checkpointed || !trial;
+	if (s->checkpointed && trial && dmemu_data_type()) {
+		healthy = true;
+		for (int c = TRIAL_FIRST; healthy && c < TRIAL_FIRST + trial_chunks(s); c++) {
+			uint64_t off = (uint64_t)c * DMEMU_CHUNK;
+			healthy = dmemu_write(off, s->data_v2 + off, DMEMU_CHUNK) == 0;
+		}
+		s->trial_failed |= !healthy;
+	}
+	/* The confirm hook runs at every boot of version 2 (mark-good is idempotent). */
+	int r = 0;
+	if (confirms(s->scenario) && healthy)
+		r = running_mark_good(&rc);
+	else if (s->scenario == SIM_CP_MARK_BAD && trial)
+		r = running_mark_bad(&rc, "health check failed");
+	hooks_off(s);
 	/*
 	 * A failed mark-good (an injected fault) is what a real system sees too: it
 	 * stays on trial, and the invariants decide whether that is handled.
@@ -148,20 +398,80 @@ static bool kexec_loop(struct sim *s)
 	return slot != 1 || kexec_run(&rq) != KEXEC_START;
 }
 
+/* The first differing chunk of what systemota-data shows against want, or -1. */
+static int differs(const uint8_t *want)
+{
+	for (int c = 0; c < SIM_DATA_CHUNKS; c++)
+		if (!data_is(want, (size_t)c * DMEMU_CHUNK, DMEMU_CHUNK))
+			return c;
+	return -1;
+}
+
+/* SIM_CP_*: the data as the booted system sees it. */
+static bool check_data(struct sim *s, int version, bool trial, const struct state_record *st)
+{
+	const char *type = dmemu_data_type();
+	int c;
+
+	if (!type)
+		return true; /* the system runs without its data this boot (a fault): nothing seen
+		              */
+	if (version == 1) {
+		/*
+		 * A snapshot-merge left by a failed merge shows the rolled-back data
+		 * (the kernel's merged view) and is resumed by the next boot: the
+		 * bytes below decide. The origin of a trial never.
+		 */
+		if (strcmp(type, "linear") != 0 && strcmp(type, "snapshot-merge") != 0)
+			return sim_violation(s, "boot %d: version 1 booted on systemota-data as %s",
+			                     s->boots, type);
+		if ((c = differs(s->data_v1)) >= 0 && !not_rolled_back_said(s))
+			return sim_violation(
+			        s,
+			        "boot %d: version 1 sees data that is not the data "
+			        "before the update (chunk %d differs, data_cp %s), and "
+			        "nothing says it was not rolled back",
+			        s->boots, c, state_data_cp_name(st->data_cp));
+		return true;
+	}
+	/*
+	 * The origin, not necessarily a valid checkpoint: the kernel may have
+	 * invalidated it since this boot's start (the hook's writes overflowed
+	 * it, a COW write failed); the next boot records it as lost.
+	 */
+	if (trial && st->data_cp == DATA_CP_ACTIVE && strcmp(type, "snapshot-origin") != 0)
+		return sim_violation(
+		        s,
+		        "boot %d: version 2 on trial on systemota-data as %s, the record "
+		        "saying ACTIVE",
+		        s->boots, type);
+	if (!s->hook_failed &&
+	    !data_is(s->data_v2, HOOK_FIRST * DMEMU_CHUNK, HOOK_CHUNKS * DMEMU_CHUNK))
+		return sim_violation(s,
+		                     "boot %d: version 2 sees data the hook did not migrate "
+		                     "(or migrated twice)",
+		                     s->boots);
+	return true;
+}
+
 int sim_boot(struct sim *s)
 {
 	struct state_record st;
 	uint8_t slot = 9;
 
+	if (s->boots == 0)
+		s->hook_failed = s->trial_failed = false; /* a new run */
 	s->boots++;
+	if (s->checkpointed)
+		dmemu_reset(); /* a reboot: the kernel's tables are gone */
 	if (s->before_boot)
 		s->before_boot(s);
-	if (s->hooks)
-		io_set_hooks(s->hooks);
+	hooks_on(s);
 	s->last_apply = apply_run(&s->dev.cfg, &slot);
 	bool looped = s->scenario == SIM_KEXEC_LOOP && slot == 1 && !kexec_loop(s);
-	if (s->hooks)
-		io_set_hooks(NULL);
+	hooks_off(s);
+	if (s->violation[0])
+		return 0; /* seen while the applier ran (the hook, the merge) */
 	if (looped)
 		return sim_violation(s, "boot %d: a second kexec in one boot", s->boots);
 	if (helpers_read_state(s->dev.state, &st) < 0)
@@ -182,9 +492,51 @@ int sim_boot(struct sim *s)
 	if (trial && ++s->unconfirmed_boots > HELPERS_TRIES)
 		return sim_violation(s, "boot %d: unconfirmed slot booted %d times (tries %d)",
 		                     s->boots, s->unconfirmed_boots, HELPERS_TRIES);
-	if (!system_runs(s, version, slot))
+	if (s->checkpointed && !check_data(s, version, trial, &st))
+		return 0;
+	if (!system_runs(s, version, slot, trial))
 		return 0;
 	return version;
+}
+
+/* SIM_CP_*: where the data ends. */
+static bool check_end_data(struct sim *s, const struct state_record *st)
+{
+	struct checkpoint_header h = {0};
+	const char *type = dmemu_data_type();
+	int c;
+
+	if (st->data_cp != DATA_CP_NONE)
+		return sim_violation(s, "ended with data_cp %s", state_data_cp_name(st->data_cp));
+	if (!type || strcmp(type, "linear") != 0)
+		return sim_violation(s, "ended with systemota-data %s", type ? type : "not mapped");
+	/* A checkpoint given up as lost is not reset (nothing reads it): any header then. */
+	bool given_up = s->scenario == SIM_CP_OVERFLOW || not_rolled_back_said(s);
+	int r = given_up ? 0 : checkpoint_cow_header(s->cow_img, &h);
+	if (r < 0 || h.present)
+		return sim_violation(s, "ended with a COW header %s",
+		                     r < 0     ? "that does not parse"
+		                     : h.valid ? "valid"
+		                               : "invalid");
+	if (confirms(s->scenario)) {
+		/* A hook write that failed (a fault the install went on past): around it. */
+		for (c = 0; c < SIM_DATA_CHUNKS; c++)
+			if ((!s->hook_failed || c < HOOK_FIRST || c >= HOOK_FIRST + HOOK_CHUNKS) &&
+			    !data_is(s->data_v2, (size_t)c * DMEMU_CHUNK, DMEMU_CHUNK))
+				return sim_violation(
+				        s,
+				        "version 2 confirmed, but chunk %d of the data "
+				        "is not the trial's",
+				        c);
+		return true;
+	}
+	/* A checkpoint lost (overflow, a COW write that failed) may leave it: never unsaid. */
+	if ((c = differs(s->data_v1)) >= 0 && !not_rolled_back_said(s))
+		return sim_violation(s,
+		                     "ended rolled back, but chunk %d of the data is not the "
+		                     "data before the update, and nothing says so",
+		                     c);
+	return true;
 }
 
 static bool check_end(struct sim *s, int last_version)
@@ -195,7 +547,11 @@ static bool check_end(struct sim *s, int last_version)
 		return sim_violation(s, "the final record does not read back");
 	if (st.state != STATE_IDLE)
 		return sim_violation(s, "ended in state %s", state_kind_name(st.state));
+	if (s->checkpointed && !check_end_data(s, &st))
+		return false;
 	switch (s->scenario) {
+	case SIM_CP_CONFIRMS:
+	case SIM_CP_OVERFLOW_CONFIRMS:
 	case SIM_CONFIRMS:
 		if (last_version != 2 || st.active != 1 || st.slot[1].status != SLOT_GOOD)
 			return sim_violation(s,
@@ -206,6 +562,9 @@ static bool check_end(struct sim *s, int last_version)
 		break;
 	case SIM_NEVER_CONFIRMS:
 	case SIM_KEXEC_LOOP:
+	case SIM_CP_NEVER_CONFIRMS:
+	case SIM_CP_MARK_BAD:
+	case SIM_CP_OVERFLOW:
 		if (last_version != 1 || st.active != 0 || st.slot[1].status != SLOT_BAD)
 			return sim_violation(s, "did not end rolled back to slot A with B bad");
 		break;

@@ -16,6 +16,23 @@
  *     new system confirms itself, version 1 in slot A (B bad) when it never does.
  *
  * The new system's behaviour is the scenario: it runs mark-good, or never does.
+ *
+ * The SIM_CP_* scenarios put the data partition inside the transaction
+ * (docs/data-rollback.md): a data file and a COW file, used through the
+ * device-mapper emulator (dmemu.h). The post-install hook rewrites a region
+ * of the data at "hooks-done" (each byte from the old one, so a hook run
+ * twice on the same data shows); version 2 on trial writes more (a fixed
+ * pattern). Checked too, at every boot and at the end:
+ *
+ *   - version 1 sees (through the mapping) exactly the data as it was before
+ *     the update, unless the record or the history says it was NOT rolled
+ *     back (an overflowed checkpoint); it never boots on the trial's origin;
+ *   - the hook writes only behind a valid checkpoint; a trial boot sees the
+ *     hook's data, and its writes go behind the checkpoint unless the record
+ *     already knows it lost it;
+ *   - at the end: data_cp NONE, the data mapped, the COW header zero (unless
+ *     an overflowed checkpoint was given up), and the data version 2's
+ *     (migrated and written) when it confirmed, the old data when it did not.
  */
 
 #include <stdbool.h>
@@ -24,12 +41,21 @@
 #include "helpers.h"
 
 enum sim_scenario {
-	SIM_CONFIRMS,       /* version 2 runs mark-good when it boots */
-	SIM_NEVER_CONFIRMS, /* version 2 never confirms: tries run out, rollback */
-	SIM_CORRUPT,        /* the staged bundle has a corrupt chunk: refused, A stays */
-	SIM_KEXEC_LOOP,     /* version 2's kernel is not its boot id's: each try fails at the
-	                       second kexec (kexec.h), recorded; tries run out, rollback */
+	SIM_CONFIRMS,             /* version 2 runs mark-good when it boots */
+	SIM_NEVER_CONFIRMS,       /* version 2 never confirms: tries run out, rollback */
+	SIM_CORRUPT,              /* the staged bundle has a corrupt chunk: refused, A stays */
+	SIM_KEXEC_LOOP,           /* version 2's kernel is not its boot id's: each try fails at the
+	                             second kexec (kexec.h), recorded; tries run out, rollback */
+	SIM_CP_CONFIRMS,          /* checkpointed data: hook, trial writes, mark-good */
+	SIM_CP_NEVER_CONFIRMS,    /* ... trial writes, tries run out: rollback and merge */
+	SIM_CP_MARK_BAD,          /* ... trial writes, then mark-bad: rollback and merge */
+	SIM_CP_OVERFLOW,          /* ... the trial writes more than the COW holds, never confirms */
+	SIM_CP_OVERFLOW_CONFIRMS, /* ... the trial overflows the COW, then confirms */
 };
+
+/* The simulated data partition (SIM_CP_*), in 4 KiB chunks. */
+#define SIM_DATA_CHUNKS 16
+#define SIM_COW_CHUNKS 8 /* header, first area, 6 exceptions */
 
 struct sim {
 	struct helpers_device dev;
@@ -48,7 +74,20 @@ struct sim {
 	void *userdata;
 	char violation[256];           /* the first invariant broken, "" if none */
 	char root_b[HELPERS_PATH_MAX]; /* SIM_KEXEC_LOOP: slot B as mounted (its boot id) */
+	/* SIM_CP_*: the data checkpoint. */
+	bool checkpointed;
+	char data_img[HELPERS_PATH_MAX], cow_img[HELPERS_PATH_MAX];
+	uint8_t *data_v1;  /* the data before the update */
+	uint8_t *data_v2;  /* ... migrated by the hook and written by the trial */
+	bool hook_failed;  /* this run: a write of the hook failed (a fault), the install went on */
+	bool trial_failed; /* this run: a trial write failed */
+	/* Installed while the applier runs: s->hooks or the recorder's, with dmemu. */
+	struct io_hooks io;
+	char shm[HELPERS_PATH_MAX]; /* the tmpfs directory holding the device, "" if none */
 };
+
+/* The devices a recording of s covers (3, or 5 with the data and COW files), NULL-ended. */
+void sim_record_paths(const struct sim *s, const char *paths[]);
 
 /* Builds the device in the test's tmpdir with the scenario's bundle staged. */
 int sim_setup(struct sim *s, enum sim_scenario scenario);
