@@ -134,16 +134,26 @@ static int begin_checkpoint(struct ctx *x)
 {
 	struct state_record next;
 	char why[STATE_REASON_SIZE];
+	int r;
 
-	if (!x->cfg->checkpointed || x->st.data_cp != DATA_CP_NONE)
+	if (!x->cfg->checkpointed)
 		return 0;
+	if (x->st.data_cp != DATA_CP_NONE || x->data_blocked) {
+		/* An earlier checkpoint is not resolved: no new version writes the data before. */
+		r = fail(-EBUSY, "the data is not rolled back from an earlier update yet");
+		snprintf(why, sizeof(why), "cannot checkpoint the data: %s", fail_reason_for(r));
+		log_error("%s; the install is retried at the next boot", why);
+		boot_note_failure(&x->st, r, why, &next);
+		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
+		return r;
+	}
 	if (!x->cfg->cow) {
 		log_warn("the COW store is missing: version %llu's changes to the data cannot be "
 		         "rolled back",
 		         (unsigned long long)x->st.target_version);
 		return 0;
 	}
-	int r = checkpoint_reset(x->cfg->cow);
+	r = checkpoint_reset(x->cfg->cow);
 	if (r == 0) {
 		boot_checkpoint_begin(&x->st, &next);
 		r = commit(x, &next, HISTORY_CHECKPOINT,
@@ -267,13 +277,21 @@ static int rollback_data(struct ctx *x)
 		r = checkpoint_merge(x->cfg->data_dev, x->cfg->cow, merge_progress, &seen);
 	else
 		fail(r, "the COW store is missing");
-	if (r == -ENOSPC) {
+	if (r == -ENOSPC || r == -EBADMSG || r == -EPROTO) {
+		/*
+		 * Overflowed, or a header torn by a cut while it was written: nothing
+		 * to merge from. Said as not rolled back (a header torn as the store
+		 * was made held no change yet; one torn as the kernel invalidated it
+		 * cannot be merged): never a merge owed for good.
+		 */
 		snprintf(why, sizeof(why), "%s", fail_reason_for(r));
 		log_error("%s: the data stays as version %llu left it", why,
 		          (unsigned long long)x->st.cp_version);
 		boot_checkpoint_lost(&x->st, why, &next);
 		r = commit(x, &next, HISTORY_CHECKPOINT, NULL);
 		x->data_blocked = r < 0; /* the record must say so before the data is used */
+		if (r == 0 && checkpoint_reset(x->cfg->cow) < 0)
+			log_warn("%s", fail_reason());
 		return r;
 	}
 	if (r < 0) {
@@ -292,10 +310,35 @@ static int rollback_data(struct ctx *x)
 		return r;
 	}
 	testpoint("data-rolled-back");
+	/* The record says merged: the store may go (a cut here leaves it empty, harmless). */
+	if (checkpoint_reset(x->cfg->cow) < 0)
+		log_warn("%s", fail_reason());
 	log_info("data rolled back to before version %llu (%" PRIu64 " KiB merged in %" PRIu64
 	         " ms)",
 	         (unsigned long long)x->st.cp_version, seen.total / 2, util_now_ms() - start);
 	return 0;
+}
+
+/*
+ * No checkpoint recorded, yet the store holds a header: what a cut left after
+ * the commit that ended its checkpoint (mark-good, a merge, a loss) and
+ * before the store's reset. Nothing refers to it: cleared, so that only a
+ * checkpoint the record names is ever found on it.
+ */
+static int clear_stale_store(struct ctx *x)
+{
+	struct checkpoint_header h;
+	int r = checkpoint_cow_header(x->cfg->cow, &h);
+
+	if (r == 0 && !h.present)
+		return 0;
+	if (r == -EIO)
+		return r; /* unreadable now: looked at again next boot */
+	log_info("clearing a COW store no checkpoint is recorded for");
+	r = checkpoint_reset(x->cfg->cow);
+	if (r < 0)
+		log_warn("%s", fail_reason());
+	return r;
 }
 
 /*
@@ -325,6 +368,8 @@ static int settle_checkpoint(struct ctx *x, bool check_trial)
 	}
 	if (x->st.data_cp == DATA_CP_MERGING)
 		return rollback_data(x);
+	if (x->st.data_cp == DATA_CP_NONE && check_trial && x->cfg->cow)
+		return clear_stale_store(x);
 	if (x->st.data_cp != DATA_CP_ACTIVE || !check_trial)
 		return 0;
 	int r = x->cfg->cow ? checkpoint_cow_header(x->cfg->cow, &h)
@@ -392,13 +437,24 @@ static void map_data(struct ctx *x, uint8_t slot)
 		log_warn("%s", fail_reason());
 	x->mounted = false;
 	x->data_dir = x->data_mount = NULL;
-	if (!x->cfg->checkpointed || x->data_blocked)
+	if (!x->cfg->checkpointed)
 		return;
-	settle_checkpoint(x, false);
-	if (x->data_blocked)
-		return;
+	if (!x->data_blocked)
+		settle_checkpoint(x, false);
 	bool trial = x->st.state == STATE_TRYING && slot == x->st.target &&
 	             x->st.data_cp == DATA_CP_ACTIVE;
+	/*
+	 * A merge owed, or a checkpoint of a trial this boot is not (a commit
+	 * failed on the way): no system sees the data, rather than the old one
+	 * the new version's (the snapshot removed, its writes would bypass it).
+	 */
+	if (x->data_blocked || x->st.data_cp == DATA_CP_MERGING ||
+	    (x->st.data_cp == DATA_CP_ACTIVE && !trial)) {
+		log_error("the data is not used this boot: a rollback of it is owed");
+		if (checkpoint_unmap() < 0)
+			log_warn("%s", fail_reason());
+		return;
+	}
 	if (checkpoint_map(x->cfg->data_dev, x->cfg->cow,
 	                   trial ? CHECKPOINT_TRIAL : CHECKPOINT_PLAIN) < 0)
 		log_error("the data partition is not mapped: %s", fail_reason());

@@ -292,10 +292,8 @@ int checkpoint_merge(const char *data, const char *cow,
 	r = wait_merge(progress, u);
 	if (r < 0)
 		return r;
-	r = map_plain(data, len, 1, 0, "snapshot-merge");
-	if (r < 0)
-		return r;
-	return checkpoint_reset(cow);
+	/* The store stays as the kernel left it (merged: empty) until the record says so. */
+	return map_plain(data, len, 1, 0, "snapshot-merge");
 }
 
 int checkpoint_drop(const char *cow)

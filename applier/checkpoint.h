@@ -80,9 +80,13 @@ int checkpoint_map(const char *data, const char *cow, enum checkpoint_map how);
 
 /*
  * Rollback: merges the checkpoint back into data, waiting for the end (progress
- * called on each poll, if given), then maps PLAIN and resets cow. Resumable
- * after a power cut with the same arguments. A cow with no header: maps PLAIN,
- * 0. An invalid (overflowed) checkpoint: -ENOSPC, nothing changed.
+ * called on each poll, if given), then maps PLAIN. Resumable after a power cut
+ * with the same arguments, also once done (the merged store is empty): the
+ * caller resets cow (checkpoint_reset) only after its record says the merge is
+ * done, so that a cut in the reset cannot leave a merge owed on a torn header.
+ * A cow with no header: maps PLAIN, 0. An invalid (overflowed) checkpoint:
+ * -ENOSPC, nothing changed; a header that is not the kernel's: -EBADMSG or
+ * -EPROTO, nothing changed.
  */
 int checkpoint_merge(const char *data, const char *cow,
                      void (*progress)(void *, uint64_t done, uint64_t total), void *u);
