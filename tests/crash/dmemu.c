@@ -24,8 +24,8 @@ struct store {
 	bool valid, merge_failed;
 	uint32_t count, capacity; /* exceptions, and how many the file has room for */
 	uint64_t cow_sectors;
-	uint32_t
-	        chunk[DMEMU_MAX_EXCEPTIONS]; /* exception i: data chunk chunk[i], COW chunk 2 + i */
+	uint32_t chunk[DMEMU_MAX_EXCEPTIONS]; /* exception i: data chunk chunk[i], COW chunk
+	                                         DMEMU_FIRST_COW_CHUNK + i */
 };
 
 struct table {
@@ -355,9 +355,9 @@ static void status_line(const struct table *t, char *line, size_t size)
 		snprintf(line, size, "Merge failed");
 		return;
 	}
-	uint64_t meta = (uint64_t)DMEMU_FIRST_COW_CHUNK * CHECKPOINT_CHUNK_SECTORS;
+	uint64_t meta = (uint64_t)DMEMU_FIRST_COW_CHUNK * (DMEMU_CHUNK / 512);
 	snprintf(line, size, "%llu/%llu %llu",
-	         (unsigned long long)(meta + (uint64_t)s->count * CHECKPOINT_CHUNK_SECTORS),
+	         (unsigned long long)(meta + (uint64_t)s->count * (DMEMU_CHUNK / 512)),
 	         (unsigned long long)s->cow_sectors, (unsigned long long)meta);
 }
 

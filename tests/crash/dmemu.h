@@ -31,10 +31,11 @@
  * it our own exception table: up to DMEMU_MAX_EXCEPTIONS entries of 16
  * bytes (magic "XcPt", data chunk, COW chunk, check word), the table ending
  * at the first entry that does not check (so a torn or garbage entry write is
- * no exception). Chunk 1 stands for the kernel's first metadata area (the
- * applier's reset zeroes chunks 0 and 1); exception i's copy lives in chunk
- * 2 + i. A table is read when a snapshot or snapshot-merge table is loaded;
- * a zero magic starts a new store there (header written and flushed).
+ * no exception). The rest of what the applier's reset zeroes (two of the
+ * kernel's chunks) stands for the kernel's first metadata area; exception
+ * i's copy lives in chunk DMEMU_FIRST_COW_CHUNK + i. A table is read when a snapshot or
+ * snapshot-merge table is loaded; a zero magic starts a new store there (header written and
+ * flushed).
  *
  * What lives only in kernel memory (the devices, their tables, the loaded
  * exception tables) is dropped by dmemu_reset(), which the simulator calls at
@@ -46,11 +47,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DMEMU_CHUNK 4096u /* CHECKPOINT_CHUNK_SECTORS * 512 */
+#include "checkpoint.h"
+
+/*
+ * The emulator's own chunk, smaller than the kernel's (CHECKPOINT_CHUNK_SECTORS)
+ * so that the simulated devices stay small; the status reports it in sectors.
+ */
+#define DMEMU_CHUNK 4096u
 #define DMEMU_ENTRY_SIZE 16u
 #define DMEMU_TABLE_OFF 16u
 #define DMEMU_MAX_EXCEPTIONS ((DMEMU_CHUNK - DMEMU_TABLE_OFF) / DMEMU_ENTRY_SIZE)
-#define DMEMU_FIRST_COW_CHUNK 2u
+/* The copies start past what checkpoint_reset() zeroes (two of the kernel's chunks). */
+#define DMEMU_FIRST_COW_CHUNK (2u * CHECKPOINT_CHUNK_SECTORS * 512u / DMEMU_CHUNK)
 
 /* The files standing for the data partition and the COW store; resets everything. */
 void dmemu_init(const char *data, const char *cow);

@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dmemu.h"
 #include "helpers.h"
 
 enum sim_scenario {
@@ -55,7 +56,7 @@ enum sim_scenario {
 
 /* The simulated data partition (SIM_CP_*), in 4 KiB chunks. */
 #define SIM_DATA_CHUNKS 16
-#define SIM_COW_CHUNKS 8 /* header, first area, 6 exceptions */
+#define SIM_COW_CHUNKS (DMEMU_FIRST_COW_CHUNK + 6) /* header and reset area, 6 exceptions */
 
 struct sim {
 	struct helpers_device dev;

@@ -58,7 +58,6 @@ struct enumeration {
 	uint8_t *scratch[RECORD_DEVICES];
 	uint32_t rnd;
 	long states, violations;
-	long known; /* states skipped: the applier bug of test-datacp.c (a garbage COW header) */
 	struct plan plan;
 	struct record_crash *pending; /* plan.first: the candidates, sampled at the end */
 	size_t npending, cap;
@@ -142,29 +141,11 @@ static bool record_run(struct enumeration *e, struct trace *t, int trials, const
 	return ok;
 }
 
-/*
- * The applier bug test-datacp.c shows (data_checkpoint_garbage_cow_header): the
- * COW's first sector written as garbage by a cut leaves the record MERGING
- * and the data unused for good. Counted, not checked, so the enumeration
- * goes on finding anything else.
- */
-static bool known_bug(const struct trace *t, const struct record_crash *c)
-{
-	if (t->rec.ndev < 5 || c->cut >= t->rec.n || !c->garbage || c->torn_sectors != 0)
-		return false;
-	const struct record_op *op = &t->rec.ops[c->cut];
-	return op->kind == RECORD_WRITE && op->dev == 4 && op->off == 0;
-}
-
 /* Boots on from one crash state of t and checks every invariant. */
 static void check_state(struct enumeration *e, struct trace *t, const struct record_crash *c)
 {
 	struct sim *s = &e->s;
 
-	if (known_bug(t, c)) {
-		e->known++;
-		return;
-	}
 	e->states++;
 	if (record_apply(&t->rec, c, e->scratch) < 0 || sim_restore_dropin(s) < 0) {
 		CHECK(!"cannot build the crash state");
@@ -433,8 +414,6 @@ static void enumerate_planned(enum sim_scenario scenario, const char *name, bool
 		printf(" (sampled of %zu)", candidates);
 	printf(", %ld after two%s, %ld violations", e->states - first,
 	       plan.second_starts ? " (sampled)" : "", e->violations);
-	if (e->known)
-		printf(", %ld states of the known garbage-COW-header bug skipped", e->known);
 	printf("\n");
 	CHECK_EQ(e->violations, 0);
 	CHECK(e->states > 100);
