@@ -121,6 +121,19 @@ static int run_hooks(struct ctx *x, const struct bundle *b)
 	return r;
 }
 
+/* The checkpoint could not be made: WRITING stays (reason), the next boot retries. */
+static int checkpoint_failed(struct ctx *x, int r)
+{
+	struct state_record next;
+	char why[STATE_REASON_SIZE];
+
+	snprintf(why, sizeof(why), "cannot checkpoint the data: %s", fail_reason_for(r));
+	log_error("%s; the install is retried at the next boot", why);
+	boot_note_failure(&x->st, r, why, &next);
+	commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
+	return r;
+}
+
 /*
  * The data checkpoint, before anything of the new version writes the data
  * (its post-install hooks, then its trial): the COW store is emptied first,
@@ -133,20 +146,14 @@ static int run_hooks(struct ctx *x, const struct bundle *b)
 static int begin_checkpoint(struct ctx *x)
 {
 	struct state_record next;
-	char why[STATE_REASON_SIZE];
 	int r;
 
 	if (!x->cfg->checkpointed)
 		return 0;
-	if (x->st.data_cp != DATA_CP_NONE || x->data_blocked) {
-		/* An earlier checkpoint is not resolved: no new version writes the data before. */
-		r = fail(-EBUSY, "the data is not rolled back from an earlier update yet");
-		snprintf(why, sizeof(why), "cannot checkpoint the data: %s", fail_reason_for(r));
-		log_error("%s; the install is retried at the next boot", why);
-		boot_note_failure(&x->st, r, why, &next);
-		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
-		return r;
-	}
+	/* An earlier checkpoint is not resolved: no new version writes the data before. */
+	if (x->st.data_cp != DATA_CP_NONE || x->data_blocked)
+		return checkpoint_failed(
+		        x, fail(-EBUSY, "the data is not rolled back from an earlier update yet"));
 	if (!x->cfg->cow) {
 		log_warn("the COW store is missing: version %llu's changes to the data cannot be "
 		         "rolled back",
@@ -164,13 +171,8 @@ static int begin_checkpoint(struct ctx *x)
 		testpoint("checkpoint-committed");
 		r = checkpoint_map(x->cfg->data_dev, x->cfg->cow, CHECKPOINT_TRIAL);
 	}
-	if (r < 0) {
-		snprintf(why, sizeof(why), "cannot checkpoint the data: %s", fail_reason_for(r));
-		log_error("%s; the install is retried at the next boot", why);
-		boot_note_failure(&x->st, r, why, &next);
-		commit(x, &next, HISTORY_INSTALL_FAILED, NULL);
-		return r;
-	}
+	if (r < 0)
+		return checkpoint_failed(x, r);
 	log_info("data checkpointed: version %llu's changes to it can be rolled back",
 	         (unsigned long long)x->st.cp_version);
 	return 0;

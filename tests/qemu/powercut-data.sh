@@ -99,15 +99,17 @@ pcd_run() {
 	cp --sparse=always "$disk" "$work/disk.img"
 	[ "$mode" = confirm ] && : > "$work/ctl/confirm"
 	if [[ $cut == random:* ]]; then
-		# The boot: 1 installs (hook), 2 is the first trial (its writes), 3 the
-		# rollback's merge (fail only). Spans measured under TCG here.
-		local anchors=("" "systemota: state:" "demo: \\*\\*\\*" "systemota: rolling the data back") spans=(0 2500 1500 800) ms
+		# The phase: the install with its hook and the trial's writes are both
+		# in boot 1 (the initramfs installs, then boots the trial); the
+		# rollback's merge (fail only) in boot 2. Spans measured under TCG here.
+		local anchors=("systemota: state:" "demo: \\*\\*\\*" "systemota: rolling the data back")
+		local spans=(2500 1500 800) boot_of=(1 1 2) phases=2 phase ms
 		RANDOM=${cut#random:}
-		local boots=2
-		[ "$mode" = fail ] && boots=3
-		cut_boot=$((RANDOM % boots + 1))
-		ms=$((RANDOM % ${spans[$cut_boot]}))
-		delay=$((ms / 1000)).$(printf '%03d' $((ms % 1000))):${anchors[$cut_boot]}
+		[ "$mode" = fail ] && phases=3
+		phase=$((RANDOM % phases))
+		cut_boot=${boot_of[$phase]}
+		ms=$((RANDOM % ${spans[$phase]}))
+		delay=$((ms / 1000)).$(printf '%03d' $((ms % 1000))):${anchors[$phase]}
 		log "cut: boot $cut_boot, $delay (seed ${cut#random:})"
 	fi
 	while [ "$n" -lt "$PCD_MAX_BOOTS" ]; do
