@@ -98,6 +98,7 @@ staged_disk() {
 	(
 		flock 9
 		[ "$disk" -nt "$QEMU_BUILD/disk.img" ] && exit 0
+		rm -f "$disk" # a stale one must not stand in if this fails
 		local tmp=$QEMU_BUILD/staging
 		rm -rf "$tmp" && mkdir -p "$tmp/ctl"
 		cp "$QEMU_BUILD/v2.sota" "$tmp/ctl/"
