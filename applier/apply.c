@@ -13,7 +13,6 @@
 #include "boot.h"
 #include "bundle.h"
 #include "checkpoint.h"
-#include "dm.h"
 #include "fail.h"
 #include "history.h"
 #include "hooks.h"
@@ -400,7 +399,7 @@ static const char *data_node(const struct ctx *x, char *buf, size_t size)
 {
 	if (!x->cfg->checkpointed)
 		return x->cfg->data_dev;
-	dm_node_path(CHECKPOINT_DATA_NAME, buf, size);
+	checkpoint_data_node(buf, size);
 	return buf;
 }
 

@@ -350,6 +350,11 @@ int checkpoint_usage(struct checkpoint_usage *ret)
 	return 0;
 }
 
+void checkpoint_data_node(char *buf, size_t size)
+{
+	dm_node_path(CHECKPOINT_DATA_NAME, buf, size);
+}
+
 int checkpoint_unmap(void)
 {
 	static const char *const names[] = {CHECKPOINT_SNAP_NAME, CHECKPOINT_DATA_NAME};

@@ -106,5 +106,8 @@ struct checkpoint_usage {
 /* From the live checkpoint (or the merging data device). -ENOENT when none is mapped. */
 int checkpoint_usage(struct checkpoint_usage *ret);
 
+/* The node the data is used through, /dev/mapper/systemota-data (dm.h's directory). */
+void checkpoint_data_node(char *buf, size_t size);
+
 /* Removes both devices, the checkpoint first (tests, tooling). */
 int checkpoint_unmap(void);

@@ -14,7 +14,6 @@
 #include "checkpoint.h"
 #include "crypto.h"
 #include "devices.h"
-#include "dm.h"
 #include "fail.h"
 #include "history.h"
 #include "install.h"
@@ -134,7 +133,7 @@ static int cmd_device(struct cli *c, const char *name)
 	if (strcmp(name, "data") == 0 && c->cfg.cow[0]) {
 		/* Checkpointed: the data is only ever used through its mapping, never beside it. */
 		char node[MOUNT_DEV_SIZE];
-		dm_node_path(CHECKPOINT_DATA_NAME, node, sizeof(node));
+		checkpoint_data_node(node, sizeof(node));
 		if (access(node, F_OK) < 0)
 			return fail(-ENOENT,
 			            "the data partition is not mapped (%s is missing): the "

@@ -334,7 +334,7 @@ int running_status(const struct running_config *cfg, FILE *out, bool json)
 	}
 	struct checkpoint_usage u;
 	s.checkpointed = cfg->cow != NULL;
-	if (cfg->checkpointed && checkpoint_usage(&u) == 0)
+	if (cfg->cow && checkpoint_usage(&u) == 0)
 		s.cp_usage = &u;
 	report_status(out, &s, json);
 	staged_list_free(&list);

@@ -34,8 +34,7 @@ struct running_config {
 	const char *watchdog;   /* stopped after mark-good; NULL, "" or "none": none */
 	bool watchdog_handover; /* mark-good leaves the watchdog running for another daemon */
 	int lock_timeout_ms;    /* 0: RUNNING_LOCK_TIMEOUT_MS */
-	bool checkpointed;      /* the config names a COW store (docs/data-rollback.md) */
-	const char *cow;        /* ... that store; NULL: missing */
+	const char *cow; /* the data checkpoint's COW store (docs/data-rollback.md); NULL: none */
 };
 
 /*

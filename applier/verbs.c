@@ -63,8 +63,7 @@ static int resolve(struct cli *c, unsigned need, struct resolved *x)
 	x->rc.keys = x->keys;
 	x->rc.data_dir = c->cfg.data_dir;
 	x->rc.dropin = c->cfg.dropin;
-	x->rc.checkpointed = c->cfg.cow[0] != '\0';
-	if (x->rc.checkpointed && slot_resolve(c->cfg.cow, &x->cow) < 0)
+	if (c->cfg.cow[0] && slot_resolve(c->cfg.cow, &x->cow) < 0)
 		log_warn("the COW store is unavailable: %s", fail_reason());
 	x->rc.cow = x->cow;
 	return 0;

@@ -347,7 +347,6 @@ static bool system_runs(struct sim *s, int version, uint8_t slot, bool trial)
 		return true;
 	struct running_config rc;
 	helpers_running(&s->dev, slot, &rc);
-	rc.checkpointed = s->checkpointed;
 	rc.cow = s->checkpointed ? s->cow_img : NULL;
 	hooks_on(s);
 	/* On trial, with its data: it writes; a write that fails fails its health check. */

@@ -42,41 +42,14 @@ phase_of() {
 	esac
 }
 
-declare -A by_phase
-cut=0 nocut=0 pass=0 fail=0 failures=()
+# shellcheck source=campaign.sh
+. "$here/campaign.sh"
+results=()
 for ((i = 0; i < n; i++)); do
 	s=$((seed + i))
-	r=$top/build/tests/qemu/powercut-random-$s/result
-	if [ ! -f "$r" ]; then
-		fail=$((fail + 1)) failures+=("$s (no result)")
-		continue
-	fi
-	IFS="|" read -r _ was_cut _ errs last < "$r"
-	if [ "$was_cut" = 1 ]; then
-		cut=$((cut + 1))
-		p=$(phase_of "$last")
-		by_phase[$p]=$((${by_phase[$p]:-0} + 1))
-	else
-		nocut=$((nocut + 1))
-	fi
-	if [ "$errs" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)) failures+=("$s"); fi
+	results+=("$s=$top/build/tests/qemu/powercut-random-$s/result")
 done
-
-{
-	echo "## Power-cut campaign: $n random cuts (seeds $seed..$((seed + n - 1)))"
-	echo
-	echo "Command: \`make powercut N=$n SEED=$seed${RESUME:+ RESUME=$RESUME}\`; $elapsed s for the ${#cases[@]} runs made now, with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)."
-	echo
-	echo "| phase the cut hit | cuts |"
-	echo "| --- | ---: |"
-	for p in "${!by_phase[@]}"; do echo "| $p | ${by_phase[$p]} |"; done | sort
-	echo "| (the update finished before the chosen moment: no cut) | $nocut |"
-	echo
-	echo "| outcome | runs |"
-	echo "| --- | ---: |"
-	echo "| recovered: version 2 confirmed in slot B, every invariant held | $pass |"
-	echo "| failed | $fail |"
-	echo
-	if [ "$fail" -gt 0 ]; then echo "Failed seeds: ${failures[*]}"; else echo "Failed seeds: none"; fi
-} | tee "$out/summary.md"
-[ "$status" = 0 ] && [ "$fail" = 0 ]
+campaign_summary "Power-cut campaign: $n random cuts (seeds $seed..$((seed + n - 1)))" \
+	"Command: \`make powercut N=$n SEED=$seed${RESUME:+ RESUME=$RESUME}\`; $elapsed s for the ${#cases[@]} runs made now, with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)." \
+	"recovered: version 2 confirmed in slot B, every invariant held" "$out" "${results[@]}" || status=1
+[ "$status" = 0 ]

@@ -79,23 +79,31 @@ pc_image_of() { # the image a version runs from
 	echo "$QEMU_BUILD/root-v$1.img"
 }
 
-# pc_check_boot N: the invariants after boot N that ran to its end.
-pc_check_boot() {
-	local n=$1 log=$work/boot$1.log line version slot
+# pc_booted N IMAGE_OF: the version and slot boot N ran (pc_version,
+# pc_slot), the slot's bytes checked against the image "IMAGE_OF VERSION"
+# names, and a trial boot of version 2 counted against the tries (pc_trials).
+# Returns 1 when no system came up.
+pc_booted() {
+	local log=$work/boot$1.log line
 	line=$(grep -o 'running version [0-9]* from slot [AB]' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
-		fail "boot $n: no system came up"
-		return
+		fail "boot $1: no system came up"
+		return 1
 	fi
-	version=${line#running version }
-	version=${version%% *}
-	slot=${line##* }
-	expect_slot_holds "$slot" "$(pc_image_of "$version")"
-	grep -q "PC: canary ok" "$log" || fail "boot $n: the canary file is damaged"
-	if grep -q "PC: version=2 state=trying" "$log"; then
+	pc_version=${line#running version }
+	pc_version=${pc_version%% *}
+	pc_slot=${line##* }
+	expect_slot_holds "$pc_slot" "$("$2" "$pc_version")"
+	if grep -q "^PC: version=2 state=trying" "$log"; then
 		pc_trials=$((pc_trials + 1))
-		[ "$pc_trials" -le "$PC_TRIES" ] || fail "boot $n: unconfirmed version 2 booted $pc_trials times"
+		[ "$pc_trials" -le "$PC_TRIES" ] || fail "boot $1: unconfirmed version 2 booted $pc_trials times"
 	fi
+}
+
+# pc_check_boot N: the invariants after boot N that ran to its end.
+pc_check_boot() {
+	pc_booted "$1" pc_image_of || return
+	grep -q "PC: canary ok" "$work/boot$1.log" || fail "boot $1: the canary file is damaged"
 }
 
 pc_run() {
