@@ -1,6 +1,6 @@
 #!/bin/bash
 # The data partition inside the transaction (docs/data-rollback.md). Version
-# 2's post-install hook migrates app.conf; its trial writes 4 MiB, deletes a
+# 2's post-install hook migrates app.conf; its trial writes 2 MiB, deletes a
 # file and rewrites another, then marks itself bad. Version 1 boots on its
 # data exactly as it left it: every file, and the partition's bytes after its
 # last clean unmount (read before anything mounts it again).
@@ -14,7 +14,7 @@ SESSION_FROM=factory session \
 	 systemota stage /ctl/v2-hooks.sota; sync; echo "TEST: files '"$DATA_FILES"'"
 	 umount /data && echo "TEST: unmounted $(sha256sum < "$data" | cut -c1-64)"; after=reboot' \
 	"$HOLD_WATCHDOG"'; echo "TEST: app.conf $(cat /data/app.conf)"; rm /data/old.bin; echo format=3 > /data/app.conf
-	 head -c 4194304 /dev/urandom > /data/trial.bin; sync; systemota status
+	 head -c 2097152 /dev/urandom > /data/trial.bin; sync; systemota status
 	 systemota mark-bad --reason "the trial failed its own test"; after=reboot' \
 	'echo "TEST: files '"$DATA_FILES"'"; echo "TEST: app.conf $(cat /data/app.conf)"; systemota status'
 [ "$(booted_sequence)" = "1A 2B 1A" ] || fail "booted: $(booted_sequence), expected 1A 2B 1A"
