@@ -3,6 +3,7 @@
 #   make check   the whole test suite
 
 CC ?= cc
+STRIP ?= strip
 BUILD ?= build
 CFLAGS ?= -O2 -g
 WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
@@ -30,7 +31,7 @@ endif
 SRCS = $(filter-out applier/main.c,$(wildcard applier/*.c))
 OBJS = $(SRCS:applier/%.c=$(BUILD)/obj/%.o)
 
-all: $(BUILD)/systemota $(BUILD)/systemota.static
+all: $(BUILD)/systemota $(BUILD)/systemota.static $(if $(filter arm64,$(ARCH)),$(BUILD)/arm64/systemota.static)
 
 $(BUILD)/obj/%.o: applier/%.c | $(BUILD)/obj
 	$(call say,CC $<)
@@ -43,7 +44,7 @@ $(BUILD)/obj:
 
 $(BUILD)/libsystemota.a: $(OBJS)
 	$(call say,AR $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # The build host's part, named on the host binary's link line: bundle create and
 # resign (zstd's compressor). tool.c refers to it weakly, so the device's static
@@ -60,7 +61,24 @@ $(BUILD)/systemota: $(BUILD)/obj/main.o $(HOST_OBJS) $(BUILD)/libsystemota.a
 $(BUILD)/systemota.static: $(BUILD)/obj/main.o $(BUILD)/libsystemota.a
 	$(call say,LD $@)
 	$(Q)$(LINK) -static -Wl,-Map=$@.map -o $@ $^ $(LIBS)
-	$(Q)strip -o $@.stripped $@
+	$(Q)$(STRIP) -o $@.stripped $@
+
+# make ARCH=arm64 (and make check): the device's static binary for arm64 too,
+# in $(BUILD)/arm64, cross-built with gcc-aarch64-linux-gnu against Debian's own
+# arm64 archives of mbedTLS, zstd and libblkid, which qemu/debs.sh downloads and
+# extracts into $(BUILD)/arm64/sysroot (never installed). Any other cross
+# toolchain works the same way: make CC=... AR=... STRIP=... CPPFLAGS=... LDFLAGS=...
+ARM64_CROSS ?= $(if $(filter aarch64,$(shell uname -m)),,aarch64-linux-gnu-)
+ARM64_SYSROOT = $(abspath $(BUILD))/arm64/sysroot
+$(ARM64_SYSROOT)/.done: qemu/debs.sh
+	qemu/debs.sh sysroot arm64 $(BUILD)/arm64 libmbedtls-dev libzstd-dev libblkid-dev
+	touch $@
+
+$(BUILD)/arm64/systemota.static: $(SRCS) applier/main.c $(wildcard applier/*.h) $(ARM64_SYSROOT)/.done
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/arm64 ARCH= CC=$(ARM64_CROSS)gcc \
+		AR=$(ARM64_CROSS)ar STRIP=$(ARM64_CROSS)strip \
+		CPPFLAGS="-isystem $(ARM64_SYSROOT)/usr/include -isystem $(ARM64_SYSROOT)/usr/include/aarch64-linux-gnu" \
+		LDFLAGS="-L$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu" $@
 
 # Unit tests: every tests/unit/test-*.c linked into one runner.
 UNIT_SRCS = $(wildcard tests/unit/*.c)
@@ -183,7 +201,7 @@ demo: deps
 
 check: deps
 	$(MAKE) -j$$(nproc) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests \
-		fuzz-replay $(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors
+		fuzz-replay $(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors $(BUILD)/arm64/systemota.static
 	$(MAKE) qemu-device
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
