@@ -9,13 +9,17 @@
 #   SYSTEMOTA_BINARY  the applier          (default /usr/sbin/systemota)
 #   SYSTEMOTA_CONF    the device config    (default /etc/systemota/system.conf)
 #   SYSTEMOTA_KEYS    trusted public keys  (default /etc/systemota/keys: *.pem, revoked)
+# These are paths in the target's root: with dracut --sysroot DIR (a cross
+# build, as Yocto's) they are read under DIR, like every file dracut installs.
+# A missing binary, config or key fails the build: an initramfs without its
+# config would refuse every bundle.
 #   SYSTEMOTA_BOOT_ID the name of this kernel and initramfs pair (default: the
 #                     kernel version). A slot whose /boot/systemota-boot-id
 #                     differs carries its own kernel, which the initramfs kexecs.
 
 # called by dracut
 check() {
-    require_binaries "${SYSTEMOTA_BINARY:-/usr/sbin/systemota}" || return 1
+    [ -x "${dracutsysrootdir-}${SYSTEMOTA_BINARY:-/usr/sbin/systemota}" ] || return 1
     # Only when asked for (dracut -a systemota, or add_dracutmodules+=" systemota ").
     return 255
 }
@@ -35,23 +39,40 @@ installkernel() {
 
 # called by dracut
 install() {
-    local bin=${SYSTEMOTA_BINARY:-/usr/sbin/systemota}
-    local conf=${SYSTEMOTA_CONF:-/etc/systemota/system.conf}
-    local keys=${SYSTEMOTA_KEYS:-/etc/systemota/keys}
+    # dracut ignores what install() returns: a missing piece exits, as
+    # dracut's own udev-rules module does, so the build fails.
+    # (dracut's inst_simple looks for its source outside the sysroot and says
+    # nothing when it is missing: every source here is named with the sysroot.)
+    local root=${dracutsysrootdir-}
+    local bin=$root${SYSTEMOTA_BINARY:-/usr/sbin/systemota}
+    local conf=$root${SYSTEMOTA_CONF:-/etc/systemota/system.conf}
+    local keys=$root${SYSTEMOTA_KEYS:-/etc/systemota/keys}
     local k n=0
 
-    inst_binary "$bin" /usr/sbin/systemota
-    inst_simple "$conf" /etc/systemota/system.conf
+    if ! inst_binary "$bin" /usr/sbin/systemota; then
+        dfatal "systemota: cannot install the applier $bin"
+        exit 1
+    fi
+    if [ ! -f "$conf" ] || ! inst_simple "$conf" /etc/systemota/system.conf; then
+        dfatal "systemota: no device config $conf"
+        exit 1
+    fi
     for k in "$keys"/*.pem; do
         [ -f "$k" ] || continue
-        inst_simple "$k" "/etc/systemota/keys/${k##*/}"
+        if ! inst_simple "$k" "/etc/systemota/keys/${k##*/}"; then
+            dfatal "systemota: cannot install the key $k"
+            exit 1
+        fi
         n=$((n + 1))
     done
     if [ "$n" -eq 0 ]; then
         dfatal "systemota: no trusted public key (*.pem) in $keys"
-        return 1
+        exit 1
     fi
-    [ -f "$keys/revoked" ] && inst_simple "$keys/revoked" /etc/systemota/keys/revoked
+    if [ -f "$keys/revoked" ] && ! inst_simple "$keys/revoked" /etc/systemota/keys/revoked; then
+        dfatal "systemota: cannot install the revocation list $keys/revoked"
+        exit 1
+    fi
     echo "${SYSTEMOTA_BOOT_ID:-$kernel}" > "$initdir/etc/systemota/boot-id"
     inst_multiple mount umount modprobe
     inst_hook cmdline 90 "$moddir/systemota-cmdline.sh"
