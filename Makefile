@@ -180,12 +180,19 @@ $(BUILD)/unit-tests-real: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 
 # The QEMU demo device (kernel, initramfs, root images, bundle, disk).
 # FLAVOUR=debian: systemd Debian 12 root filesystems (mmdebstrap) in build/qemu-debian.
+# ARCH=arm64: an Arm board (QEMU virt) behind U-Boot, in build/qemu-arm64.
 FLAVOUR ?= busybox
+ifeq ($(ARCH),arm64)
+QEMU_OUT = $(BUILD)/qemu-arm64
+DEVICE_BINARY = $(BUILD)/arm64/systemota.static
+else
 QEMU_OUT = $(BUILD)/qemu$(if $(filter debian,$(FLAVOUR)),-debian)
+DEVICE_BINARY = $(BUILD)/systemota.static
+endif
 QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* qemu/debian/* initramfs/90systemota/* hooks/* \
 	hooks/*/* keys/trusted/* keys/*.key)
-$(QEMU_OUT)/.done: $(BUILD)/systemota $(BUILD)/systemota.static $(QEMU_INPUTS)
-	FLAVOUR=$(FLAVOUR) qemu/build.sh $(abspath $(QEMU_OUT))
+$(QEMU_OUT)/.done: $(BUILD)/systemota $(DEVICE_BINARY) $(QEMU_INPUTS)
+	ARCH=$(ARCH) FLAVOUR=$(FLAVOUR) qemu/build.sh $(abspath $(QEMU_OUT))
 	touch $@
 
 qemu-device: $(QEMU_OUT)/.done
@@ -197,7 +204,7 @@ deps:
 demo: deps
 	$(MAKE) all
 	$(MAKE) qemu-device FLAVOUR=$(FLAVOUR)
-	FLAVOUR=$(FLAVOUR) qemu/demo.sh
+	ARCH=$(ARCH) FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
 	$(MAKE) -j$$(nproc) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests \

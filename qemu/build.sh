@@ -21,15 +21,32 @@
 #                the empty drop-in directory and a canary file (canary.sha256),
 #                and the data checkpoint's COW store (zeroes)
 #
-# usage: [FLAVOUR=debian] qemu/build.sh [BUILD_DIR]   (default build/qemu, or
-# build/qemu-debian; needs build/systemota*). FLAVOUR=debian builds version 1
-# and 2 as systemd Debian 12 root filesystems (mmdebstrap) instead of busybox.
+# usage: [FLAVOUR=debian] [ARCH=arm64] qemu/build.sh [BUILD_DIR]   (default
+# build/qemu, build/qemu-debian or build/qemu-arm64; needs build/systemota*).
+# FLAVOUR=debian builds version 1 and 2 as systemd Debian 12 root filesystems
+# (mmdebstrap) instead of busybox. ARCH=arm64 builds an Arm board behind
+# U-Boot: sysroot/ (Debian's arm64 packages, extracted), an initramfs made
+# from it with dracut --sysroot, boot.img (the FAT boot partition with
+# extlinux/extlinux.conf, kernel and initramfs, sixth in the GPT and first on
+# the disk), and the busybox versions without the own-kernel variants.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 FLAVOUR=${FLAVOUR:-busybox}
+ARCH=${ARCH:-x86_64}
 if [ "$FLAVOUR" = debian ]; then out=${1:-$top/build/qemu-debian}; else out=${1:-$top/build/qemu}; fi
+[ "$ARCH" = arm64 ] && out=${1:-$top/build/qemu-arm64}
 sota=$top/build/systemota
 sota_static=$top/build/systemota.static.stripped
+# ARCH=arm64: the device is an Arm board behind U-Boot. Its binary is the
+# cross-built one (make ARCH=arm64); its kernel, busybox and the userland the
+# initramfs needs are Debian's arm64 packages, extracted into $out/sysroot
+# (qemu/debs.sh), from which dracut builds the initramfs with --sysroot.
+run_target=() # how the host runs one of the device's programs
+if [ "$ARCH" = arm64 ]; then
+	sota_static=$top/build/arm64/systemota.static.stripped
+	run_target=(qemu-aarch64 -cpu cortex-a72)
+	[ "$FLAVOUR" = busybox ] || { echo "qemu/build.sh: ARCH=arm64 builds the busybox flavour only" >&2; exit 2; }
+fi
 # shellcheck source=layout.sh
 . "$top/qemu/layout.sh"
 
@@ -56,6 +73,59 @@ fetch_debs() {
 	ln -sf "kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 }
 
+# The arm64 device's packages: its kernel, busybox, and what dracut's modules
+# base, udev-rules and kernel-modules install with their libraries (each
+# package's dependencies, not its recommends; the other initramfs generators
+# and debconf's front ends left out), and the arm64 dracut itself, whose
+# dracut-util goes into the initramfs (dracut-install runs on the host).
+TARGET_PKGS="bash dash coreutils util-linux mount kmod udev sed grep findutils dmsetup busybox-static dracut-core"
+TARGET_SKIP='(dracut|initramfs-tools(-core)?|tiny-initramfs(-core)?|klibc-utils|libklibc|linux-image-.*|cdebconf|libdebian-installer4|libnewt0.52|libslang2|libtextwrap1|install-info|libelogind0|original-awk|adduser|passwd|debconf|dpkg|tar|cpio)'
+fetch_target() {
+	local debs=$top/qemu/debs.sh kpkg pkgs
+	if [ ! -f "$out/sysroot/.done" ]; then
+		kpkg=$("$debs" apt-cache arm64 "$out" depends linux-image-arm64 |
+			sed -n 's/.*Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
+		[ -n "$kpkg" ] || { echo "cannot find the kernel package behind linux-image-arm64" >&2; exit 1; }
+		# shellcheck disable=SC2086 # package names
+		pkgs=$("$debs" closure arm64 "$out" $TARGET_PKGS | grep -v -x -E "$TARGET_SKIP")
+		# shellcheck disable=SC2086 # package names
+		"$debs" sysroot arm64 "$out" $pkgs "$kpkg"
+		kver=$(ls "$out/sysroot/lib/modules")
+		depmod -b "$out/sysroot" "$kver"
+		[ -f "$out/sysroot/etc/passwd" ] || echo 'root:x:0:0:root:/root:/bin/sh' > "$out/sysroot/etc/passwd"
+		touch "$out/sysroot/.done"
+	fi
+	kver=$(ls "$out/sysroot/lib/modules")
+	# The names the rest of this script uses for the kernel and busybox.
+	ln -sfn sysroot "$out/kernel"
+	ln -sfn sysroot "$out/busybox"
+	ln -sf "sysroot/boot/vmlinuz-$kver" "$out/vmlinuz"
+	# The device's own files, where dracut --sysroot (the module's defaults) reads them.
+	install -D -m 0755 "$sota_static" "$out/sysroot/usr/sbin/systemota"
+	install -D -m 0644 "$conf" "$out/sysroot/etc/systemota/system.conf"
+	rm -rf "$out/sysroot/etc/systemota/keys" && mkdir -p "$out/sysroot/etc/systemota/keys"
+	install -m 0644 "$top"/keys/trusted/*.pem "$out/sysroot/etc/systemota/keys/"
+	rm -rf "$out/sysroot/usr/lib/dracut/modules.d/90systemota"
+	cp -a "$top/initramfs/90systemota" "$out/sysroot/usr/lib/dracut/modules.d/"
+}
+
+# make_initrd_arm64 OUT BOOT_ID: the same initramfs from the arm64 sysroot.
+make_initrd_arm64() {
+	local kver root=$out/sysroot
+	kver=$(ls "$root/lib/modules")
+	mkdir -p "$out/dracut.conf.d"
+	# dracut 059 with --sysroot leaves these empty (it tests "$sysroot$dir" with an empty dir).
+	printf '%s\n' systemdutildir=/lib/systemd systemdsystemunitdir=/lib/systemd/system udevdir=/lib/udev \
+		> "$out/dracut.conf.d/sysroot.conf"
+	DRACUT_INSTALL=/usr/lib/dracut/dracut-install DRACUT_LDD=$top/qemu/cross-ldd.sh CROSS_SYSROOT=$root \
+		dracutbasedir=$root/usr/lib/dracut SYSTEMOTA_BOOT_ID=$2 \
+		dracut --quiet --force --no-hostonly --no-hostonly-cmdline --conf /dev/null --confdir "$out/dracut.conf.d" \
+		--sysroot "$root" --kver "$kver" --kmoddir "$root/lib/modules/$kver" \
+		--modules "base udev-rules kernel-modules systemota" \
+		--drivers "virtio_blk virtio_pci virtio_mmio i6300esb" \
+		--no-early-microcode --compress "zstd -3" "$1"
+}
+
 # make_rootfs NAME VERSION LABEL [MIB] [EXTRA]: the demo root filesystem image NAME.img
 # (busybox, the static systemota, hooks, keys, config); EXTRA is a function
 # run on the tree before it becomes an image, to make a variant.
@@ -64,7 +134,7 @@ make_rootfs() {
 	rm -rf "$dir"
 	mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,etc/systemota/keys,proc,sys,dev,run,tmp,data,ctl,root,boot}
 	cp "$out/busybox/bin/busybox" "$dir/bin/busybox"
-	for applet in $("$dir/bin/busybox" --list); do
+	for applet in $("${run_target[@]}" "$dir/bin/busybox" --list); do
 		[ "$applet" = busybox ] || ln -sf busybox "$dir/bin/$applet"
 	done
 	install -m 0755 "$top/qemu/rootfs/init" "$dir/sbin/init"
@@ -179,6 +249,18 @@ make_rootfs_debian() {
 		-d "$dir" "$out/$name.img" "$(($(du -sm "$dir" | cut -f1) * 5 / 4 + 32))M" > /dev/null
 }
 
+# make_boot_partition: the FAT boot partition U-Boot's distro boot reads
+# (arm64): extlinux/extlinux.conf (qemu/extlinux.conf), the kernel, the
+# initramfs. Made with mtools, without mounting; nothing on it ever changes.
+make_boot_partition() {
+	rm -f "$out/boot.img"
+	mkfs.vfat -C -n BOOT "$out/boot.img" $((BOOT_SECTORS / 2)) > /dev/null
+	mmd -i "$out/boot.img" ::/extlinux
+	mcopy -i "$out/boot.img" "$out/vmlinuz" ::/vmlinuz
+	mcopy -i "$out/boot.img" "$out/initrd.img" ::/initrd.img
+	mcopy -i "$out/boot.img" "$top/qemu/extlinux.conf" ::/extlinux/extlinux.conf
+}
+
 make_disk() {
 	local disk=$out/disk.img state=$out/state.img data=$out/data-dir
 	rm -f "$disk" "$state"
@@ -190,7 +272,11 @@ make_disk() {
 		start=$SLOT_B_START, size=$SLOT_SECTORS, name="systemota-b"
 		start=$DATA_START, size=$DATA_SECTORS, name="systemota-data"
 		start=$COW_START, size=$COW_SECTORS, name="systemota-cow"
+		${BOOT_START:+start=$BOOT_START, size=$BOOT_SECTORS, name="systemota-boot", attrs="LegacyBIOSBootable"}
 	SFDISK
+	# The boot partition (arm64): first on the disk, last in the table, so the
+	# other partitions keep their numbers on every architecture.
+	[ -z "$BOOT_START" ] || dd if="$out/boot.img" of="$disk" bs=512 seek="$BOOT_START" conv=notrunc,sparse status=none
 	# Factory provisioning: slot A holds version 1 and is the good one.
 	truncate -s $((STATE_SECTORS * 512)) "$state"
 	"$sota" -q --state "$state" state init --active A --slot-version 1 --slot-label 1.0
@@ -213,7 +299,27 @@ if [ "$FLAVOUR" = debian ]; then
 	# this flavour's data is not checkpointed yet.
 	sed -e 's/^watchdog-timeout = .*/watchdog-timeout = 180/' -e '/^cow = /d' "$top/qemu/system.conf" > "$conf"
 else
-	cp "$top/qemu/system.conf" "$conf"
+	sed -e "s/^compatible = .*/compatible = $COMPATIBLE/" "$top/qemu/system.conf" > "$conf"
+fi
+if [ "$ARCH" = arm64 ]; then
+	fetch_target
+	say "building the arm64 initramfs with dracut --sysroot (module systemota)"
+	make_initrd_arm64 "$out/initrd.img" factory
+	make_boot_partition
+	say "building root filesystems (busybox, arm64): version 1, version 2 and its variants"
+	make_rootfs root-v1 1 1.0
+	make_rootfs root-v2 2 2.0
+	make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
+	make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
+	make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
+	say "signing the version 2 and 3 bundles with the development key"
+	for v in v2 v2-hooks v2-bad-hook v3-broken; do
+		make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
+		mv "$out/root-$v.sota" "$out/$v.sota"
+	done
+	make_disk
+	say "demo device ready in $out"
+	exit 0
 fi
 fetch_debs
 if [ "$FLAVOUR" = debian ]; then

@@ -6,12 +6,16 @@
 #
 #   qemu/debs.sh download ARCH DIR PKG...   the .debs into DIR/debs (kept)
 #   qemu/debs.sh sysroot ARCH DIR PKG...    ... and extracted into DIR/sysroot
+#   qemu/debs.sh closure ARCH DIR PKG...    PKG and everything they depend on,
+#                                           a name a line (the first of each
+#                                           alternative; no recommends)
+#   qemu/debs.sh apt-cache ARCH DIR ARGS... apt-cache on that state
 #
 # The cross build of the device binary uses the sysroot of the -dev packages
 # (Makefile, `make ARCH=arm64`); qemu/build.sh takes the guest's kernel and
 # busybox from here for ARCH=arm64.
 set -euo pipefail
-verb=${1:?usage: qemu/debs.sh download|sysroot ARCH DIR PKG...} arch=${2:?ARCH} dir=${3:?DIR}
+verb=${1:?usage: qemu/debs.sh download|sysroot|closure|apt-cache ARCH DIR PKG...} arch=${2:?ARCH} dir=${3:?DIR}
 shift 3
 dir=$(mkdir -p "$dir" && cd "$dir" && pwd) # apt wants it absolute
 [ "$#" -gt 0 ] || { echo "qemu/debs.sh: no packages named" >&2; exit 2; }
@@ -27,6 +31,21 @@ if [ ! -f "$dir/apt/.updated" ]; then
 		{ cat "$dir/apt/update.log" >&2; echo "qemu/debs.sh: apt-get update for $arch failed" >&2; exit 1; }
 	touch "$dir/apt/.updated"
 fi
+case $verb in
+apt-cache)
+	exec apt-cache "${apt_opts[@]}" "$@"
+	;;
+closure)
+	apt-cache "${apt_opts[@]}" depends --recurse --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances "$@" | grep -v -e '^ ' -e '^<' | sort -u
+	exit
+	;;
+download | sysroot) ;;
+*)
+	echo "qemu/debs.sh: unknown verb $verb" >&2
+	exit 2
+	;;
+esac
 # Only what is not here yet: a package is named by its name, the .deb by name_version_arch.
 want=()
 for p in "$@"; do

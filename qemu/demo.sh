@@ -17,6 +17,8 @@ if [ "$FLAVOUR" = debian ]; then
 	export QEMU_BUILD=$top/build/qemu-debian
 	# A 250 MiB image and systemd under TCG: a boot can take minutes.
 	export VM_TIMEOUT=${VM_TIMEOUT:-900}
+elif [ "${ARCH:-x86_64}" = arm64 ]; then
+	work=$top/build/demo-arm64
 else
 	work=$top/build/demo
 fi
@@ -46,6 +48,7 @@ say "The device: one disk, GPT partitions found by label"
 sfdisk -l "$work/disk.img" | sed -n '/^Device/,$p' | sed 's/^/    /'
 note "state: the boot-state record (two copies); a, b: root slots; data: ext4 with the drop-in directory"
 [ "$FLAVOUR" = debian ] || note "cow: the data checkpoint's store: a failed update's changes to the data are rolled back"
+[ -z "${BOOT_START:-}" ] || note "boot: FAT, read by U-Boot's distro boot (extlinux/extlinux.conf, vmlinuz, initrd.img); nothing writes it"
 note "Factory state: version 1 in slot A (good), slot B empty."
 
 say "The update: version 2, signed with the development key"
@@ -143,6 +146,21 @@ vm_part "$work/disk.img" "$STATE_START" "$STATE_SECTORS" "$work/state.img"
 vm_part "$work/disk.img" "$SLOT_B_START" "$SLOT_SECTORS" "$work/slot-b.img"
 status=$("$sota" --config /dev/null --state "$work/state.img" --slot-a /dev/zero --slot-b /dev/null \
 	--data-dir /nonexistent status --json)
+if [ -n "${BOOT_START:-}" ]; then
+	# The bootloader's partition is never written: the same kernel and
+	# initramfs on every boot, before and after every update.
+	vm_part "$QEMU_BUILD/disk.img" "$BOOT_START" "$BOOT_SECTORS" "$work/boot-factory.img"
+	vm_part "$work/disk.img" "$BOOT_START" "$BOOT_SECTORS" "$work/boot-after.img"
+	boot_before=$(sha256sum < "$work/boot-factory.img" | cut -d' ' -f1)
+	boot_after=$(sha256sum < "$work/boot-after.img" | cut -d' ' -f1)
+	note "boot partition sha256, factory:     $boot_before"
+	note "boot partition sha256, after it all: $boot_after"
+	note "U-Boot loaded /vmlinuz and /initrd.img from it in $(cat "$work"/boot*.log | grep -c '^Retrieving file: /vmlinuz$') boots"
+	if [ "$boot_before" != "$boot_after" ]; then
+		say "FAILED: the boot partition changed"
+		exit 1
+	fi
+fi
 image=$QEMU_BUILD/root-$v2.img
 want=$(sha256sum < "$image" | cut -d' ' -f1)
 got=$(head -c "$(stat -c %s "$image")" "$work/slot-b.img" | sha256sum | cut -d' ' -f1)

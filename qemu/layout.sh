@@ -4,9 +4,20 @@
 # Shared by the image builder and the tests, which read partitions back by offset.
 # FLAVOUR=busybox (default): a tiny busybox system; FLAVOUR=debian: a systemd
 # Debian 12 root filesystem made with mmdebstrap, so bigger slots.
-STATE_START=2048 STATE_SECTORS=2048 # 1 MiB: the boot-state record, two copies, the history
-SLOT_A_START=4096
-COMPATIBLE=demo-x86_64
+# ARCH=arm64: an Arm device behind U-Boot, whose distro boot reads
+# extlinux/extlinux.conf from the first partition, a FAT boot partition with
+# the kernel and the initramfs (the only files the bootloader ever loads).
+if [ "${ARCH:-x86_64}" = arm64 ]; then
+	COMPATIBLE=demo-arm64
+	BOOT_START=2048 BOOT_SECTORS=131072 # 64 MiB
+	STATE_START=$((BOOT_START + BOOT_SECTORS))
+else
+	COMPATIBLE=demo-x86_64
+	BOOT_START='' BOOT_SECTORS=''
+	STATE_START=2048
+fi
+STATE_SECTORS=2048 # 1 MiB: the boot-state record, two copies, the history
+SLOT_A_START=$((STATE_START + STATE_SECTORS))
 if [ "${FLAVOUR:-busybox}" = debian ]; then
 	SLOT_SECTORS=1310720           # 640 MiB each
 	DATA_SECTORS=524288            # 256 MiB ext4: drop-in directory, user data

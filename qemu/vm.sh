@@ -10,8 +10,10 @@
 # serial console goes to LOG and, with VM_ECHO=1, to stdout as well.
 # VM_TIMEOUT (default 240 s) bounds every boot; a timeout returns 124.
 
-: "${QEMU_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/qemu}"
+: "${QEMU_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/qemu${ARCH:+$([ "$ARCH" = arm64 ] && echo -arm64)}}"
 : "${VM_TIMEOUT:=240}"
+# ARCH=arm64: Debian's U-Boot for QEMU's virt board (package u-boot-qemu).
+: "${VM_UBOOT:=/usr/lib/u-boot/qemu_arm64/u-boot.bin}"
 # Kernel arguments of every boot; the platform's own (e.g. ramoops) go here.
 : "${VM_APPEND:=}"
 # The kernel command line both kinds of boot start with. mitigations=off: the
@@ -37,11 +39,22 @@ vm_boot() {
 	local reboot=-no-reboot ctl_ro=,readonly=on
 	# ... and its init counts the boots on the control disk, which it may write.
 	[ "${VM_SESSION:-0}" = 1 ] && reboot='' ctl_ro=
-	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 1
-		-nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
+	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT")
+	if [ "${ARCH:-x86_64}" = arm64 ]; then
+		# U-Boot as the firmware loads the kernel and initramfs from the disk's
+		# boot partition (qemu/extlinux.conf): the kernel command line is that
+		# file's, the same on every boot.
+		if [ -n "$VM_APPEND$*" ]; then
+			echo "vm_boot: arm64 boots take the command line of extlinux.conf, not '$VM_APPEND $*'" >&2
+			return 2
+		fi
+		cmd+=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a72 -bios "$VM_UBOOT")
+	else
+		cmd+=(qemu-system-x86_64 -accel tcg -kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
+			-append "$VM_CMDLINE $VM_APPEND $*")
+	fi
+	cmd+=(-m 512 -smp 1 -nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
 		-device i6300esb -action watchdog=reset
-		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
-		-append "$VM_CMDLINE $VM_APPEND $*"
 		-drive "file=$disk,format=raw,if=virtio"
 		-drive "file=$ctl_img,format=raw,if=virtio$ctl_ro")
 	if [ "${VM_ECHO:-0}" = 1 ]; then
