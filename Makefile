@@ -210,6 +210,7 @@ check: deps
 	$(MAKE) -j$$(nproc) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests \
 		fuzz-replay $(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors $(BUILD)/arm64/systemota.static
 	$(MAKE) qemu-device
+	$(MAKE) qemu-device ARCH=arm64
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
 # A long campaign of random QEMU power cuts, with a summary table

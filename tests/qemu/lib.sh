@@ -16,6 +16,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 sota=$top/build/systemota
 # A case directory with a "cases" file runs once per line, the line as $1.
 case_name=$(basename "$(cd "$(dirname "$0")" && pwd)")${1:+-$1}
+# ARCH=arm64 (run-all.sh's case@arm64): the arm64 device behind U-Boot.
+[ "${ARCH:-x86_64}" = x86_64 ] || case_name=$case_name@$ARCH
 work=$top/build/tests/qemu/$case_name
 failures=0
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Runs the QEMU test cases: every tests/qemu/<case>/run.sh, once, or once per
-# line of <case>/cases (the line is the argument), or those named as
-# arguments ("case" or "case:arg"). QEMU_JOBS cases run at a time (default:
-# the number of CPUs). Each case is one test; the last line is
-# "N passed, N failed".
+# line of <case>/cases (the line is the argument), then once on the arm64
+# device behind U-Boot for every line of tests/qemu/arm64.cases; or those
+# named as arguments ("case", "case:arg", and "case@arm64" or
+# "case:arg@arm64" for the arm64 device, build/qemu-arm64). QEMU_JOBS cases
+# run at a time (default: the number of CPUs). Each case is one test; the
+# last line is "N passed, N failed".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 jobs=${QEMU_JOBS:-$(nproc)}
@@ -23,12 +25,22 @@ if [ ${#tests[@]} -eq 0 ]; then
 			tests+=("$name")
 		fi
 	done
+	while read -r t; do
+		[ -n "$t" ] && [ "${t:0:1}" != "#" ] && tests+=("$t@arm64")
+	done < "$here/arm64.cases"
 fi
 
 run_one() { # run_one INDEX TEST: output to $out/INDEX.log, status to $out/INDEX.rc
-	local name=${2%%:*} arg="" start=$SECONDS
-	[[ $2 == *:* ]] && arg=${2#*:}
-	"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
+	local spec=${2%@*} arch=x86_64 start=$SECONDS
+	[[ $2 == *@* ]] && arch=${2##*@}
+	local name=${spec%%:*} arg=""
+	[[ $spec == *:* ]] && arg=${spec#*:}
+	if [ "$arch" = arm64 ]; then
+		ARCH=arm64 QEMU_BUILD=$(cd "$here/../.." && pwd)/build/qemu-arm64 \
+			"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
+	else
+		"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
+	fi
 	echo "$? $((SECONDS - start))" > "$out/$1.rc"
 }
 
