@@ -214,13 +214,13 @@ check: deps
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
 # A long campaign of random QEMU power cuts, with a summary table
-# (RESUME=1 goes on with an interrupted one).
+# (RESUME=1 goes on with an interrupted one; ARCH=arm64 on the arm64 device).
 N ?= 500
 SEED ?= 1
 powercut: deps
 	$(MAKE) all
 	$(MAKE) qemu-device
-	RESUME=$(RESUME) tests/qemu/powercut-campaign.sh $(N) $(SEED)
+	ARCH=$(ARCH) RESUME=$(RESUME) tests/qemu/powercut-campaign.sh $(N) $(SEED)
 
 # The same through updates whose hook and trial write the data (docs/data-rollback.md).
 powercut-data: deps

@@ -122,7 +122,7 @@ make_initrd_arm64() {
 		dracut --quiet --force --no-hostonly --no-hostonly-cmdline --conf /dev/null --confdir "$out/dracut.conf.d" \
 		--sysroot "$root" --kver "$kver" --kmoddir "$root/lib/modules/$kver" \
 		--modules "base udev-rules kernel-modules systemota" \
-		--drivers "virtio_blk virtio_pci virtio_mmio i6300esb" \
+		--drivers "virtio_blk virtio_pci virtio_mmio i6300esb ramoops" \
 		--no-early-microcode --compress "zstd -3" "$1"
 }
 

@@ -29,6 +29,34 @@ vm_ctl_image() { # vm_ctl_image DIR IMAGE
 	mkfs.ext4 -q -F -L ctl -d "$1" "$2" "${mib}M" > /dev/null
 }
 
+# vm_machine DISK KERNEL_ARGS: sets VM_MACHINE to the QEMU command of this
+# ARCH up to its firmware or kernel, for a boot with KERNEL_ARGS added to the
+# command line. x86_64: QEMU loads the kernel and initramfs itself. arm64:
+# U-Boot, as the firmware, loads them from the disk's boot partition, and the
+# command line is that partition's extlinux.conf (qemu/extlinux.conf). A test
+# boot with arguments of its own gets them written into the disk's copy of
+# that file first (mtools, offset BOOT_START), and the next boot without any
+# gets the original back; the demo passes none, and checks at its end that
+# the boot partition never changed.
+VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+vm_machine() {
+	local disk=$1 args=$2
+	if [ "${ARCH:-x86_64}" != arm64 ]; then
+		VM_MACHINE=(qemu-system-x86_64 -accel tcg -kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
+			-append "$VM_CMDLINE $args")
+		return 0
+	fi
+	local part=$disk@@$((${BOOT_START:?vm_machine: no boot partition in this layout} * 512)) conf=$disk.extlinux.conf
+	if [ -n "${args// /}" ]; then
+		awk -v args="$args" '/^[ \t]*append / { $0 = $0 " " args } { print }' "$VM_TOP/qemu/extlinux.conf" > "$conf"
+		mcopy -o -i "$part" "$conf" ::/extlinux/extlinux.conf || return 1
+	elif [ -f "$conf" ]; then
+		mcopy -o -i "$part" "$VM_TOP/qemu/extlinux.conf" ::/extlinux/extlinux.conf || return 1
+		rm -f "$conf"
+	fi
+	VM_MACHINE=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a72 -bios "$VM_UBOOT")
+}
+
 vm_boot() {
 	local disk=$1 ctl=$2 log=$3
 	shift 3
@@ -39,21 +67,9 @@ vm_boot() {
 	local reboot=-no-reboot ctl_ro=,readonly=on
 	# ... and its init counts the boots on the control disk, which it may write.
 	[ "${VM_SESSION:-0}" = 1 ] && reboot='' ctl_ro=
-	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT")
-	if [ "${ARCH:-x86_64}" = arm64 ]; then
-		# U-Boot as the firmware loads the kernel and initramfs from the disk's
-		# boot partition (qemu/extlinux.conf): the kernel command line is that
-		# file's, the same on every boot.
-		if [ -n "$VM_APPEND$*" ]; then
-			echo "vm_boot: arm64 boots take the command line of extlinux.conf, not '$VM_APPEND $*'" >&2
-			return 2
-		fi
-		cmd+=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a72 -bios "$VM_UBOOT")
-	else
-		cmd+=(qemu-system-x86_64 -accel tcg -kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
-			-append "$VM_CMDLINE $VM_APPEND $*")
-	fi
-	cmd+=(-m 512 -smp 1 -nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
+	vm_machine "$disk" "$VM_APPEND $*" || return 2
+	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" "${VM_MACHINE[@]}"
+		-m 512 -smp 1 -nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
 		-device i6300esb -action watchdog=reset
 		-drive "file=$disk,format=raw,if=virtio"
 		-drive "file=$ctl_img,format=raw,if=virtio$ctl_ro")
@@ -87,15 +103,15 @@ vm_boot_cut() {
 	shift 4
 	local ctl_img=$log.ctl.img sock=$log.nbd cache=$log.cache rc=3
 	vm_ctl_image "$ctl" "$ctl_img"
+	vm_machine "$disk" "$*" || return 2
 	rm -rf "$sock" "$cache" && mkdir -p "$cache"
 	TMPDIR=$cache nbdkit --foreground --exit-with-parent --unix "$sock" \
 		--filter=cache file "$disk" cache=writeback 2> "$log.nbdkit" &
 	local npid=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	qemu-system-x86_64 -accel tcg -m 512 -smp 1 -nodefaults -no-user-config -display none \
+	: > "$log" # before QEMU's shell opens it: the loops below read it at once
+	"${VM_MACHINE[@]}" -m 512 -smp 1 -nodefaults -no-user-config -display none \
 		-serial stdio -no-reboot \
-		-kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img" \
-		-append "$VM_CMDLINE $*" \
 		-drive "file=nbd:unix:$sock,format=raw,if=virtio" \
 		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on" < /dev/null > "$log" 2>&1 &
 	local qpid=$! deadline=$((SECONDS + VM_TIMEOUT))

@@ -151,6 +151,12 @@ session() {
 # ramoops in 1 MiB of RAM kept out of the kernel's use: a panic is still there after a reset.
 # shellcheck disable=SC2016 # memmap=1M$256M is the kernel's syntax, not a variable
 PSTORE_APPEND='memmap=1M$256M ramoops.mem_address=0x10000000 ramoops.mem_size=0x100000 ramoops.record_size=0x20000 rd.driver.pre=ramoops'
+# arm64 has no memmap=: the kernel gets the first 256 MiB of the board's 512
+# (RAM starts at 0x40000000) and ramoops the MiB after them, below where U-Boot
+# relocates itself at the top of RAM and above where it loads the kernel and
+# initramfs, so a reset keeps it.
+[ "${ARCH:-x86_64}" = arm64 ] &&
+	PSTORE_APPEND='mem=256M ramoops.mem_address=0x50000000 ramoops.mem_size=0x100000 ramoops.record_size=0x20000 rd.driver.pre=ramoops'
 
 # history_has PATTERN...: the device's history (read on the host) matches each grep -E pattern.
 history_has() {

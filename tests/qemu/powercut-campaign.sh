@@ -4,17 +4,21 @@
 # phase the update was in, outcomes, and every failure with its seed (rerun
 # one with: tests/qemu/run-all.sh powercut-random:SEED). RESUME=1 goes on with
 # an interrupted campaign: seeds that already have a result are not run again.
+# ARCH=arm64 (make powercut ARCH=arm64): on the arm64 device behind U-Boot,
+# summary in build/powercut-arm64.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 n=${1:-500} seed=${2:-1}
-out=$top/build/powercut
+at='' # the case suffix and result-directory suffix of the device
+[ "${ARCH:-x86_64}" = x86_64 ] || at=@$ARCH
+out=$top/build/powercut${at:+-$ARCH}
 mkdir -p "$out"
 cases=()
 for ((i = 0; i < n; i++)); do
 	s=$((seed + i))
-	[ "${RESUME:-0}" = 1 ] && [ -f "$top/build/tests/qemu/powercut-random-$s/result" ] && continue
-	cases+=("powercut-random:$s")
+	[ "${RESUME:-0}" = 1 ] && [ -f "$top/build/tests/qemu/powercut-random-$s$at/result" ] && continue
+	cases+=("powercut-random:$s$at")
 done
 start=$SECONDS
 echo "==> $n random power cuts, seeds $seed..$((seed + n - 1)), ${#cases[@]} to run, log in $out/campaign.log"
@@ -47,9 +51,9 @@ phase_of() {
 results=()
 for ((i = 0; i < n; i++)); do
 	s=$((seed + i))
-	results+=("$s=$top/build/tests/qemu/powercut-random-$s/result")
+	results+=("$s=$top/build/tests/qemu/powercut-random-$s$at/result")
 done
-campaign_summary "Power-cut campaign: $n random cuts (seeds $seed..$((seed + n - 1)))" \
-	"Command: \`make powercut N=$n SEED=$seed${RESUME:+ RESUME=$RESUME}\`; $elapsed s for the ${#cases[@]} runs made now, with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)." \
+campaign_summary "Power-cut campaign: $n random cuts (seeds $seed..$((seed + n - 1)))${at:+ on the $ARCH device}" \
+	"Command: \`make powercut N=$n SEED=$seed${RESUME:+ RESUME=$RESUME}${at:+ ARCH=$ARCH}\`; $elapsed s for the ${#cases[@]} runs made now, with QEMU_JOBS=${QEMU_JOBS:-$(nproc)}; $(date -u +%Y-%m-%d)." \
 	"recovered: version 2 confirmed in slot B, every invariant held" "$out" "${results[@]}" || status=1
 [ "$status" = 0 ]
