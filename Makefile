@@ -239,7 +239,7 @@ docs: $(BUILD)/unit-tests
 # with scaling, boot, initramfs and bundle-size figures (bench/run.sh lists the
 # settings, e.g. make bench REPS=5 BENCH_SIZES="64 256"); report in
 # $(BUILD)/bench/report.md, images and bundles cached in $(BUILD)/bench/cache.
-bench: $(BUILD)/systemota $(BUILD)/systemota.static
+bench: $(BUILD)/systemota $(BUILD)/systemota.static $(BUILD)/arm64/systemota.static
 	BUILD=$(abspath $(BUILD)) BENCH_COMMAND='make bench $(MAKEOVERRIDES)' bench/run.sh
 
 PREFIX ?= /usr

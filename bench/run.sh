@@ -15,7 +15,7 @@
 # - our apply (read-back yes) at every size of BENCH_SIZES (scaling);
 # - the boot decision with nothing staged (median wall, callgrind Ir);
 # - the bundle size against zstd -19, the installers' binary + library
-#   sizes, the static binary's make-up (bench/linkmap.sh) and what our dracut
+#   sizes, the static binaries' make-up, x86 and arm64 (bench/linkmap.sh) and what our dracut
 #   module adds to an initramfs (bench/initramfs.sh).
 # The target is a loop device (a plain file when loop devices are
 # unavailable), discarded (zeroed) before every run, with the page cache
@@ -512,6 +512,12 @@ LINKMAP='' INITRAMFS=''
 if ! skipped linkmap; then
 	say "link map of the static binary (bench/linkmap.sh)"
 	LINKMAP=$(BUILD=$BUILD "$top/bench/linkmap.sh" "$OUT/map")
+	# ... and of the arm64 one (make ARCH=arm64), the same sources cross-built.
+	if [ -f "$BUILD/arm64/systemota.static.map" ]; then
+		LINKMAP="$LINKMAP
+
+$(BUILD=$BUILD/arm64 "$top/bench/linkmap.sh" "$OUT/map-arm64" | sed '1s/^### Static binary/### Static binary, arm64/')"
+	fi
 fi
 if ! skipped initramfs; then
 	say "initramfs with and without our dracut module (bench/initramfs.sh)"
