@@ -173,15 +173,14 @@ static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
 	                           .marker = kexec_marker(),
 	                           .own_id = id};
 	enum kexec_action a = kexec_run(&rq);
+	/* Returns only when the kernel could not be started: never silently. */
+	if (a == KEXEC_START)
+		a = kexec_not_started(&rq, kexec_start(root, (uint8_t)slot));
 	if (have)
 		devices_free(&d);
-	if (a == KEXEC_START)
-		return kexec_start(root, (uint8_t)slot);
 	if (a == KEXEC_FAIL_TRY)
 		return kexec_reboot();
-	return a == KEXEC_REFUSE
-	               ? fail(-ELOOP, "slot %s was started by kexec once already", slot_name)
-	               : 0;
+	return a == KEXEC_REFUSE ? fail(-ELOOP, "slot %s boots with this kernel", slot_name) : 0;
 }
 
 static int need_args(int argc, int n, const char *what)

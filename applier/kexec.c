@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -83,7 +84,7 @@ enum kexec_action kexec_decide(const char *slot_id, const char *own_id, int mark
 }
 
 /* KEXEC_FAIL_TRY: one commit of the failed try (or the rollback it ends in), and its entry. */
-static void record_failed_try(const struct kexec_request *rq, const char *why)
+static void record_failed_try(const struct kexec_request *rq, int err, const char *why)
 {
 	_cleanup_(state_close) struct state_dev dev = {.fd = -1};
 	struct history_entry e = {.slot = rq->slot};
@@ -96,7 +97,7 @@ static void record_failed_try(const struct kexec_request *rq, const char *why)
 	if (r == 0 && (st.state != STATE_TRYING || st.target != rq->slot))
 		r = fail(-ESTALE, "the record no longer has slot %c on trial",
 		         state_slot_letter(rq->slot));
-	int rolled_back = r == 0 ? boot_try_failed(&st, -ELOOP, why, &next) : 0;
+	int rolled_back = r == 0 ? boot_try_failed(&st, err, why, &next) : 0;
 	if (r == 0)
 		r = state_commit(&dev, &next);
 	if (r < 0) {
@@ -120,15 +121,14 @@ static void record_failed_try(const struct kexec_request *rq, const char *why)
 		          st.max_tries - st.tries_left, st.max_tries);
 }
 
-/* A history entry for a kexec about to start (best effort, like every entry). */
-static void record_start(const struct kexec_request *rq, const char *id)
+/* A kexec history entry for rq's slot (best effort, like every entry). */
+static void record_kexec(const struct kexec_request *rq, int err, const char *reason)
 {
 	_cleanup_(state_close) struct state_dev dev = {.fd = -1};
-	struct history_entry e = {.kind = HISTORY_KEXEC, .slot = rq->slot};
+	struct history_entry e = {.kind = HISTORY_KEXEC, .slot = rq->slot, .error = -err};
 	struct state_record st;
 
-	snprintf(e.reason, sizeof(e.reason), "starting slot %c's own kernel (boot id %s)",
-	         state_slot_letter(rq->slot), id);
+	snprintf(e.reason, sizeof(e.reason), "%s", reason);
 	if (!rq->state_path || state_open(rq->state_path, true, &dev) < 0)
 		return;
 	/* Loading gives the record's sequence, which the entry carries. */
@@ -168,7 +168,9 @@ enum kexec_action kexec_run(const struct kexec_request *rq)
 	case KEXEC_BOOT:
 		break;
 	case KEXEC_START:
-		record_start(rq, id);
+		snprintf(why, sizeof(why), "starting slot %c's own kernel (boot id %s)", letter,
+		         id);
+		record_kexec(rq, 0, why);
 		log_info("slot %c carries its own kernel (boot id %s): starting it", letter, id);
 		break;
 	case KEXEC_REFUSE:
@@ -176,21 +178,74 @@ enum kexec_action kexec_run(const struct kexec_request *rq)
 		break;
 	case KEXEC_FAIL_TRY:
 		log_error("%s", why);
-		record_failed_try(rq, why);
+		record_failed_try(rq, -ELOOP, why);
 		break;
 	}
 	return a;
 }
 
+void kexec_tools_command(const char *tool, const char *kernel, const char *initrd,
+                         const char *cmdline, struct kexec_tools_cmd *out)
+{
+	static char load[] = "-l", classic[] = "-c", no_checks[] = "-i";
+
+	snprintf(out->tool, sizeof(out->tool), "%s", tool);
+	snprintf(out->kernel, sizeof(out->kernel), "%s", kernel);
+	snprintf(out->initrd, sizeof(out->initrd), "--initrd=%s", initrd);
+	snprintf(out->cmdline, sizeof(out->cmdline), "--command-line=%s", cmdline);
+	char *argv[] = {out->tool,   load,         classic,     no_checks,
+	                out->initrd, out->cmdline, out->kernel, NULL};
+	memcpy(out->argv, argv, sizeof(argv));
+}
+
+/* kexec_load through kexec-tools: 0 when the kernel is loaded for reboot(KEXEC). */
+static int load_classic(const char *kernel, const char *initrd, const char *cmdline, uint8_t slot)
+{
+	static const char *const tools[] = {KEXEC_TOOLS_PATHS};
+	const char *tool = NULL;
+	struct kexec_tools_cmd cmd;
+	int status;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tools) && !tool; i++)
+		if (access(tools[i], X_OK) == 0)
+			tool = tools[i];
+	if (!tool)
+		return fail(-ENOSYS,
+		            "slot %c's own kernel cannot start: this kernel has no kexec_file_load "
+		            "(CONFIG_KEXEC_FILE) and the initramfs no kexec-tools for kexec_load",
+		            state_slot_letter(slot));
+	kexec_tools_command(tool, kernel, initrd, cmdline, &cmd);
+	log_info(
+	        "this kernel has no kexec_file_load: loading slot %c's kernel with %s (kexec_load)",
+	        state_slot_letter(slot), tool);
+	pid_t pid = fork();
+	if (pid < 0)
+		return fail(-errno, "cannot start %s: %s", tool, strerror(errno));
+	if (pid == 0) {
+		execv(cmd.tool, cmd.argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return fail(-errno, "lost %s: %s", tool, strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return fail(-ENOEXEC, "%s -l of slot %c's kernel failed (exit %d)", tool,
+		            state_slot_letter(slot), WEXITSTATUS(status));
+	return fail(-ENOEXEC, "%s -l of slot %c's kernel killed by signal %d", tool,
+	            state_slot_letter(slot), WTERMSIG(status));
+}
+
 int kexec_start(const char *root, uint8_t slot)
 {
-	char path[4096], cmdline[CMDLINE_MAX];
+	char kernel[4096], initrd[4096], cmdline[CMDLINE_MAX];
 	int kfd, ifd;
 
-	snprintf(path, sizeof(path), "%s/boot/vmlinuz", root);
-	kfd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "%s/boot/initrd.img", root);
-	ifd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", root);
+	kfd = open(kernel, O_RDONLY | O_CLOEXEC);
+	snprintf(initrd, sizeof(initrd), "%s/boot/initrd.img", root);
+	ifd = open(initrd, O_RDONLY | O_CLOEXEC);
 	if (kfd < 0 || ifd < 0) {
 		int e = errno;
 		if (kfd >= 0)
@@ -205,13 +260,40 @@ int kexec_start(const char *root, uint8_t slot)
 	int e = errno;
 	close(kfd);
 	close(ifd);
-	if (r < 0)
+	if (r < 0 && e == ENOSYS) {
+		int c = load_classic(kernel, initrd, cmdline, slot);
+		if (c < 0)
+			return c;
+	} else if (r < 0) {
 		return fail(-e, "kexec_file_load of slot %c's kernel failed: %s",
 		            state_slot_letter(slot), strerror(e));
+	}
 	sync();
 	reboot(LINUX_REBOOT_CMD_KEXEC);
 	return fail(-errno, "kexec into slot %c's kernel failed: %s", state_slot_letter(slot),
 	            strerror(errno));
+}
+
+enum kexec_action kexec_not_started(const struct kexec_request *rq, int err)
+{
+	char why[STATE_REASON_SIZE], cause[STATE_REASON_SIZE];
+	struct state_record st;
+	char letter = state_slot_letter(rq->slot);
+
+	/* Taken before reading the record, whose own failure would replace it. */
+	snprintf(cause, sizeof(cause), "%s", fail_reason());
+	const struct state_record *rec = read_record(rq->state_path, &st);
+	if (rec && rec->state == STATE_TRYING && rec->target == rq->slot) {
+		snprintf(why, sizeof(why), "its own kernel could not be started: %s", cause);
+		log_error("slot %c %s", letter, why);
+		record_failed_try(rq, err, why);
+		return KEXEC_FAIL_TRY;
+	}
+	snprintf(why, sizeof(why), "slot %c booted with this kernel, not its own: %s", letter,
+	         cause);
+	log_error("%s", why);
+	record_kexec(rq, err, why);
+	return KEXEC_REFUSE;
 }
 
 int kexec_reboot(void)

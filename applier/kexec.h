@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmdline.h"
 #include "state.h"
 
 #define KEXEC_BOOT_ID "/etc/systemota/boot-id"
@@ -80,12 +81,41 @@ struct kexec_request {
 enum kexec_action kexec_run(const struct kexec_request *rq);
 
 /*
- * Loads the slot's kernel and initramfs with kexec_file_load and starts
- * them; does not return on success. -errno with a reason when they could not
- * be loaded (the caller boots on with this kernel; the trial then fails or
- * succeeds on its merits).
+ * Loads the slot's kernel and initramfs and starts them; does not return on
+ * success. kexec_file_load first (the kernel reads the files itself; with
+ * lockdown it also checks their signature); where the kernel has no
+ * CONFIG_KEXEC_FILE (ENOSYS: Debian's arm64 kernel), the classic kexec_load
+ * through kexec-tools in the initramfs (KEXEC_TOOLS), which reads the same
+ * files from the mounted slot. -errno with a reason when neither could load
+ * them: the caller then hands that to kexec_not_started().
  */
 int kexec_start(const char *root, uint8_t slot);
+
+/* kexec-tools, where the initramfs has it (the dracut module installs it when it can). */
+#define KEXEC_TOOLS_PATHS "/usr/sbin/kexec", "/sbin/kexec"
+
+struct kexec_tools_cmd {
+	char tool[64], kernel[4096], initrd[4200], cmdline[CMDLINE_MAX + 32];
+	char *argv[8]; /* into the above and into static strings: for execv() */
+};
+
+/*
+ * Pure: the kexec-tools command that loads kernel and initrd with the
+ * classic kexec_load for a later reboot(LINUX_REBOOT_CMD_KEXEC): -l -c (that
+ * syscall only) -i (no re-hash of the segments in purgatory: 25 s under TCG,
+ * and the files were read from the verified slot just now).
+ */
+void kexec_tools_command(const char *tool, const char *kernel, const char *initrd,
+                         const char *cmdline, struct kexec_tools_cmd *out);
+
+/*
+ * After kexec_start() failed with err: never a silent boot of the slot with
+ * the wrong kernel, whose modules the slot may not carry. The slot on trial
+ * has failed this try (one commit, its reason in the record and the
+ * history): KEXEC_FAIL_TRY, the caller reboots. Any other slot boots with
+ * this kernel, said in the history and the log: KEXEC_REFUSE.
+ */
+enum kexec_action kexec_not_started(const struct kexec_request *rq, int err);
 
 /* A cold reboot (the firmware loads the boot kernel again); -errno if it did not happen. */
 int kexec_reboot(void);

@@ -16,6 +16,10 @@
 #   SYSTEMOTA_BOOT_ID the name of this kernel and initramfs pair (default: the
 #                     kernel version). A slot whose /boot/systemota-boot-id
 #                     differs carries its own kernel, which the initramfs kexecs.
+# kexec-tools' kexec goes in too when the target has it: a kernel without
+# kexec_file_load (CONFIG_KEXEC_FILE unset, as Debian's arm64 one) starts a
+# slot's own kernel through it (the classic kexec_load); without it such a
+# slot's trial fails, said in its record (docs/integration.md).
 
 # called by dracut
 check() {
@@ -74,6 +78,12 @@ install() {
         exit 1
     fi
     echo "${SYSTEMOTA_BOOT_ID:-$kernel}" > "$initdir/etc/systemota/boot-id"
+    for k in /usr/sbin/kexec /sbin/kexec; do
+        if [ -x "$root$k" ]; then
+            inst_binary "$root$k" /usr/sbin/kexec || { dfatal "systemota: cannot install $root$k"; exit 1; }
+            break
+        fi
+    done
     inst_multiple mount umount modprobe
     inst_hook cmdline 90 "$moddir/systemota-cmdline.sh"
     inst_hook mount 90 "$moddir/systemota-mount.sh"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "boot.h"
+#include "fail.h"
 #include "helpers.h"
 #include "history.h"
 #include "kexec.h"
@@ -262,5 +263,96 @@ TEST(kexec_second_for_the_active_slot_boots_with_this_kernel)
 	rq.state_path = d.state;
 	CHECK_EQ(kexec_run(&rq), KEXEC_START);
 	CHECK_EQ(count_kind(&d, HISTORY_KEXEC, "starting slot A's own kernel (boot id v1-loop)"),
+	         1);
+}
+
+/* Debian's arm64 kernel has no kexec_file_load: kexec-tools loads the same files. */
+TEST(kexec_tools_command_loads_the_slots_files_with_kexec_load)
+{
+	struct kexec_tools_cmd c;
+
+	kexec_tools_command("/usr/sbin/kexec", "/sysroot/boot/vmlinuz", "/sysroot/boot/initrd.img",
+	                    "console=ttyAMA0 root=systemota systemota.kexec=B", &c);
+	const char *want[] = {"/usr/sbin/kexec",
+	                      "-l",
+	                      "-c",
+	                      "-i",
+	                      "--initrd=/sysroot/boot/initrd.img",
+	                      "--command-line=console=ttyAMA0 root=systemota systemota.kexec=B",
+	                      "/sysroot/boot/vmlinuz",
+	                      NULL};
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		if (!want[i]) {
+			CHECK(c.argv[i] == NULL);
+			break;
+		}
+		REQUIRE(c.argv[i] != NULL);
+		CHECK(strcmp(c.argv[i], want[i]) == 0);
+	}
+}
+
+/*
+ * The slot's own kernel could not be started (no kexec in this kernel, no
+ * kexec-tools, a kernel it refuses): the slot on trial has failed this try,
+ * said in the record and the history; it never boots with the wrong kernel.
+ */
+TEST(kexec_not_started_is_a_failed_try_for_the_slot_on_trial)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	char rb[HELPERS_PATH_MAX];
+	struct state_record st, before;
+	uint8_t slot;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_update("v2", d.key.priv, 2) == 0);
+	REQUIRE(helpers_drop(&d, "v2") == 0);
+	REQUIRE(helpers_apply(&d, &slot) == 0);
+	REQUIRE(slot == 1);
+	REQUIRE(helpers_read_state(d.state, &before) == 0);
+	REQUIRE(before.state == STATE_TRYING && before.tries_left == 2);
+	struct kexec_request rq = {.state_path = d.state,
+	                           .root = slot_root("root-b", "v2-kernel", rb, sizeof(rb)),
+	                           .slot = 1,
+	                           .marker = -ENOENT,
+	                           .own_id = "factory"};
+	REQUIRE(kexec_run(&rq) == KEXEC_START);
+	int err = fail(-ENOSYS, "slot B's own kernel cannot start: this kernel has no "
+	                        "kexec_file_load (CONFIG_KEXEC_FILE) and the initramfs no "
+	                        "kexec-tools for kexec_load");
+	CHECK_EQ(kexec_not_started(&rq, err), KEXEC_FAIL_TRY);
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	/* One commit: the try has failed, with its reason; the next cold boot counts the next. */
+	CHECK_EQ(st.seq, before.seq + 1);
+	CHECK_EQ(st.state, STATE_TRYING);
+	CHECK_EQ(st.trial_booted, 0);
+	CHECK_EQ(st.tries_left, 2);
+	CHECK_EQ(st.last_error, ENOSYS);
+	CHECK(strstr(st.last_reason,
+	             "try 1 of 3: its own kernel could not be started: slot B's own "
+	             "kernel cannot start: this kernel has no kexec_file_load") == st.last_reason);
+	CHECK_EQ(count_kind(&d, HISTORY_TRIAL_FAILED, "its own kernel could not be started"), 1);
+}
+
+TEST(kexec_not_started_for_the_active_slot_boots_it_and_says_so)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	char ra[HELPERS_PATH_MAX];
+	struct state_record st, before;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(helpers_read_state(d.state, &before) == 0);
+	struct kexec_request rq = {.state_path = d.state,
+	                           .root = slot_root("root-a", "v1-kernel", ra, sizeof(ra)),
+	                           .slot = 0,
+	                           .marker = -ENOENT,
+	                           .own_id = "factory"};
+	int err = fail(-ENOEXEC, "/usr/sbin/kexec -l of slot A's kernel failed (exit 1)");
+	CHECK_EQ(kexec_not_started(&rq, err), KEXEC_REFUSE);
+	/* Nothing committed; the history says the slot booted with the wrong kernel, and why. */
+	REQUIRE(helpers_read_state(d.state, &st) == 0);
+	CHECK(memcmp(&st, &before, sizeof(st)) == 0);
+	CHECK_EQ(count_kind(&d, HISTORY_KEXEC,
+	                    "slot A booted with this kernel, not its own: /usr/sbin/kexec -l of "
+	                    "slot A's kernel failed (exit 1)"),
 	         1);
 }
