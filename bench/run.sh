@@ -15,7 +15,8 @@
 # - our apply (read-back yes) at every size of BENCH_SIZES (scaling);
 # - the boot decision with nothing staged (median wall, callgrind Ir);
 # - the bundle size against zstd -19, the installers' binary + library
-#   sizes, the static binaries' make-up, x86 and arm64 (bench/linkmap.sh) and what our dracut
+#   sizes, the static binaries' make-up, x86 and arm64 (bench/linkmap.sh), the apply's
+#   instructions per MiB on arm64 against x86 (bench/insns.sh) and what our dracut
 #   module adds to an initramfs (bench/initramfs.sh).
 # The target is a loop device (a plain file when loop devices are
 # unavailable), discarded (zeroed) before every run, with the page cache
@@ -30,7 +31,7 @@
 #   BENCH_BOOT_RUNS=20       runs of the nothing-staged boot decision
 #   BENCH_BUNDLE_OPTS=       more options for `systemota bundle create`
 #                            (e.g. "--window-log 27"); part of the cache key
-#   BENCH_SKIP=              any of: rauc swupdate boot initramfs linkmap
+#   BENCH_SKIP=              any of: rauc swupdate boot initramfs linkmap insns
 #   BENCH_FILL=0.92          how full the images are (bench/mkimage.sh)
 #   BENCH_TARGET=loop        "file": a plain file as the slot, not a loop device
 #   BENCH_DIR=build/bench    SYSTEMOTA=build/systemota
@@ -508,7 +509,7 @@ fp_cell() { # the table's "binary + libraries" cell
 		else printf "%.2f MiB", $2 / 1048576 }' "$RES/footprint.tsv"
 }
 
-LINKMAP='' INITRAMFS=''
+LINKMAP='' INITRAMFS='' INSNS=''
 if ! skipped linkmap; then
 	say "link map of the static binary (bench/linkmap.sh)"
 	LINKMAP=$(BUILD=$BUILD "$top/bench/linkmap.sh" "$OUT/map")
@@ -518,6 +519,10 @@ if ! skipped linkmap; then
 
 $(BUILD=$BUILD/arm64 "$top/bench/linkmap.sh" "$OUT/map-arm64" | sed '1s/^### Static binary/### Static binary, arm64/')"
 	fi
+fi
+if ! skipped insns && [ -f "$BUILD/arm64/systemota.static" ]; then
+	say "the apply's instructions per MiB, arm64 and x86 (bench/insns.sh)"
+	INSNS=$(BUILD=$BUILD "$top/bench/insns.sh" "$OUT/insns")
 fi
 if ! skipped initramfs; then
 	say "initramfs with and without our dracut module (bench/initramfs.sh)"
@@ -675,6 +680,7 @@ REPORT=$OUT/report.md
 	skipped rauc || echo "At ${MAIN} MiB the peers' bundles: RAUC $(file_size "$(peer_dir rauc "$MAIN")/bundle.raucb") bytes, SWUpdate $(file_size "$(peer_dir swupdate "$MAIN")/update.swu" 2>/dev/null || echo '?') bytes."
 	echo
 	[ -n "$LINKMAP" ] && { echo "${LINKMAP/\#\#\# /## }"; echo; }
+	[ -n "$INSNS" ] && { echo "${INSNS/\#\#\# /## }"; echo; }
 	[ -n "$INITRAMFS" ] && { echo "${INITRAMFS/\#\#\# /## }"; echo; }
 	echo "## Targets"
 	echo
