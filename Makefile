@@ -181,10 +181,14 @@ $(BUILD)/unit-tests-real: $(UNIT_OBJS) $(BUILD)/libsystemota.a
 # The QEMU demo device (kernel, initramfs, root images, bundle, disk).
 # FLAVOUR=debian: systemd Debian 12 root filesystems (mmdebstrap) in build/qemu-debian.
 # ARCH=arm64: an Arm board (QEMU virt) behind U-Boot, in build/qemu-arm64.
+# BOOT=uefi: the x86 device behind OVMF and systemd-boot, in build/qemu-uefi.
 FLAVOUR ?= busybox
 ifeq ($(ARCH),arm64)
 QEMU_OUT = $(BUILD)/qemu-arm64
 DEVICE_BINARY = $(BUILD)/arm64/systemota.static
+else ifeq ($(BOOT),uefi)
+QEMU_OUT = $(BUILD)/qemu-uefi
+DEVICE_BINARY = $(BUILD)/systemota.static
 else
 QEMU_OUT = $(BUILD)/qemu$(if $(filter debian,$(FLAVOUR)),-debian)
 DEVICE_BINARY = $(BUILD)/systemota.static
@@ -192,7 +196,7 @@ endif
 QEMU_INPUTS = $(wildcard qemu/* qemu/rootfs/* qemu/debian/* initramfs/90systemota/* hooks/* \
 	hooks/*/* keys/trusted/* keys/*.key)
 $(QEMU_OUT)/.done: $(BUILD)/systemota $(DEVICE_BINARY) $(QEMU_INPUTS)
-	ARCH=$(ARCH) FLAVOUR=$(FLAVOUR) qemu/build.sh $(abspath $(QEMU_OUT))
+	ARCH=$(ARCH) BOOT=$(BOOT) FLAVOUR=$(FLAVOUR) qemu/build.sh $(abspath $(QEMU_OUT))
 	touch $@
 
 qemu-device: $(QEMU_OUT)/.done
@@ -204,13 +208,14 @@ deps:
 demo: deps
 	$(MAKE) all
 	$(MAKE) qemu-device FLAVOUR=$(FLAVOUR)
-	ARCH=$(ARCH) FLAVOUR=$(FLAVOUR) qemu/demo.sh
+	ARCH=$(ARCH) BOOT=$(BOOT) FLAVOUR=$(FLAVOUR) qemu/demo.sh
 
 check: deps
 	$(MAKE) -j$$(nproc) all $(BUILD)/unit-tests $(BUILD)/asan/unit-tests $(BUILD)/crash-tests \
 		fuzz-replay $(BUILD)/arm/sha-check $(BUILD)/arm/sha-vectors $(BUILD)/arm64/systemota.static
 	$(MAKE) qemu-device
 	$(MAKE) qemu-device ARCH=arm64
+	$(MAKE) qemu-device BOOT=uefi
 	BUILD=$(abspath $(BUILD)) tests/run.sh
 
 # A long campaign of random QEMU power cuts, with a summary table

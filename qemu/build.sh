@@ -21,20 +21,32 @@
 #                the empty drop-in directory and a canary file (canary.sha256),
 #                and the data checkpoint's COW store (zeroes)
 #
-# usage: [FLAVOUR=debian] [ARCH=arm64] qemu/build.sh [BUILD_DIR]   (default
-# build/qemu, build/qemu-debian or build/qemu-arm64; needs build/systemota*).
+# usage: [FLAVOUR=debian] [ARCH=arm64] [BOOT=uefi] qemu/build.sh [BUILD_DIR]
+# (default build/qemu, build/qemu-debian, build/qemu-arm64 or build/qemu-uefi;
+# needs build/systemota*).
 # FLAVOUR=debian builds version 1 and 2 as systemd Debian 12 root filesystems
 # (mmdebstrap) instead of busybox. ARCH=arm64 builds an Arm board behind
 # U-Boot: sysroot/ (Debian's arm64 packages, extracted), an initramfs made
 # from it with dracut --sysroot, boot.img (the FAT boot partition with
 # extlinux/extlinux.conf, kernel and initramfs, sixth in the GPT and first on
-# the disk), and the busybox versions without the own-kernel variants.
+# the disk), and the busybox versions with version 2's own-kernel variant
+# (its kernel started by kexec_load through kexec-tools: Debian's arm64
+# kernel has no kexec_file_load). BOOT=uefi builds the x86 busybox device
+# behind OVMF: boot.img is then its EFI system partition (systemd-boot, its
+# entry, kernel and initramfs), and ovmf-vars.fd the firmware's empty
+# variable store.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 FLAVOUR=${FLAVOUR:-busybox}
 ARCH=${ARCH:-x86_64}
+BOOT=${BOOT:-}
 if [ "$FLAVOUR" = debian ]; then out=${1:-$top/build/qemu-debian}; else out=${1:-$top/build/qemu}; fi
 [ "$ARCH" = arm64 ] && out=${1:-$top/build/qemu-arm64}
+[ "$BOOT" = uefi ] && out=${1:-$top/build/qemu-uefi}
+if [ "$BOOT" = uefi ] && { [ "$ARCH" != x86_64 ] || [ "$FLAVOUR" != busybox ]; }; then
+	echo "qemu/build.sh: BOOT=uefi builds the x86 busybox device only" >&2
+	exit 2
+fi
 sota=$top/build/systemota
 sota_static=$top/build/systemota.static.stripped
 # ARCH=arm64: the device is an Arm board behind U-Boot. Its binary is the
@@ -78,7 +90,7 @@ fetch_debs() {
 # package's dependencies, not its recommends; the other initramfs generators
 # and debconf's front ends left out), and the arm64 dracut itself, whose
 # dracut-util goes into the initramfs (dracut-install runs on the host).
-TARGET_PKGS="bash dash coreutils util-linux mount kmod udev sed grep findutils dmsetup busybox-static dracut-core"
+TARGET_PKGS="bash dash coreutils util-linux mount kmod udev sed grep findutils dmsetup busybox-static dracut-core kexec-tools"
 TARGET_SKIP='(dracut|initramfs-tools(-core)?|tiny-initramfs(-core)?|klibc-utils|libklibc|linux-image-.*|cdebconf|libdebian-installer4|libnewt0.52|libslang2|libtextwrap1|install-info|libelogind0|original-awk|adduser|passwd|debconf|dpkg|tar|cpio)'
 fetch_target() {
 	local debs=$top/qemu/debs.sh kpkg pkgs
@@ -261,6 +273,25 @@ make_boot_partition() {
 	mcopy -i "$out/boot.img" "$top/qemu/extlinux.conf" ::/extlinux/extlinux.conf
 }
 
+# make_esp: the EFI system partition of BOOT=uefi: systemd-boot as the
+# removable-media loader (\EFI\BOOT\BOOTX64.EFI, which OVMF starts without any
+# boot variable of ours), its loader.conf and one entry (qemu/systemd-boot),
+# the kernel and the initramfs. Made with mtools, without mounting; nothing on
+# it ever changes. And the firmware's variable store, OVMF's empty one.
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+SYSTEMD_BOOT=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
+make_esp() {
+	rm -f "$out/boot.img"
+	mkfs.vfat -C -n ESP "$out/boot.img" $((BOOT_SECTORS / 2)) > /dev/null
+	mmd -i "$out/boot.img" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+	mcopy -i "$out/boot.img" "$SYSTEMD_BOOT" ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i "$out/boot.img" "$top/qemu/systemd-boot/loader.conf" ::/loader/loader.conf
+	mcopy -i "$out/boot.img" "$top/qemu/systemd-boot/systemota.conf" ::/loader/entries/systemota.conf
+	mcopy -i "$out/boot.img" "$out/vmlinuz" ::/vmlinuz
+	mcopy -i "$out/boot.img" "$out/initrd.img" ::/initrd.img
+	cp "$OVMF_VARS" "$out/ovmf-vars.fd"
+}
+
 make_disk() {
 	local disk=$out/disk.img state=$out/state.img data=$out/data-dir
 	rm -f "$disk" "$state"
@@ -272,7 +303,7 @@ make_disk() {
 		start=$SLOT_B_START, size=$SLOT_SECTORS, name="systemota-b"
 		start=$DATA_START, size=$DATA_SECTORS, name="systemota-data"
 		start=$COW_START, size=$COW_SECTORS, name="systemota-cow"
-		${BOOT_START:+start=$BOOT_START, size=$BOOT_SECTORS, name="systemota-boot", attrs="LegacyBIOSBootable"}
+		${BOOT_START:+start=$BOOT_START, size=$BOOT_SECTORS, name="systemota-boot"${BOOT_TYPE:+, type=$BOOT_TYPE}${BOOT_ATTRS:+, attrs="$BOOT_ATTRS"}}
 	SFDISK
 	# The boot partition (arm64): first on the disk, last in the table, so the
 	# other partitions keep their numbers on every architecture.
@@ -303,17 +334,21 @@ else
 fi
 if [ "$ARCH" = arm64 ]; then
 	fetch_target
-	say "building the arm64 initramfs with dracut --sysroot (module systemota)"
+	say "building the arm64 initramfs with dracut --sysroot (module systemota), and one for version 2's own kernel"
 	make_initrd_arm64 "$out/initrd.img" factory
+	make_initrd_arm64 "$out/initrd-v2.img" v2-kernel
 	make_boot_partition
 	say "building root filesystems (busybox, arm64): version 1, version 2 and its variants"
 	make_rootfs root-v1 1 1.0
 	make_rootfs root-v2 2 2.0
+	# Room for the kernel (Debian's arm64 one is an uncompressed Image) and its initramfs.
+	own_mib=$((($(stat -L -c %s "$out/vmlinuz") + $(stat -c %s "$out/initrd-v2.img")) / 1048576 + 16))
+	make_rootfs root-v2-kernel 2 2.0-kernel "$own_mib" with_own_kernel
 	make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 	make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
 	make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
 	say "signing the version 2 and 3 bundles with the development key"
-	for v in v2 v2-hooks v2-bad-hook v3-broken; do
+	for v in v2 v2-kernel v2-hooks v2-bad-hook v3-broken; do
 		make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 		mv "$out/root-$v.sota" "$out/$v.sota"
 	done
@@ -353,5 +388,6 @@ for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hooks v2-bad-hook v3-broke
 	make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 	mv "$out/root-$v.sota" "$out/$v.sota"
 done
+[ "$BOOT" != uefi ] || make_esp
 make_disk
 say "demo device ready in $out"

@@ -19,6 +19,8 @@ if [ "$FLAVOUR" = debian ]; then
 	export VM_TIMEOUT=${VM_TIMEOUT:-900}
 elif [ "${ARCH:-x86_64}" = arm64 ]; then
 	work=$top/build/demo-arm64
+elif [ "${BOOT:-}" = uefi ]; then
+	work=$top/build/demo-uefi
 else
 	work=$top/build/demo
 fi
@@ -33,8 +35,13 @@ say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
 note() { printf '    %s\n' "$*"; }
 
 boot() { # boot N: boots the device once with $work/ctl/step.sh, echoing its console
-	VM_ECHO=1 vm_boot "$work/disk.img" "$work/ctl" "$work/boot$1.log" |
+	VM_ECHO=1 vm_boot "$work/disk.img" "$work/ctl" "$work/boot$1.log" | sed 's/\x1b\[[0-9;=]*[A-Za-z]//g' |
 		grep -v -e '^Starting systemd-udevd' -e '^$' -e '^\[' -e '^demo: boot [0-9]*, step ' | sed 's/^/    | /'
+	# BOOT=uefi: the firmware's variables after the first boot, when OVMF has
+	# made its boot entries; from then on only its own boot counter may change.
+	if [ "$1" = 1 ] && [ "${BOOT:-}" = uefi ]; then
+		perl "$top/qemu/efivars.pl" "$work/disk.img.ovmf-vars.fd" > "$work/efivars-before"
+	fi
 }
 
 rm -rf "$work" && mkdir -p "$work/ctl"
@@ -48,7 +55,11 @@ say "The device: one disk, GPT partitions found by label"
 sfdisk -l "$work/disk.img" | sed -n '/^Device/,$p' | sed 's/^/    /'
 note "state: the boot-state record (two copies); a, b: root slots; data: ext4 with the drop-in directory"
 [ "$FLAVOUR" = debian ] || note "cow: the data checkpoint's store: a failed update's changes to the data are rolled back"
-[ -z "${BOOT_START:-}" ] || note "boot: FAT, read by U-Boot's distro boot (extlinux/extlinux.conf, vmlinuz, initrd.img); nothing writes it"
+if [ "${BOOT:-}" = uefi ]; then
+	note "boot: the EFI system partition (FAT), read by OVMF and systemd-boot (EFI/BOOT/BOOTX64.EFI, loader/, vmlinuz, initrd.img); nothing writes it"
+elif [ -n "${BOOT_START:-}" ]; then
+	note "boot: FAT, read by U-Boot's distro boot (extlinux/extlinux.conf, vmlinuz, initrd.img); nothing writes it"
+fi
 note "Factory state: version 1 in slot A (good), slot B empty."
 
 say "The update: version 2, signed with the development key"
@@ -155,9 +166,30 @@ if [ -n "${BOOT_START:-}" ]; then
 	boot_after=$(sha256sum < "$work/boot-after.img" | cut -d' ' -f1)
 	note "boot partition sha256, factory:     $boot_before"
 	note "boot partition sha256, after it all: $boot_after"
-	note "U-Boot loaded /vmlinuz and /initrd.img from it in $(cat "$work"/boot*.log | grep -c '^Retrieving file: /vmlinuz$') boots"
+	if [ "${BOOT:-}" = uefi ]; then
+		note "OVMF started the EFI system partition's loader (systemd-boot) in $(cat "$work"/boot*.log | grep -c 'BdsDxe: starting Boot[0-9A-F]* "UEFI Misc Device"') boots, and it the kernel of its one entry (/vmlinuz, /initrd.img)"
+	else
+		note "U-Boot loaded /vmlinuz and /initrd.img from it in $(cat "$work"/boot*.log | grep -c '^Retrieving file: /vmlinuz$') boots"
+	fi
 	if [ "$boot_before" != "$boot_after" ]; then
 		say "FAILED: the boot partition changed"
+		exit 1
+	fi
+fi
+if [ "${BOOT:-}" = uefi ]; then
+	# The firmware's variable store: from boot 1 (OVMF's own boot entries
+	# made) to the end, nothing changes in it but MTC, the monotonic counter
+	# the firmware itself raises on every boot. No boot entry, no BootNext,
+	# no systemd-boot variable: SystemOTA writes none.
+	perl "$top/qemu/efivars.pl" "$work/disk.img.ovmf-vars.fd" > "$work/efivars-after"
+	mtc() { sed -n 's/^eb704011-1402-11d3-8e77-00a0c969723b MTC .* \([0-9a-f]*\)$/\1/p' "$1"; }
+	vars_before=$(grep -v ' MTC ' "$work/efivars-before" | sha256sum | cut -d' ' -f1)
+	vars_after=$(grep -v ' MTC ' "$work/efivars-after" | sha256sum | cut -d' ' -f1)
+	note "OVMF variables after boot 1:  $(wc -l < "$work/efivars-before") live, sha256 of all but MTC $vars_before (MTC $(mtc "$work/efivars-before"))"
+	note "OVMF variables after it all:  $(wc -l < "$work/efivars-after") live, sha256 of all but MTC $vars_after (MTC $(mtc "$work/efivars-after"))"
+	if [ "$vars_before" != "$vars_after" ]; then
+		say "FAILED: an EFI variable changed"
+		diff "$work/efivars-before" "$work/efivars-after" | sed 's/^/    /'
 		exit 1
 	fi
 fi

@@ -7,9 +7,19 @@
 # ARCH=arm64: an Arm device behind U-Boot, whose distro boot reads
 # extlinux/extlinux.conf from the first partition, a FAT boot partition with
 # the kernel and the initramfs (the only files the bootloader ever loads).
+# BOOT=uefi (x86): a PC behind UEFI firmware (OVMF), whose EFI system
+# partition, first on the disk, holds systemd-boot, its one entry, the kernel
+# and the initramfs.
+BOOT_TYPE='' BOOT_ATTRS=''
 if [ "${ARCH:-x86_64}" = arm64 ]; then
 	COMPATIBLE=demo-arm64
 	BOOT_START=2048 BOOT_SECTORS=131072 # 64 MiB
+	BOOT_ATTRS=LegacyBIOSBootable       # distro boot's "bootable" flag
+	STATE_START=$((BOOT_START + BOOT_SECTORS))
+elif [ "${BOOT:-}" = uefi ]; then
+	COMPATIBLE=demo-x86_64
+	BOOT_START=2048 BOOT_SECTORS=131072 # 64 MiB
+	BOOT_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B # EFI system partition
 	STATE_START=$((BOOT_START + BOOT_SECTORS))
 else
 	COMPATIBLE=demo-x86_64
@@ -22,6 +32,10 @@ if [ "${FLAVOUR:-busybox}" = debian ]; then
 	SLOT_SECTORS=1310720           # 640 MiB each
 	DATA_SECTORS=524288            # 256 MiB ext4: drop-in directory, user data
 	ROOT_IMAGE_MIB=                # sized to their contents (~250 MiB)
+elif [ "${ARCH:-x86_64}" = arm64 ]; then
+	SLOT_SECTORS=163840            # 80 MiB each: Debian's arm64 kernel is a 32 MiB Image
+	DATA_SECTORS=131072            # 64 MiB
+	ROOT_IMAGE_MIB=16
 else
 	SLOT_SECTORS=98304             # 48 MiB each
 	DATA_SECTORS=131072            # 64 MiB

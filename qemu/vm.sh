@@ -10,7 +10,7 @@
 # serial console goes to LOG and, with VM_ECHO=1, to stdout as well.
 # VM_TIMEOUT (default 240 s) bounds every boot; a timeout returns 124.
 
-: "${QEMU_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/qemu${ARCH:+$([ "$ARCH" = arm64 ] && echo -arm64)}}"
+: "${QEMU_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/qemu$([ "${ARCH:-}" = arm64 ] && echo -arm64)$([ "${BOOT:-}" = uefi ] && echo -uefi)}"
 : "${VM_TIMEOUT:=240}"
 # ARCH=arm64: Debian's U-Boot for QEMU's virt board (package u-boot-qemu).
 : "${VM_UBOOT:=/usr/lib/u-boot/qemu_arm64/u-boot.bin}"
@@ -38,23 +38,41 @@ vm_ctl_image() { # vm_ctl_image DIR IMAGE
 # that file first (mtools, offset BOOT_START), and the next boot without any
 # gets the original back; the demo passes none, and checks at its end that
 # the boot partition never changed.
+# BOOT=uefi: OVMF loads systemd-boot from the EFI system partition, which
+# loads the kernel and initramfs of its one entry
+# (qemu/systemd-boot/systemota.conf, whose options line gets a test boot's
+# arguments the same way). The firmware's variable store is the disk's own,
+# DISK.ovmf-vars.fd, made from the device's empty one on the first boot and
+# kept from boot to boot as a board's flash keeps it.
 VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${VM_OVMF_CODE:=/usr/share/OVMF/OVMF_CODE_4M.fd}"
 vm_machine() {
-	local disk=$1 args=$2
-	if [ "${ARCH:-x86_64}" != arm64 ]; then
+	local disk=$1 args=$2 src dst key
+	if [ "${ARCH:-x86_64}" = arm64 ]; then
+		src=$VM_TOP/qemu/extlinux.conf dst=::/extlinux/extlinux.conf key=append
+	elif [ "${BOOT:-}" = uefi ]; then
+		src=$VM_TOP/qemu/systemd-boot/systemota.conf dst=::/loader/entries/systemota.conf key=options
+	else
 		VM_MACHINE=(qemu-system-x86_64 -accel tcg -kernel "$QEMU_BUILD/vmlinuz" -initrd "$QEMU_BUILD/initrd.img"
 			-append "$VM_CMDLINE $args")
 		return 0
 	fi
-	local part=$disk@@$((${BOOT_START:?vm_machine: no boot partition in this layout} * 512)) conf=$disk.extlinux.conf
+	local part=$disk@@$((${BOOT_START:?vm_machine: no boot partition in this layout} * 512)) conf=$disk.bootconf
 	if [ -n "${args// /}" ]; then
-		awk -v args="$args" '/^[ \t]*append / { $0 = $0 " " args } { print }' "$VM_TOP/qemu/extlinux.conf" > "$conf"
-		mcopy -o -i "$part" "$conf" ::/extlinux/extlinux.conf || return 1
+		awk -v key="$key" -v args="$args" '$1 == key { $0 = $0 " " args } { print }' "$src" > "$conf"
+		mcopy -o -i "$part" "$conf" "$dst" || return 1
 	elif [ -f "$conf" ]; then
-		mcopy -o -i "$part" "$VM_TOP/qemu/extlinux.conf" ::/extlinux/extlinux.conf || return 1
+		mcopy -o -i "$part" "$src" "$dst" || return 1
 		rm -f "$conf"
 	fi
-	VM_MACHINE=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a72 -bios "$VM_UBOOT")
+	if [ "${ARCH:-x86_64}" = arm64 ]; then
+		VM_MACHINE=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a72 -bios "$VM_UBOOT")
+		return 0
+	fi
+	[ -f "$disk.ovmf-vars.fd" ] || cp "$QEMU_BUILD/ovmf-vars.fd" "$disk.ovmf-vars.fd" || return 1
+	VM_MACHINE=(qemu-system-x86_64 -accel tcg
+		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE"
+		-drive "if=pflash,format=raw,unit=1,file=$disk.ovmf-vars.fd")
 }
 
 vm_boot() {

@@ -16,8 +16,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 sota=$top/build/systemota
 # A case directory with a "cases" file runs once per line, the line as $1.
 case_name=$(basename "$(cd "$(dirname "$0")" && pwd)")${1:+-$1}
-# ARCH=arm64 (run-all.sh's case@arm64): the arm64 device behind U-Boot.
+# ARCH=arm64 (run-all.sh's case@arm64): the arm64 device behind U-Boot;
+# BOOT=uefi (case@uefi): the x86 device behind OVMF and systemd-boot.
 [ "${ARCH:-x86_64}" = x86_64 ] || case_name=$case_name@$ARCH
+[ "${BOOT:-}" != uefi ] || case_name=$case_name@uefi
 work=$top/build/tests/qemu/$case_name
 failures=0
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Runs the QEMU test cases: every tests/qemu/<case>/run.sh, once, or once per
 # line of <case>/cases (the line is the argument), then once on the arm64
-# device behind U-Boot for every line of tests/qemu/arm64.cases; or those
-# named as arguments ("case", "case:arg", and "case@arm64" or
-# "case:arg@arm64" for the arm64 device, build/qemu-arm64). QEMU_JOBS cases
+# device behind U-Boot for every line of tests/qemu/arm64.cases, and once on
+# the x86 device behind UEFI for every line of tests/qemu/uefi.cases; or those
+# named as arguments ("case", "case:arg", and "case@arm64" or "case:arg@arm64"
+# for the arm64 device, build/qemu-arm64, "case@uefi" for the UEFI one,
+# build/qemu-uefi). QEMU_JOBS cases
 # run at a time (default: the number of CPUs). Each case is one test; the
 # last line is "N passed, N failed".
 set -u
@@ -25,9 +27,11 @@ if [ ${#tests[@]} -eq 0 ]; then
 			tests+=("$name")
 		fi
 	done
-	while read -r t; do
-		[ -n "$t" ] && [ "${t:0:1}" != "#" ] && tests+=("$t@arm64")
-	done < "$here/arm64.cases"
+	for platform in arm64 uefi; do
+		while read -r t; do
+			[ -n "$t" ] && [ "${t:0:1}" != "#" ] && tests+=("$t@$platform")
+		done < "$here/$platform.cases"
+	done
 fi
 
 run_one() { # run_one INDEX TEST: output to $out/INDEX.log, status to $out/INDEX.rc
@@ -37,6 +41,9 @@ run_one() { # run_one INDEX TEST: output to $out/INDEX.log, status to $out/INDEX
 	[[ $spec == *:* ]] && arg=${spec#*:}
 	if [ "$arch" = arm64 ]; then
 		ARCH=arm64 QEMU_BUILD=$(cd "$here/../.." && pwd)/build/qemu-arm64 \
+			"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
+	elif [ "$arch" = uefi ]; then
+		BOOT=uefi QEMU_BUILD=$(cd "$here/../.." && pwd)/build/qemu-uefi \
 			"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
 	else
 		"$here/$name/run.sh" ${arg:+"$arg"} > "$out/$1.log" 2>&1
