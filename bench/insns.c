@@ -29,7 +29,8 @@ __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
 static uint64_t insns;
 
-/* Each translated block adds its length every time it runs: atomically, as the apply is threaded. */
+/* Each translated block adds its length every time it runs: atomically, as the apply is threaded.
+ */
 static void tb_exec(unsigned int vcpu, void *udata)
 {
 	(void)vcpu;
@@ -47,12 +48,12 @@ static void at_exit(qemu_plugin_id_t id, void *udata)
 {
 	(void)id;
 	(void)udata;
-	fprintf(stderr, "insns %llu\n", (unsigned long long)__atomic_load_n(&insns, __ATOMIC_RELAXED));
+	fprintf(stderr, "insns %llu\n",
+	        (unsigned long long)__atomic_load_n(&insns, __ATOMIC_RELAXED));
 }
 
-__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id,
-                                                               const struct qemu_info_t *info,
-                                                               int argc, char **argv)
+__attribute__((visibility("default"))) int
+qemu_plugin_install(qemu_plugin_id_t id, const struct qemu_info_t *info, int argc, char **argv)
 {
 	(void)info;
 	(void)argc;
