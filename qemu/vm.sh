@@ -75,6 +75,20 @@ vm_machine() {
 		-drive "if=pflash,format=raw,unit=1,file=$disk.ovmf-vars.fd")
 }
 
+# vm_drives DISK_FILE CTL_FILE CTL_OPTS: sets VM_DRIVES to the two disks'
+# QEMU arguments. BOOT=uefi pins both to PCI addresses of their own: the
+# firmware keeps its boot entries by device path and drops the ones whose
+# device moved, and a power-cut boot (no watchdog device before the disks)
+# would otherwise move the disk, leaving the next boot in the UEFI shell.
+vm_drives() {
+	if [ "${BOOT:-}" = uefi ]; then
+		VM_DRIVES=(-drive "if=none,id=disk,file=$1,format=raw" -device "virtio-blk-pci,drive=disk,addr=0x10"
+			-drive "if=none,id=ctl,file=$2,format=raw$3" -device "virtio-blk-pci,drive=ctl,addr=0x11")
+	else
+		VM_DRIVES=(-drive "file=$1,format=raw,if=virtio" -drive "file=$2,format=raw,if=virtio$3")
+	fi
+}
+
 vm_boot() {
 	local disk=$1 ctl=$2 log=$3
 	shift 3
@@ -86,11 +100,10 @@ vm_boot() {
 	# ... and its init counts the boots on the control disk, which it may write.
 	[ "${VM_SESSION:-0}" = 1 ] && reboot='' ctl_ro=
 	vm_machine "$disk" "$VM_APPEND $*" || return 2
+	vm_drives "$disk" "$ctl_img" "$ctl_ro"
 	local cmd=(timeout --kill-after=10 "$VM_TIMEOUT" "${VM_MACHINE[@]}"
 		-m 512 -smp 1 -nodefaults -no-user-config -display none -serial stdio ${reboot:+"$reboot"}
-		-device i6300esb -action watchdog=reset
-		-drive "file=$disk,format=raw,if=virtio"
-		-drive "file=$ctl_img,format=raw,if=virtio$ctl_ro")
+		-device i6300esb -action watchdog=reset "${VM_DRIVES[@]}")
 	if [ "${VM_ECHO:-0}" = 1 ]; then
 		"${cmd[@]}" < /dev/null 2>&1 | tr -d '\r' | tee "$log" || rc=${PIPESTATUS[0]}
 	else
@@ -128,10 +141,9 @@ vm_boot_cut() {
 	local npid=$!
 	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 	: > "$log" # before QEMU's shell opens it: the loops below read it at once
+	vm_drives "nbd:unix:$sock" "$ctl_img" ,readonly=on
 	"${VM_MACHINE[@]}" -m 512 -smp 1 -nodefaults -no-user-config -display none \
-		-serial stdio -no-reboot \
-		-drive "file=nbd:unix:$sock,format=raw,if=virtio" \
-		-drive "file=$ctl_img,format=raw,if=virtio,readonly=on" < /dev/null > "$log" 2>&1 &
+		-serial stdio -no-reboot "${VM_DRIVES[@]}" < /dev/null > "$log" 2>&1 &
 	local qpid=$! deadline=$((SECONDS + VM_TIMEOUT))
 	case $cut in
 	testpoint:*)
