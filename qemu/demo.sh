@@ -37,11 +37,6 @@ note() { printf '    %s\n' "$*"; }
 boot() { # boot N: boots the device once with $work/ctl/step.sh, echoing its console
 	VM_ECHO=1 vm_boot "$work/disk.img" "$work/ctl" "$work/boot$1.log" | sed 's/\x1b\[[0-9;=]*[A-Za-z]//g' |
 		grep -v -e '^Starting systemd-udevd' -e '^$' -e '^\[' -e '^demo: boot [0-9]*, step ' | sed 's/^/    | /'
-	# BOOT=uefi: the firmware's variables after the first boot, when OVMF has
-	# made its boot entries; from then on only its own boot counter may change.
-	if [ "$1" = 1 ] && [ "${BOOT:-}" = uefi ]; then
-		perl "$top/qemu/efivars.pl" "$work/disk.img.ovmf-vars.fd" > "$work/efivars-before"
-	fi
 }
 
 rm -rf "$work" && mkdir -p "$work/ctl"
@@ -76,6 +71,9 @@ systemota status
 after=reboot
 STEP
 boot 1
+# BOOT=uefi: the firmware's variables after the first boot, when OVMF has
+# made its boot entries; from then on only its own boot counter may change.
+[ "${BOOT:-}" != uefi ] || perl "$top/qemu/efivars.pl" "$work/disk.img.ovmf-vars.fd" > "$work/efivars-before"
 
 if [ "$FLAVOUR" = debian ]; then
 	say "Boot 2: the initramfs applies the staged bundle into slot B and boots it on trial; systemd's systemota-confirm.service runs the health checks and confirms it"
