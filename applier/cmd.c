@@ -171,11 +171,13 @@ static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
 	                           .root = root,
 	                           .slot = (uint8_t)slot,
 	                           .marker = kexec_marker(),
-	                           .own_id = id};
+	                           .own_id = id,
+	                           .watchdog = c->cfg.watchdog,
+	                           .watchdog_timeout = c->cfg.watchdog_timeout};
 	enum kexec_action a = kexec_run(&rq);
 	/* Returns only when the kernel could not be started: never silently. */
 	if (a == KEXEC_START)
-		a = kexec_not_started(&rq, kexec_start(root, (uint8_t)slot));
+		a = kexec_not_started(&rq, kexec_start(&rq));
 	if (have)
 		devices_free(&d);
 	if (a == KEXEC_FAIL_TRY)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "state.h"
 #include "util.h"
+#include "watchdog.h"
 
 static void read_line(const char *path, char *out, size_t size)
 {
@@ -237,9 +238,37 @@ static int load_classic(const char *kernel, const char *initrd, const char *cmdl
 	            state_slot_letter(slot), WTERMSIG(status));
 }
 
-int kexec_start(const char *root, uint8_t slot)
+/*
+ * For the slot on trial, just before the kexec: the watchdog's countdown
+ * starts again, for the new kernel's boot to its initramfs (which arms it
+ * again), so the time the loading took is not taken from it.
+ */
+static void rearm_for_kexec(const struct kexec_request *rq)
+{
+	struct state_record st;
+	const struct state_record *rec = read_record(rq->state_path, &st);
+	char letter = state_slot_letter(rq->slot);
+
+	if (!rq->watchdog || !*rq->watchdog || strcmp(rq->watchdog, "none") == 0 || !rec ||
+	    rec->state != STATE_TRYING || rec->target != rq->slot)
+		return;
+	if (!watchdog_runs_across_reboot(WATCHDOG_STOP_ON_REBOOT))
+		log_warn("the watchdog stops at the kexec (the kernel command line has no "
+		         "watchdog.stop_on_reboot=0): slot %c's kernel boots unguarded until its "
+		         "initramfs arms it again",
+		         letter);
+	if (watchdog_arm(rq->watchdog, rq->watchdog_timeout) < 0)
+		log_warn("%s", fail_reason());
+	else
+		log_info("watchdog %s armed again: %d s for slot %c's kernel to boot", rq->watchdog,
+		         rq->watchdog_timeout, letter);
+}
+
+int kexec_start(const struct kexec_request *rq)
 {
 	char kernel[4096], initrd[4096], cmdline[CMDLINE_MAX];
+	const char *root = rq->root;
+	uint8_t slot = rq->slot;
 	int kfd, ifd;
 
 	snprintf(kernel, sizeof(kernel), "%s/boot/vmlinuz", root);
@@ -268,6 +297,7 @@ int kexec_start(const char *root, uint8_t slot)
 		return fail(-e, "kexec_file_load of slot %c's kernel failed: %s",
 		            state_slot_letter(slot), strerror(e));
 	}
+	rearm_for_kexec(rq);
 	sync();
 	reboot(LINUX_REBOOT_CMD_KEXEC);
 	return fail(-errno, "kexec into slot %c's kernel failed: %s", state_slot_letter(slot),

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/watchdog.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -41,4 +42,16 @@ int watchdog_disarm(const char *path)
 	ssize_t n = write(fd, "V", 1);
 	close(fd);
 	return n == 1 ? 0 : fail(-EIO, "cannot disarm watchdog %s", path);
+}
+
+bool watchdog_runs_across_reboot(const char *param_path)
+{
+	char v[16] = "";
+	FILE *f = fopen(param_path, "re");
+
+	if (!f)
+		return false;
+	bool ok = fgets(v, sizeof(v), f) && v[0] == '0' && (v[1] == '\n' || v[1] == '\0');
+	fclose(f);
+	return ok;
 }

@@ -10,9 +10,9 @@
 #   v2.sota      the version 2 bundle, signed with the development key
 #   v3-broken.sota version 3 for the demo: its hook migrates the data, its
 #                health check fails (so its trial ends in a rollback)
-#   v2-kernel.sota, v2-bad-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
+#   v2-kernel.sota, v2-bad-kernel.sota, v2-hang-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
 #                variants of version 2: with its own kernel and initramfs (and
-#                one whose initramfs is garbage, and v2-loop-kernel, whose boot id
+#                one whose initramfs is garbage, one whose initramfs hangs, and v2-loop-kernel, whose boot id
 #                is not its own initramfs's), with post-install hooks (and
 #                one whose hook fails)
 #   initrd-v2.img the initramfs version 2's own kernel boots with
@@ -202,6 +202,18 @@ with_bad_kernel() { # ... whose initramfs is garbage: that kernel cannot boot th
 	head -c $((2 * 1024 * 1024)) /dev/urandom > "$1/boot/initrd.img"
 	echo v2-bad-kernel > "$1/boot/systemota-boot-id"
 }
+with_hanging_kernel() { # ... whose initramfs hangs at once, never opening the watchdog
+	cp "$out/vmlinuz" "$1/boot/vmlinuz"
+	local d
+	d=$(mktemp -d)
+	mkdir -p "$d/bin"
+	cp "$out/busybox/bin/busybox" "$d/bin/busybox"
+	printf '#!/bin/busybox sh\necho "TEST: the slot kernel hangs"\nexec /bin/busybox sleep 2147483647\n' > "$d/init"
+	chmod 0755 "$d/init"
+	(cd "$d" && find . | cpio -o -H newc --quiet) > "$1/boot/initrd.img"
+	rm -rf "$d"
+	echo v2-hang-kernel > "$1/boot/systemota-boot-id"
+}
 with_looping_kernel() { # ... whose initramfs names itself v2-kernel, not the slot's boot id
 	cp "$out/vmlinuz" "$1/boot/vmlinuz"
 	cp "$out/initrd-v2.img" "$1/boot/initrd.img"
@@ -329,6 +341,12 @@ if [ "$FLAVOUR" = debian ]; then
 	# Without dmsetup's udev rules systemd would wait for /dev/mapper/systemota-data:
 	# this flavour's data is not checkpointed yet.
 	sed -e 's/^watchdog-timeout = .*/watchdog-timeout = 180/' -e '/^cow = /d' "$top/qemu/system.conf" > "$conf"
+elif [ "$ARCH" = arm64 ]; then
+	# The emulated Cortex-A72 boots about twice as slowly as the x86 device: a
+	# trial's countdown covers the kexec'd kernel's boot too (38.9 s from the
+	# kexec to its initramfs, with one other VM running).
+	sed -e "s/^compatible = .*/compatible = $COMPATIBLE/" -e 's/^watchdog-timeout = .*/watchdog-timeout = 90/' \
+		"$top/qemu/system.conf" > "$conf"
 else
 	sed -e "s/^compatible = .*/compatible = $COMPATIBLE/" "$top/qemu/system.conf" > "$conf"
 fi
@@ -380,11 +398,12 @@ make_rootfs root-v2 2 2.0
 make_rootfs root-v2-kernel 2 2.0-kernel 40 with_own_kernel
 make_rootfs root-v2-bad-kernel 2 2.0-bad-kernel 40 with_bad_kernel
 make_rootfs root-v2-loop-kernel 2 2.0-loop-kernel 40 with_looping_kernel
+make_rootfs root-v2-hang-kernel 2 2.0-hang-kernel 40 with_hanging_kernel
 make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
 make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
 say "signing the version 2 and 3 bundles with the development key"
-for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hooks v2-bad-hook v3-broken; do
+for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hang-kernel v2-hooks v2-bad-hook v3-broken; do
 	make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 	mv "$out/root-$v.sota" "$out/$v.sota"
 done

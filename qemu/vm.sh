@@ -19,8 +19,11 @@
 # The kernel command line both kinds of boot start with. mitigations=off: the
 # CPU vulnerability mitigations cost ~0.7 s of a ~11.5 s boot under TCG (the
 # emulated CPU has none of those flaws to mitigate); nothing the tests look at
-# depends on them.
-VM_CMDLINE="console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot mitigations=off"
+# depends on them. watchdog.stop_on_reboot=0: the watchdog armed for a trial
+# keeps running across the kexec into a slot's own kernel (the watchdog core
+# would stop it at the kexec, and a hanging kernel would hang the device for
+# good: tests/qemu/kernel-update-hang).
+VM_CMDLINE="console=ttyS0 root=systemota ro quiet panic=-1 rd.emergency=reboot mitigations=off watchdog.stop_on_reboot=0"
 
 vm_ctl_image() { # vm_ctl_image DIR IMAGE
 	local mib

@@ -15,6 +15,7 @@
 #include "history.h"
 #include "kexec.h"
 #include "test.h"
+#include "watchdog.h"
 
 TEST(kexec_marker_is_exactly_a_or_b)
 {
@@ -355,4 +356,27 @@ TEST(kexec_not_started_for_the_active_slot_boots_it_and_says_so)
 	                    "slot A booted with this kernel, not its own: /usr/sbin/kexec -l of "
 	                    "slot A's kernel failed (exit 1)"),
 	         1);
+}
+
+/* The watchdog core's reboot policy decides whether a trial stays guarded across the kexec. */
+TEST(watchdog_runs_across_kexec_only_with_stop_on_reboot_0)
+{
+	static const struct {
+		const char *value;
+		bool runs;
+	} cases[] = {{"0\n", true},   {"0", true},   {"-1\n", false}, {"1\n", false},
+	             {"01\n", false}, {"\n", false}, {"", false}};
+	const char *p = test_path("stop_on_reboot");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(p, "we");
+		CHECK(f != NULL);
+		if (!f)
+			return;
+		fputs(cases[i].value, f);
+		fclose(f);
+		CHECK_EQ(watchdog_runs_across_reboot(p), cases[i].runs);
+	}
+	/* A kernel without the parameter: its drivers' own policy, mostly "stop". */
+	CHECK_EQ(watchdog_runs_across_reboot(test_path("absent")), false);
 }

@@ -4,6 +4,8 @@
 # in the history; after 3 tries the device runs version 1 from slot A again.
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# Four boots, three of them waiting out the 60 s watchdog, in one QEMU session.
+export VM_TIMEOUT=${TRIAL_WATCHDOG_TIMEOUT:-600}
 # shellcheck disable=SC2016 # expanded in the guest
 hang='[ "$version" = 2 ] && { echo "TEST: hanging"; while :; do sleep 60; done; }'
 session "$hang" "$hang" "$hang" 'systemota history; after=poweroff'

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Version 2 carries a kernel that hangs once started: its initramfs sleeps
+# forever and never opens the watchdog. The watchdog the factory initramfs
+# armed for the try must still be running across the kexec and reset the
+# device: each such boot is a failed try ("reset by the watchdog"), and after
+# 3 the factory initramfs rolls back and version 1 runs again.
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+# Five boots, three of them two kernels and a watchdog timeout, in one QEMU session.
+export VM_TIMEOUT=${KERNEL_UPDATE_TIMEOUT:-600}
+cp "$QEMU_BUILD/v2-hang-kernel.sota" "$work/ctl/"
+SESSION_FROM=factory session 'systemota stage /ctl/v2-hang-kernel.sota; after=reboot' \
+	'systemota history; after=poweroff'
+[ "$(booted_sequence)" = "1A 1A" ] || fail "booted: $(booted_sequence), expected 1A 1A"
+[ "$(grep -c '^TEST: the slot kernel hangs$' "$work/session.log")" = 3 ] ||
+	fail "the hanging kernel did not run exactly 3 times"
+history_has 'trial-failed .*try 1 of 3: reset by the watchdog' \
+	'trial-failed .*try 3 of 3: reset by the watchdog' \
+	'rollback +slot B .*not confirmed after 3 trial boots; rolled back to slot A'
+expect_state '"state": "idle"' '"active": "A"' '"B": \{ "status": "bad"'
+expect_slot_holds A "$QEMU_BUILD/root-v1.img"
+finish
