@@ -36,6 +36,7 @@ phase_of() {
 	*"running version 1"* | "PC: version=1"* | *"staged version"* | "PC: canary"* | "PC: STAGED"*) echo "staging (version 1 running)" ;;
 	*"systemota: state:"* | *"installing version"* | *"interrupted"*) echo "install: writing and reading back slot B" ;;
 	*"reading it back"* | *"image written"*) echo "install: flushing slot B" ;;
+	*"data checkpointed"*) echo "install: data checkpointed, switching to B" ;;
 	*"written and verified"* | *"trial boot of slot"* | *"booting slot"*) echo "switch: trial counted, mounting B" ;;
 	*"running version 2"* | "PC: version=2"*) echo "trial boot, before mark-good" ;;
 	*"is good"* | *"removed update.sota"* | "PC: CONFIRMED"*) echo "mark-good and clean-up" ;;
