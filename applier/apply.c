@@ -648,7 +648,7 @@ static void arm_watchdog(struct ctx *x)
 {
 	const char *wd = x->cfg->watchdog;
 
-	if (!wd || !*wd || strcmp(wd, "none") == 0)
+	if (!watchdog_configured(wd))
 		return;
 	if (watchdog_arm(wd, x->cfg->watchdog_timeout) < 0)
 		log_warn("%s; a hang of the new system will need a power cycle", fail_reason());

@@ -151,6 +151,15 @@ static const struct state_record *read_record(const char *path, struct state_rec
 	return ret;
 }
 
+/* The record says rq's slot is the one on trial (false when it cannot be read). */
+static bool slot_on_trial(const struct kexec_request *rq)
+{
+	struct state_record st;
+	const struct state_record *rec = read_record(rq->state_path, &st);
+
+	return rec && rec->state == STATE_TRYING && rec->target == rq->slot;
+}
+
 enum kexec_action kexec_run(const struct kexec_request *rq)
 {
 	char path[4096], id[KEXEC_ID_SIZE], why[STATE_REASON_SIZE];
@@ -245,12 +254,9 @@ static int load_classic(const char *kernel, const char *initrd, const char *cmdl
  */
 static void rearm_for_kexec(const struct kexec_request *rq)
 {
-	struct state_record st;
-	const struct state_record *rec = read_record(rq->state_path, &st);
 	char letter = state_slot_letter(rq->slot);
 
-	if (!rq->watchdog || !*rq->watchdog || strcmp(rq->watchdog, "none") == 0 || !rec ||
-	    rec->state != STATE_TRYING || rec->target != rq->slot)
+	if (!watchdog_configured(rq->watchdog) || !slot_on_trial(rq))
 		return;
 	if (!watchdog_runs_across_reboot(WATCHDOG_STOP_ON_REBOOT))
 		log_warn("the watchdog stops at the kexec (the kernel command line has no "
@@ -307,13 +313,11 @@ int kexec_start(const struct kexec_request *rq)
 enum kexec_action kexec_not_started(const struct kexec_request *rq, int err)
 {
 	char why[STATE_REASON_SIZE], cause[STATE_REASON_SIZE];
-	struct state_record st;
 	char letter = state_slot_letter(rq->slot);
 
 	/* Taken before reading the record, whose own failure would replace it. */
 	snprintf(cause, sizeof(cause), "%s", fail_reason());
-	const struct state_record *rec = read_record(rq->state_path, &st);
-	if (rec && rec->state == STATE_TRYING && rec->target == rq->slot) {
+	if (slot_on_trial(rq)) {
 		snprintf(why, sizeof(why), "its own kernel could not be started: %s", cause);
 		log_error("slot %c %s", letter, why);
 		record_failed_try(rq, err, why);

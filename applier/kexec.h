@@ -83,17 +83,19 @@ struct kexec_request {
 enum kexec_action kexec_run(const struct kexec_request *rq);
 
 /*
- * Loads the slot's kernel and initramfs of rq and starts them; does not return on
- * success. For the slot on trial, the watchdog is armed again just before
- * the kexec (its countdown then covers the new kernel's boot to its
- * initramfs, not the loading too); it keeps running across the kexec only
- * where the kernel command line has watchdog.stop_on_reboot=0 (else the
- * watchdog core stops it at every reboot, kexec included): warned when not. kexec_file_load first
- * (the kernel reads the files itself; with lockdown it also checks their signature); where the
- * kernel has no CONFIG_KEXEC_FILE (ENOSYS: Debian's arm64 kernel), the classic kexec_load through
- * kexec-tools in the initramfs (KEXEC_TOOLS), which reads the same files from the mounted slot.
- * -errno with a reason when neither could load them: the caller then hands that to
- * kexec_not_started().
+ * Loads the kernel and initramfs of rq's slot and starts them; does not
+ * return on success. kexec_file_load first (the kernel reads the files
+ * itself; with lockdown it also checks their signature); where the kernel has
+ * no CONFIG_KEXEC_FILE (ENOSYS: Debian's arm64 kernel), the classic
+ * kexec_load through kexec-tools in the initramfs (KEXEC_TOOLS), which reads
+ * the same files from the mounted slot. -errno with a reason when neither
+ * could load them: the caller then hands that to kexec_not_started().
+ *
+ * For the slot on trial, the watchdog is armed again just before the kexec
+ * (its countdown then covers the new kernel's boot to its initramfs, not the
+ * loading too). It keeps running across the kexec only where the kernel
+ * command line has watchdog.stop_on_reboot=0 (else the watchdog core stops it
+ * at every reboot, kexec included): warned when not.
  */
 int kexec_start(const struct kexec_request *rq);
 

@@ -118,7 +118,7 @@ static void release_watchdog(const struct running_config *cfg)
 {
 	const char *wd = cfg->watchdog;
 
-	if (!wd || !*wd || strcmp(wd, "none") == 0 || cfg->watchdog_handover)
+	if (!watchdog_configured(wd) || cfg->watchdog_handover)
 		return;
 	if (access(wd, F_OK) < 0)
 		return;

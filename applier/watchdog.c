@@ -11,6 +11,11 @@
 
 #include "fail.h"
 
+bool watchdog_configured(const char *path)
+{
+	return path && *path && strcmp(path, "none") != 0;
+}
+
 int watchdog_arm(const char *path, int timeout)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -11,6 +11,9 @@
  * with RuntimeWatchdogSec=) holds it, which then keeps it alive itself.
  */
 
+/* The config names a watchdog: path is neither empty nor "none". */
+bool watchdog_configured(const char *path);
+
 /* Arms the watchdog at path with timeout seconds and leaves it running. */
 int watchdog_arm(const char *path, int timeout);
 
