@@ -24,7 +24,7 @@ struct apply_config {
 	const char *slot_path[2];
 	const char *data_dir; /* the data partition's files; NULL when it could not be mounted */
 	const char *dropin;   /* the drop-in directory, relative to data_dir (staged.h) */
-	const struct crypto_keyring *keys;
+	const struct crypto_keyset *keys;
 	const char *compatible;
 	uint8_t tries;
 	const char *watchdog; /* armed before a trial boot; NULL or "" for none */

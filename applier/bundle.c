@@ -295,7 +295,7 @@ int bundle_open(const char *path, struct bundle *ret)
 	return bundle_open_fd(fd, ret);
 }
 
-int bundle_verify(struct bundle *b, const struct crypto_keyring *kr)
+int bundle_verify(struct bundle *b, const struct crypto_keyset *kr)
 {
 	int r = crypto_verify(kr, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
 

@@ -121,7 +121,7 @@ struct bundle {
 int bundle_open_fd(int fd, struct bundle *ret);
 int bundle_open(const char *path, struct bundle *ret);
 
-/* Checks the signature against the key ring. Only then is the bundle usable. */
-int bundle_verify(struct bundle *b, const struct crypto_keyring *kr);
+/* Checks the signature against the key set. Only then is the bundle usable. */
+int bundle_verify(struct bundle *b, const struct crypto_keyset *kr);
 
 void bundle_close(struct bundle *b);

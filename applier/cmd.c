@@ -49,7 +49,7 @@ static void resolve_data(const struct config *cfg, char **ret_data, char **ret_c
 
 static int cmd_apply(struct cli *c)
 {
-	struct crypto_keyring *keys = NULL;
+	struct crypto_keyset *keys = NULL;
 	_cleanup_free_ char *data = NULL, *cow = NULL;
 	struct devices d;
 	uint8_t slot;
@@ -61,7 +61,7 @@ static int cmd_apply(struct cli *c)
 	/* A trial boot needs no keys and no drop-in directory. */
 	bool trying = devices_read_state(d.state, &st) == 0 && st.state == STATE_TRYING;
 	int kexec = c->data_dir_given ? -1 : kexec_marker();
-	if (!trying && crypto_keyring_load(c->cfg.keys, &keys) < 0)
+	if (!trying && crypto_keyset_load(c->cfg.keys, &keys) < 0)
 		log_error("no trusted keys, not looking for updates: %s", fail_reason());
 	if (!c->data_dir_given)
 		resolve_data(&c->cfg, &data, &cow);
@@ -91,7 +91,7 @@ static int cmd_apply(struct cli *c)
 	log_info("booting slot %c (%s)", state_slot_letter(slot), d.slot[slot]);
 	/* Whatever went wrong, a slot was chosen: the hook mounts it. */
 	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);
-	crypto_keyring_free(keys);
+	crypto_keyset_free(keys);
 	devices_free(&d);
 	return fflush(stdout) == 0 ? 0 : -EIO;
 }

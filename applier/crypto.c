@@ -107,7 +107,7 @@ struct crypto_key {
 	char name[64];
 };
 
-struct crypto_keyring {
+struct crypto_keyset {
 	size_t n;
 	struct crypto_key keys[CRYPTO_MAX_KEYS];
 };
@@ -190,7 +190,7 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* Marks keys listed in dir/revoked. A missing file means nothing is revoked. */
-static int load_revocations(struct crypto_keyring *kr, const char *dir)
+static int load_revocations(struct crypto_keyset *kr, const char *dir)
 {
 	char path[4096], line[256];
 	FILE *f;
@@ -216,7 +216,7 @@ static int load_revocations(struct crypto_keyring *kr, const char *dir)
 	return 0;
 }
 
-static int keyring_add(struct crypto_keyring *kr, const char *dir, const char *name)
+static int keyring_add(struct crypto_keyset *kr, const char *dir, const char *name)
 {
 	char path[4096];
 	struct crypto_key *k = &kr->keys[kr->n];
@@ -244,9 +244,9 @@ static int keyring_add(struct crypto_keyring *kr, const char *dir, const char *n
 	return 0;
 }
 
-int crypto_keyring_load(const char *dir, struct crypto_keyring **ret)
+int crypto_keyset_load(const char *dir, struct crypto_keyset **ret)
 {
-	struct crypto_keyring *kr = calloc(1, sizeof(*kr));
+	struct crypto_keyset *kr = calloc(1, sizeof(*kr));
 	char *names[CRYPTO_MAX_KEYS + 1];
 	size_t n = 0;
 	struct dirent *de;
@@ -254,7 +254,7 @@ int crypto_keyring_load(const char *dir, struct crypto_keyring **ret)
 	int r = 0;
 
 	if (!kr)
-		return fail(-ENOMEM, "no memory for the key ring");
+		return fail(-ENOMEM, "no memory for the key set");
 	d = opendir(dir);
 	if (!d) {
 		int e = errno;
@@ -277,14 +277,14 @@ int crypto_keyring_load(const char *dir, struct crypto_keyring **ret)
 	if (r == 0 && kr->n == 0)
 		r = fail(-ENOKEY, "key directory %s holds no *.pem public key", dir);
 	if (r < 0) {
-		crypto_keyring_free(kr);
+		crypto_keyset_free(kr);
 		return r;
 	}
 	*ret = kr;
 	return 0;
 }
 
-void crypto_keyring_free(struct crypto_keyring *kr)
+void crypto_keyset_free(struct crypto_keyset *kr)
 {
 	if (!kr)
 		return;
@@ -295,12 +295,12 @@ void crypto_keyring_free(struct crypto_keyring *kr)
 	free(kr);
 }
 
-size_t crypto_keyring_count(const struct crypto_keyring *kr)
+size_t crypto_keyset_count(const struct crypto_keyset *kr)
 {
 	return kr->n;
 }
 
-void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,
+void crypto_keyset_key(const struct crypto_keyset *kr, size_t i,
                         uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked, const char **ret_name)
 {
 	memcpy(ret_id, kr->keys[i].id, CRYPTO_KEY_ID_SIZE);
@@ -308,7 +308,7 @@ void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,
 	*ret_name = kr->keys[i].name;
 }
 
-int crypto_verify(const struct crypto_keyring *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
+int crypto_verify(const struct crypto_keyset *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
                   const uint8_t key_id_in[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len)
 {
 	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];

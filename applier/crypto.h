@@ -3,8 +3,8 @@
 
 /*
  * The only file that talks to mbedTLS: SHA-256, ECDSA P-256 signatures, and
- * the trusted key ring. mbedTLS errors are translated to our codes here:
- *   -ENOKEY        the signing key is not in the key ring
+ * the trusted key set. mbedTLS errors are translated to our codes here:
+ *   -ENOKEY        the signing key is not in the key set
  *   -EKEYREVOKED   the signing key is revoked
  *   -EKEYREJECTED  the signature does not verify
  *   -EBADMSG       a key file or signature cannot be parsed
@@ -36,7 +36,7 @@ bool crypto_sha256_hardware(void);
 const char *crypto_sha256_engine(void);
 void crypto_sha256_force_generic(bool generic);
 
-struct crypto_keyring;
+struct crypto_keyset;
 
 /*
  * Loads every "*.pem" public key (EC P-256) in dir, at most CRYPTO_MAX_KEYS.
@@ -45,23 +45,23 @@ struct crypto_keyring;
  * signature by it is refused with -EKEYREVOKED rather than -ENOKEY.
  * -ENOKEY when the directory holds no usable key.
  */
-int crypto_keyring_load(const char *dir, struct crypto_keyring **ret);
-void crypto_keyring_free(struct crypto_keyring *kr);
+int crypto_keyset_load(const char *dir, struct crypto_keyset **ret);
+void crypto_keyset_free(struct crypto_keyset *kr);
 
-/* For _cleanup_(crypto_keyring_freep) struct crypto_keyring *keys = NULL. */
-static inline void crypto_keyring_freep(struct crypto_keyring **kr)
+/* For _cleanup_(crypto_keyset_freep) struct crypto_keyset *keys = NULL. */
+static inline void crypto_keyset_freep(struct crypto_keyset **kr)
 {
-	crypto_keyring_free(*kr);
+	crypto_keyset_free(*kr);
 	*kr = NULL;
 }
-size_t crypto_keyring_count(const struct crypto_keyring *kr);
+size_t crypto_keyset_count(const struct crypto_keyset *kr);
 /* The id of key i (its SHA-256 over the DER public key) and whether it is revoked. */
-void crypto_keyring_key(const struct crypto_keyring *kr, size_t i,
+void crypto_keyset_key(const struct crypto_keyset *kr, size_t i,
                         uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked,
                         const char **ret_name);
 
 /* Verifies sig over digest with the ring's key whose id is key_id. */
-int crypto_verify(const struct crypto_keyring *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
+int crypto_verify(const struct crypto_keyset *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],
                   const uint8_t key_id[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len);
 
 /*

@@ -29,7 +29,7 @@ struct running_config {
 	int booted;           /* the slot the running root is on: 0 = A, 1 = B, -1 unknown */
 	const char *data_dir; /* the data partition's files; NULL: not available */
 	const char *dropin;   /* the drop-in directory, relative to data_dir (dropin.h) */
-	const struct crypto_keyring *keys; /* NULL: staged bundles are neither judged nor removed */
+	const struct crypto_keyset *keys; /* NULL: staged bundles are neither judged nor removed */
 	const char *compatible;
 	const char *watchdog;   /* stopped after mark-good; NULL, "" or "none": none */
 	bool watchdog_handover; /* mark-good leaves the watchdog running for another daemon */

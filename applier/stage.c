@@ -87,7 +87,7 @@ static int remove_others(int dirfd, const char *keep)
 }
 
 /* Removes the staged bundles whose transaction the record lists as done. */
-static int remove_done(const struct staged_list *list, const struct crypto_keyring *keys,
+static int remove_done(const struct staged_list *list, const struct crypto_keyset *keys,
                        const struct state_record *st)
 {
 	int removed = 0;
@@ -151,7 +151,7 @@ static int write_staged(const struct bundle *b, int dirfd)
 }
 
 int stage_bundle(const char *src, const char *data_dir, const char *dropin,
-                 const struct crypto_keyring *keys, const char *compatible,
+                 const struct crypto_keyset *keys, const char *compatible,
                  const struct state_record *st, uint64_t slot_size, struct stage_info *ret)
 {
 	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
@@ -189,7 +189,7 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
 	return r;
 }
 
-int stage_cleanup(const char *data_dir, const char *dropin, const struct crypto_keyring *keys,
+int stage_cleanup(const char *data_dir, const char *dropin, const struct crypto_keyset *keys,
                   const struct state_record *st)
 {
 	struct staged_list list;

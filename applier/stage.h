@@ -34,7 +34,7 @@ struct stage_info {
  * failed flush of the directory after it is only a warning).
  */
 int stage_bundle(const char *src, const char *data_dir, const char *dropin,
-                 const struct crypto_keyring *keys, const char *compatible,
+                 const struct crypto_keyset *keys, const char *compatible,
                  const struct state_record *st, uint64_t slot_size, struct stage_info *ret);
 
 /*
@@ -43,5 +43,5 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
  * (-ELOOP, -ENOTDIR: a component of the path is not a plain directory; nothing
  * is removed).
  */
-int stage_cleanup(const char *data_dir, const char *dropin, const struct crypto_keyring *keys,
+int stage_cleanup(const char *data_dir, const char *dropin, const struct crypto_keyset *keys,
                   const struct state_record *st);

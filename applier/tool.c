@@ -62,14 +62,14 @@ static int verify_payload(const struct bundle *b)
 
 static int bundle_show(struct cli *c, const char *path, bool full)
 {
-	_cleanup_(crypto_keyring_freep) struct crypto_keyring *keys = NULL;
+	_cleanup_(crypto_keyset_freep) struct crypto_keyset *keys = NULL;
 	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
 	char verdict[FAIL_REASON_MAX + 32];
 	int r = bundle_open(path, &b);
 
 	if (r < 0)
 		return r;
-	r = crypto_keyring_load(c->cfg.keys, &keys);
+	r = crypto_keyset_load(c->cfg.keys, &keys);
 	if (r == 0)
 		r = bundle_verify(&b, keys);
 	if (r == 0 && full)

@@ -18,14 +18,14 @@
 /* What a verb's engine call needs, resolved from the command line and the config. */
 struct resolved {
 	struct devices d;
-	struct crypto_keyring *keys;
+	struct crypto_keyset *keys;
 	char *cow;
 	struct running_config rc;
 };
 
 static void resolved_free(struct resolved *x)
 {
-	crypto_keyring_free(x->keys);
+	crypto_keyset_free(x->keys);
 	x->keys = NULL;
 	free(x->cow);
 	x->cow = NULL;
@@ -57,7 +57,7 @@ static int resolve(struct cli *c, unsigned need, struct resolved *x)
 		x->rc.booted = booted;
 	else if (need & NEED_BOOTED)
 		return r;
-	r = crypto_keyring_load(c->cfg.keys, &x->keys);
+	r = crypto_keyset_load(c->cfg.keys, &x->keys);
 	if (r < 0 && (need & NEED_KEYS))
 		return r;
 	x->rc.keys = x->keys;

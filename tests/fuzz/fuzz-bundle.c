@@ -19,12 +19,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct crypto_keyring *keys;
+	static struct crypto_keyset *keys;
 	struct payload_chunk c;
 	struct payload p;
 	struct bundle b;
 
-	if (!keys && crypto_keyring_load(TOP_SRCDIR "/keys/trusted", &keys) < 0)
+	if (!keys && crypto_keyset_load(TOP_SRCDIR "/keys/trusted", &keys) < 0)
 		abort();
 	int fd = fuzz_memfd(data, size);
 	if (fd < 0 || bundle_open_fd(fd, &b) < 0)

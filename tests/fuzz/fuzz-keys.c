@@ -27,7 +27,7 @@ static int put(const char *path, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char dir[64], key[96], revoked[96];
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 
 	if (!dir[0]) {
 		snprintf(dir, sizeof(dir), "/tmp/systemota-fuzz-keys-%d", (int)getpid());
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cut = nl ? (size_t)(nl - data) : size;
 	if (put(key, data, size) < 0 || put(revoked, data + cut, size - cut) < 0)
 		return 0;
-	if (crypto_keyring_load(dir, &kr) == 0)
-		crypto_keyring_free(kr);
+	if (crypto_keyset_load(dir, &kr) == 0)
+		crypto_keyset_free(kr);
 	return 0;
 }

@@ -33,11 +33,11 @@ int helpers_keypair(const char *name, struct helpers_key *ret)
 	return crypto_keygen(ret->priv, ret->pub);
 }
 
-int helpers_trusted_key(const char *name, struct helpers_key *ret, struct crypto_keyring **ret_ring)
+int helpers_trusted_key(const char *name, struct helpers_key *ret, struct crypto_keyset **ret_ring)
 {
 	int r = helpers_keypair(name, ret);
 
-	return r < 0 ? r : crypto_keyring_load(ret->dir, ret_ring);
+	return r < 0 ? r : crypto_keyset_load(ret->dir, ret_ring);
 }
 
 /* xorshift32: cheap, deterministic, never 0 from a non-zero state. */
@@ -247,7 +247,7 @@ int helpers_device(struct helpers_device *d)
 	snprintf(d->dropin, sizeof(d->dropin), "%s/%s", d->data, HELPERS_DROPIN);
 	r = helpers_keypair("dev", &d->key);
 	if (r == 0)
-		r = crypto_keyring_load(d->key.dir, &d->keys);
+		r = crypto_keyset_load(d->key.dir, &d->keys);
 	if (r == 0)
 		r = state_init_file(d->state);
 	if (r == 0)
@@ -270,7 +270,7 @@ int helpers_device(struct helpers_device *d)
 
 void helpers_device_free(struct helpers_device *d)
 {
-	crypto_keyring_free(d->keys);
+	crypto_keyset_free(d->keys);
 	d->keys = NULL;
 }
 

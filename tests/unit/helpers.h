@@ -47,9 +47,9 @@ struct helpers_key {
 /* Makes tmpdir/NAME.key, and tmpdir/NAME-keys/NAME.pem as the only trusted key. */
 int helpers_keypair(const char *name, struct helpers_key *ret);
 
-/* helpers_keypair(), and a key ring trusting only that key. */
+/* helpers_keypair(), and a key set trusting only that key. */
 int helpers_trusted_key(const char *name, struct helpers_key *ret,
-                        struct crypto_keyring **ret_ring);
+                        struct crypto_keyset **ret_ring);
 
 /*
  * Writes size deterministic bytes to path (created or truncated): per 4 KiB,
@@ -87,7 +87,7 @@ struct helpers_device {
 	char data[HELPERS_PATH_MAX];
 	char dropin[HELPERS_PATH_MAX]; /* data/HELPERS_DROPIN, created empty */
 	struct helpers_key key;
-	struct crypto_keyring *keys;
+	struct crypto_keyset *keys;
 	struct apply_config cfg; /* tries HELPERS_TRIES; tests may change any field */
 };
 

@@ -325,7 +325,7 @@ TEST(bundle_parse_sigblock_checks_length_and_padding)
 
 TEST(bundle_open_refuses_truncation_and_trailing_bytes)
 {
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct helpers_key k;
 	struct bundle b;
 	uint8_t *file;
@@ -333,7 +333,7 @@ TEST(bundle_open_refuses_truncation_and_trailing_bytes)
 
 	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
 	REQUIRE(helpers_sized_bundle(k.priv, HELPERS_IMAGE_SIZE, HELPERS_LEVEL) == 0);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 	REQUIRE(helpers_read_file(test_path("b.sota"), &file, &len) == 0);
 	const size_t m = util_le32(file + 12), pay = BUNDLE_HEADER_SIZE + m + BUNDLE_SIGBLOCK_SIZE;
 	const size_t cuts[] = {
@@ -371,7 +371,7 @@ TEST(bundle_open_refuses_truncation_and_trailing_bytes)
 }
 
 /* Copies b.sota, flips the byte at off and returns what open (then verify) says. */
-static int open_flipped(const struct crypto_keyring *kr, uint64_t off, bool *opened)
+static int open_flipped(const struct crypto_keyset *kr, uint64_t off, bool *opened)
 {
 	struct bundle b;
 	int r;
@@ -391,7 +391,7 @@ static int open_flipped(const struct crypto_keyring *kr, uint64_t off, bool *ope
 
 TEST(bundle_flipped_byte_in_signed_part_is_refused)
 {
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct helpers_key k;
 	struct bundle b;
 
@@ -444,13 +444,13 @@ TEST(bundle_flipped_byte_in_signed_part_is_refused)
 		CHECK_EQ(r, cases[i].code);
 		CHECK_EQ(opened, cases[i].opens);
 	}
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 /* One flipped payload byte in chunk 2: chunks 0 and 1 come out, chunk 2 never does. */
 TEST(bundle_untrusted_and_revoked_keys)
 {
-	struct crypto_keyring *kr = NULL, *other_kr = NULL;
+	struct crypto_keyset *kr = NULL, *other_kr = NULL;
 	struct helpers_key k, other;
 	uint8_t id[CRYPTO_KEY_ID_SIZE];
 	char hex[2 * CRYPTO_KEY_ID_SIZE + 2];
@@ -459,12 +459,12 @@ TEST(bundle_untrusted_and_revoked_keys)
 	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
 	REQUIRE(helpers_sized_bundle(k.priv, HELPERS_IMAGE_SIZE, HELPERS_LEVEL) == 0);
 	REQUIRE(helpers_keypair("other", &other) == 0);
-	REQUIRE(crypto_keyring_load(other.dir, &other_kr) == 0);
+	REQUIRE(crypto_keyset_load(other.dir, &other_kr) == 0);
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
 	CHECK_EQ(bundle_verify(&b, other_kr), -ENOKEY);
 	CHECK(!b.verified);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 	kr = NULL;
 
 	REQUIRE(crypto_key_id_of_file(k.pub, id) == 0);
@@ -473,11 +473,11 @@ TEST(bundle_untrusted_and_revoked_keys)
 	REQUIRE(f);
 	fprintf(f, "# rotated out\n%s\n", hex);
 	fclose(f);
-	REQUIRE(crypto_keyring_load(k.dir, &kr) == 0);
+	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
 	CHECK_EQ(bundle_verify(&b, kr), -EKEYREVOKED);
 	CHECK(!b.verified);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
-	crypto_keyring_free(other_kr);
+	crypto_keyset_free(kr);
+	crypto_keyset_free(other_kr);
 }

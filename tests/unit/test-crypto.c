@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * crypto.h: SHA-256 known answers, and ECDSA P-256 signing and verification
- * against a key ring directory, with every refusal's exact code.
+ * against a key set directory, with every refusal's exact code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +107,7 @@ static int write_text(const char *path, const char *text)
 	return fclose(f) == 0 ? r : -EIO;
 }
 
-/* Two fresh key pairs, and three key rings made of their public halves. */
+/* Two fresh key pairs, and three key sets made of their public halves. */
 static int make_keys(struct keys *k)
 {
 	const char *rings[] = {"ring1", "ring2", "ring12"};
@@ -142,13 +142,13 @@ static int make_keys(struct keys *k)
 static int verify_in(const char *ring, const uint8_t digest[CRYPTO_DIGEST_SIZE],
                      const uint8_t id[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t len)
 {
-	struct crypto_keyring *kr;
-	int r = crypto_keyring_load(ring, &kr);
+	struct crypto_keyset *kr;
+	int r = crypto_keyset_load(ring, &kr);
 
 	if (r < 0)
 		return r;
 	r = crypto_verify(kr, digest, id, sig, len);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 	return r;
 }
 
@@ -300,14 +300,14 @@ TEST(crypto_sign_and_verify)
 TEST(crypto_every_corrupted_signature_byte_is_rejected)
 {
 	struct keys k;
-	struct crypto_keyring *kr;
+	struct crypto_keyset *kr;
 	uint8_t digest[CRYPTO_DIGEST_SIZE], sig[CRYPTO_SIG_MAX], id[CRYPTO_KEY_ID_SIZE];
 	size_t len;
 
 	REQUIRE(make_keys(&k) == 0);
 	crypto_sha256("abc", 3, digest);
 	REQUIRE(crypto_sign(k.priv[0], digest, sig, &len, id) == 0);
-	REQUIRE(crypto_keyring_load(k.ring1, &kr) == 0);
+	REQUIRE(crypto_keyset_load(k.ring1, &kr) == 0);
 	REQUIRE(crypto_verify(kr, digest, id, sig, len) == 0);
 	for (size_t i = 0; i < len; i++) {
 		for (int bit = 0; bit < 8; bit++) {
@@ -326,7 +326,7 @@ TEST(crypto_every_corrupted_signature_byte_is_rejected)
 		CHECK_EQ(crypto_verify(kr, digest, id, sig, len), -EKEYREJECTED);
 		digest[i] ^= 0x80;
 	}
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 TEST(crypto_revoked_key)
@@ -335,7 +335,7 @@ TEST(crypto_revoked_key)
 	uint8_t digest[CRYPTO_DIGEST_SIZE], sig[2][CRYPTO_SIG_MAX], id[2][CRYPTO_KEY_ID_SIZE];
 	char hex[2 * CRYPTO_KEY_ID_SIZE + 1], text[300], path[600];
 	size_t len[2];
-	struct crypto_keyring *kr;
+	struct crypto_keyset *kr;
 
 	REQUIRE(make_keys(&k) == 0);
 	crypto_sha256("abc", 3, digest);
@@ -346,13 +346,13 @@ TEST(crypto_revoked_key)
 	snprintf(path, sizeof(path), "%s/revoked", k.ring12);
 	REQUIRE(write_text(path, text) == 0);
 
-	REQUIRE(crypto_keyring_load(k.ring12, &kr) == 0);
-	CHECK_EQ(crypto_keyring_count(kr), 2);
-	for (size_t i = 0; i < crypto_keyring_count(kr); i++) {
+	REQUIRE(crypto_keyset_load(k.ring12, &kr) == 0);
+	CHECK_EQ(crypto_keyset_count(kr), 2);
+	for (size_t i = 0; i < crypto_keyset_count(kr); i++) {
 		uint8_t kid[CRYPTO_KEY_ID_SIZE];
 		const char *name;
 		int revoked;
-		crypto_keyring_key(kr, i, kid, &revoked, &name);
+		crypto_keyset_key(kr, i, kid, &revoked, &name);
 		/* Sorted by file name: key1.pem, then key2.pem. */
 		CHECK_EQ(strcmp(name, i ? "key2.pem" : "key1.pem"), 0);
 		CHECK(memcmp(kid, k.id[i], CRYPTO_KEY_ID_SIZE) == 0);
@@ -361,16 +361,16 @@ TEST(crypto_revoked_key)
 	/* Revoked, not merely unknown: even a valid signature is refused. */
 	CHECK_EQ(crypto_verify(kr, digest, id[0], sig[0], len[0]), -EKEYREVOKED);
 	CHECK_EQ(crypto_verify(kr, digest, id[1], sig[1], len[1]), 0);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 
 	/* A revoked file that is not a list of key ids is an error, not "nothing revoked". */
 	REQUIRE(write_text(path, "not-a-key-id\n") == 0);
-	CHECK_EQ(crypto_keyring_load(k.ring12, &kr), -EBADMSG);
+	CHECK_EQ(crypto_keyset_load(k.ring12, &kr), -EBADMSG);
 }
 
-TEST(crypto_keyring_load_refusals)
+TEST(crypto_keyset_load_refusals)
 {
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	char dir[512], path[600];
 
 	/* A directory with no *.pem: no key. */
@@ -378,22 +378,22 @@ TEST(crypto_keyring_load_refusals)
 	REQUIRE(mkdir(dir, 0755) == 0);
 	snprintf(path, sizeof(path), "%s/key1.pub", dir);
 	REQUIRE(write_text(path, "not a pem name\n") == 0);
-	CHECK_EQ(crypto_keyring_load(dir, &kr), -ENOKEY);
-	CHECK_EQ(crypto_keyring_load(test_path("missing"), &kr), -ENOKEY);
+	CHECK_EQ(crypto_keyset_load(dir, &kr), -ENOKEY);
+	CHECK_EQ(crypto_keyset_load(test_path("missing"), &kr), -ENOKEY);
 
 	/* A *.pem that is garbage fails the whole ring. */
 	snprintf(path, sizeof(path), "%s/garbage.pem", dir);
 	REQUIRE(write_text(path, "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n"
 	                         "-----END PUBLIC KEY-----\n") == 0);
-	CHECK_EQ(crypto_keyring_load(dir, &kr), -EBADMSG);
+	CHECK_EQ(crypto_keyset_load(dir, &kr), -EBADMSG);
 	REQUIRE(write_text(path, "") == 0);
-	CHECK_EQ(crypto_keyring_load(dir, &kr), -EBADMSG);
+	CHECK_EQ(crypto_keyset_load(dir, &kr), -EBADMSG);
 
 	/* A private key is not a trusted public key. */
 	struct keys k;
 	REQUIRE(make_keys(&k) == 0);
 	snprintf(path, sizeof(path), "%s/private.pem", k.ring2);
 	REQUIRE(copy_file(k.priv[0], path) == 0);
-	CHECK_EQ(crypto_keyring_load(k.ring2, &kr), -EBADMSG);
+	CHECK_EQ(crypto_keyset_load(k.ring2, &kr), -EBADMSG);
 	CHECK(kr == NULL);
 }

@@ -17,9 +17,9 @@
 /* Opens path and verifies it against the keys in dir: the code, 0 if accepted. */
 static int verdict(const char *path, const char *dir)
 {
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct bundle b;
-	int r = crypto_keyring_load(dir, &kr);
+	int r = crypto_keyset_load(dir, &kr);
 
 	if (r == 0)
 		r = bundle_open(path, &b);
@@ -27,7 +27,7 @@ static int verdict(const char *path, const char *dir)
 		r = bundle_verify(&b, kr);
 		bundle_close(&b);
 	}
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 	return r;
 }
 

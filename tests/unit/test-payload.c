@@ -80,7 +80,7 @@ TEST(payload_round_trip_reproduces_image)
 {
 	const uint64_t sizes[] = {1, HELPERS_CHUNK_SIZE, HELPERS_CHUNK_SIZE + 1,
 	                          3 * HELPERS_CHUNK_SIZE + 123, 7 * HELPERS_CHUNK_SIZE};
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct helpers_key k;
 
 	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
@@ -121,14 +121,14 @@ TEST(payload_round_trip_reproduces_image)
 			free(file);
 		}
 	}
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 /* Compressing in parallel changes nothing in the bundle: same bytes for 1, 2 or 3 threads. */
 TEST(payload_stream_bytes_do_not_depend_on_threads)
 {
 	struct helpers_key k;
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	uint8_t *first = NULL;
 	size_t first_len = 0;
 
@@ -147,12 +147,12 @@ TEST(payload_stream_bytes_do_not_depend_on_threads)
 		free(file);
 	}
 	free(first);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 static void check_flipped_payload(int level)
 {
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct payload_chunk c, sentinel;
 	struct helpers_key k;
 	struct payload p;
@@ -183,7 +183,7 @@ static void check_flipped_payload(int level)
 	CHECK(strstr(fail_reason(), "digest mismatch") != NULL);
 	payload_close(&p);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 TEST(payload_flipped_byte_zstd)
@@ -198,7 +198,7 @@ TEST(payload_flipped_byte_raw)
 
 TEST(payload_refuses_unverified_bundle)
 {
-	struct crypto_keyring *kr = NULL, *other_kr = NULL;
+	struct crypto_keyset *kr = NULL, *other_kr = NULL;
 	struct helpers_key k, other;
 	struct payload p;
 	struct bundle b;
@@ -206,7 +206,7 @@ TEST(payload_refuses_unverified_bundle)
 	REQUIRE(helpers_trusted_key("dev", &k, &kr) == 0);
 	REQUIRE(helpers_sized_bundle(k.priv, HELPERS_IMAGE_SIZE, HELPERS_LEVEL) == 0);
 	REQUIRE(helpers_keypair("other", &other) == 0);
-	REQUIRE(crypto_keyring_load(other.dir, &other_kr) == 0);
+	REQUIRE(crypto_keyset_load(other.dir, &other_kr) == 0);
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
 	CHECK_EQ(payload_open(&p, &b), -EPERM);
 	payload_close(&p);
@@ -216,8 +216,8 @@ TEST(payload_refuses_unverified_bundle)
 	CHECK_EQ(payload_open(&p, &b), -EPERM);
 	payload_close(&p);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
-	crypto_keyring_free(other_kr);
+	crypto_keyset_free(kr);
+	crypto_keyset_free(other_kr);
 }
 
 /* --- well-signed hostile payloads -------------------------------------------------------- */
@@ -245,7 +245,7 @@ static void check_hostile_frame(const uint8_t *frame, uint32_t frame_len, const 
 {
 	struct bundle_manifest m = {.version = 2, .image_size = HELPERS_CHUNK_SIZE};
 	uint8_t *zeros = calloc(1, HELPERS_CHUNK_SIZE);
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct payload_chunk c;
 	struct helpers_key k;
 	struct payload p;
@@ -259,7 +259,7 @@ static void check_hostile_frame(const uint8_t *frame, uint32_t frame_len, const 
 	crypto_sha256(zeros, HELPERS_CHUNK_SIZE, m.image_digest);
 	free(zeros);
 	REQUIRE(helpers_keypair("dev", &k) == 0);
-	REQUIRE(crypto_keyring_load(k.dir, &kr) == 0);
+	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(helpers_write_bundle(test_path("bomb.sota"), k.priv, &m, &frame, &frame_len) == 0);
 	REQUIRE(bundle_open(test_path("bomb.sota"), &b) == 0);
 	CHECK_EQ(bundle_verify(&b, kr), 0);
@@ -270,7 +270,7 @@ static void check_hostile_frame(const uint8_t *frame, uint32_t frame_len, const 
 	CHECK_EQ(r, -EBADMSG);
 	payload_close(&p);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 }
 
 TEST(payload_honest_crafted_chunk_passes)
@@ -282,7 +282,7 @@ TEST(payload_honest_crafted_chunk_passes)
 	uint8_t *zeros = calloc(1, HELPERS_CHUNK_SIZE);
 	const uint8_t *chunks[1] = {frame};
 	uint32_t sizes[1] = {(uint32_t)n};
-	struct crypto_keyring *kr = NULL;
+	struct crypto_keyset *kr = NULL;
 	struct payload_chunk c;
 	struct helpers_key k;
 	struct payload p;
@@ -295,7 +295,7 @@ TEST(payload_honest_crafted_chunk_passes)
 	m.compression = CODEC_ZSTD;
 	crypto_sha256(zeros, HELPERS_CHUNK_SIZE, m.image_digest);
 	REQUIRE(helpers_keypair("dev", &k) == 0);
-	REQUIRE(crypto_keyring_load(k.dir, &kr) == 0);
+	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(helpers_write_bundle(test_path("ok.sota"), k.priv, &m, chunks, sizes) == 0);
 	REQUIRE(bundle_open(test_path("ok.sota"), &b) == 0);
 	CHECK_EQ(bundle_verify(&b, kr), 0);
@@ -305,7 +305,7 @@ TEST(payload_honest_crafted_chunk_passes)
 	CHECK_EQ(payload_next(&p, &c), 0);
 	payload_close(&p);
 	bundle_close(&b);
-	crypto_keyring_free(kr);
+	crypto_keyset_free(kr);
 	free(zeros);
 }
 

@@ -124,8 +124,8 @@ static int revoked_key(struct ctx *x)
 		return -errno;
 	fprintf(f, "# compromised\n%s\n", hex);
 	fclose(f);
-	crypto_keyring_free(x->d.keys);
-	r = crypto_keyring_load(x->d.key.dir, &x->d.keys);
+	crypto_keyset_free(x->d.keys);
+	r = crypto_keyset_load(x->d.key.dir, &x->d.keys);
 	x->d.cfg.keys = x->d.keys;
 	return r < 0 ? r : copy_to_staged(x, x->good);
 }

@@ -49,7 +49,7 @@ static void check_image(const struct bundle *b)
 
 static void check_common(struct bundle *b)
 {
-	struct crypto_keyring *keys = NULL;
+	struct crypto_keyset *keys = NULL;
 
 	CHECK(strcmp(b->manifest.compatible, "test-vector") == 0);
 	CHECK_EQ(b->manifest.image_size, 100000);
@@ -60,10 +60,10 @@ static void check_common(struct bundle *b)
 	           "96ad0ddabe9c733d4550fde750255a94806811029be67504bd9bd68e556686b9");
 	expect_hex(b->sig.key_id,
 	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
-	REQUIRE(crypto_keyring_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
+	REQUIRE(crypto_keyset_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
 	CHECK_EQ(bundle_verify(b, keys), 0);
 	check_image(b);
-	crypto_keyring_free(keys);
+	crypto_keyset_free(keys);
 }
 
 /* Compression 1: a zstd frame per chunk. */
