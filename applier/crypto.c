@@ -397,6 +397,84 @@ int crypto_key_id_of_file(const char *path, uint8_t ret_id[CRYPTO_KEY_ID_SIZE])
 	return r;
 }
 
+/* A pk context holding the P-256 public key point (X || Y). */
+static int pk_of_point(const uint8_t point[CRYPTO_POINT_SIZE], mbedtls_pk_context *pk)
+{
+	uint8_t sec1[1 + CRYPTO_POINT_SIZE] = {0x04};
+	mbedtls_ecp_keypair *ec;
+	int r;
+
+	mbedtls_pk_init(pk);
+	r = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+	if (r != 0) {
+		mbedtls_pk_free(pk);
+		return fail(-ENOMEM, "no memory for a public key (mbedTLS -0x%04x)", (unsigned)-r);
+	}
+	ec = mbedtls_pk_ec(*pk);
+	memcpy(sec1 + 1, point, CRYPTO_POINT_SIZE);
+	r = mbedtls_ecp_group_load(&ec->grp, MBEDTLS_ECP_DP_SECP256R1);
+	if (r == 0)
+		r = mbedtls_ecp_point_read_binary(&ec->grp, &ec->Q, sec1, sizeof(sec1));
+	if (r == 0)
+		r = mbedtls_ecp_check_pubkey(&ec->grp, &ec->Q);
+	if (r != 0) {
+		mbedtls_pk_free(pk);
+		return fail(-EBADMSG, "not a P-256 public key (mbedTLS -0x%04x)", (unsigned)-r);
+	}
+	return 0;
+}
+
+int crypto_point_id(const uint8_t point[CRYPTO_POINT_SIZE], uint8_t ret_id[CRYPTO_KEY_ID_SIZE])
+{
+	mbedtls_pk_context pk;
+	int r = pk_of_point(point, &pk);
+
+	if (r < 0)
+		return r;
+	r = key_id(&pk, ret_id);
+	mbedtls_pk_free(&pk);
+	return r;
+}
+
+int crypto_verify_point(const uint8_t point[CRYPTO_POINT_SIZE],
+                        const uint8_t digest[CRYPTO_DIGEST_SIZE], const uint8_t *sig,
+                        size_t sig_len)
+{
+	mbedtls_pk_context pk;
+	int r = pk_of_point(point, &pk);
+
+	if (r < 0)
+		return r;
+	r = mbedtls_pk_verify(&pk, MBEDTLS_MD_SHA256, digest, CRYPTO_DIGEST_SIZE, sig, sig_len);
+	mbedtls_pk_free(&pk);
+	return r ? -EKEYREJECTED : 0;
+}
+
+int crypto_point_of_file(const char *path, uint8_t ret_point[CRYPTO_POINT_SIZE],
+                         uint8_t ret_id[CRYPTO_KEY_ID_SIZE])
+{
+	uint8_t sec1[1 + CRYPTO_POINT_SIZE];
+	mbedtls_pk_context pk;
+	size_t len = 0;
+	int r = load_public(path, &pk);
+
+	if (r < 0) {
+		r = load_private(path, &pk);
+		if (r < 0)
+			return fail(r, "%s: neither a public nor a private P-256 key", path);
+	}
+	r = mbedtls_ecp_point_write_binary(&mbedtls_pk_ec(pk)->grp, &mbedtls_pk_ec(pk)->Q,
+	                                   MBEDTLS_ECP_PF_UNCOMPRESSED, &len, sec1, sizeof(sec1));
+	if (r != 0 || len != sizeof(sec1))
+		r = fail(-EBADMSG, "%s: cannot export the public point", path);
+	else
+		r = key_id(&pk, ret_id);
+	mbedtls_pk_free(&pk);
+	if (r == 0)
+		memcpy(ret_point, sec1 + 1, CRYPTO_POINT_SIZE);
+	return r;
+}
+
 static int write_new_file(const char *path, const uint8_t *buf, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);

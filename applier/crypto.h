@@ -77,3 +77,23 @@ int crypto_key_id_of_file(const char *path, uint8_t ret_id[CRYPTO_KEY_ID_SIZE]);
 
 /* Generates a P-256 key pair: private key PEM (mode 0600) and public key PEM. */
 int crypto_keygen(const char *private_path, const char *public_path);
+
+/*
+ * A P-256 public key as a keyring document carries it (keyring.h): the point's
+ * X and Y coordinates, 32 bytes each, big-endian (SEC 1 uncompressed, without
+ * its 0x04 prefix). Its key id is the same as the key file's: the SHA-256 of
+ * its DER SubjectPublicKeyInfo.
+ */
+#define CRYPTO_POINT_SIZE 64
+
+/* Checks that point is on the curve (-EBADMSG if not) and gives its key id. */
+int crypto_point_id(const uint8_t point[CRYPTO_POINT_SIZE], uint8_t ret_id[CRYPTO_KEY_ID_SIZE]);
+
+/* Verifies sig over digest with point: 0, -EKEYREJECTED, or -EBADMSG (not a point). */
+int crypto_verify_point(const uint8_t point[CRYPTO_POINT_SIZE],
+                        const uint8_t digest[CRYPTO_DIGEST_SIZE], const uint8_t *sig,
+                        size_t sig_len);
+
+/* The point and key id of a public or private key file. */
+int crypto_point_of_file(const char *path, uint8_t ret_point[CRYPTO_POINT_SIZE],
+                         uint8_t ret_id[CRYPTO_KEY_ID_SIZE]);

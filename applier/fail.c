@@ -66,6 +66,7 @@ const char *fail_code_name(int code)
 	        {EKEYREJECTED, "EKEYREJECTED"},
 	        {ENOKEY, "ENOKEY"},
 	        {EKEYREVOKED, "EKEYREVOKED"},
+	        {EKEYEXPIRED, "EKEYEXPIRED"},
 	        {ESTALE, "ESTALE"},
 	        {EMEDIUMTYPE, "EMEDIUMTYPE"},
 	        {ENOSPC, "ENOSPC"},

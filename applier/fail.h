@@ -12,6 +12,7 @@
  *   -EKEYREJECTED  signature does not verify with any trusted key
  *   -ENOKEY        no trusted key found / key not trusted
  *   -EKEYREVOKED   signed by a revoked key
+ *   -EKEYEXPIRED   signed by a key its keyring no longer allows for this version
  *   -ESTALE        version not newer than the installed one
  *   -EMEDIUMTYPE   bundle is for another device (compatible string)
  *   -ENOSPC        image larger than the target slot
