@@ -139,7 +139,7 @@ $(BUILD)/arm/sha-vectors: tests/arm/sha-vectors.c tests/arm/vectors.h $(BUILD)/l
 
 # Fuzz targets (tests/fuzz): replayed over their corpus by make check with the
 # normal compiler, run under libFuzzer (clang-14) by make fuzz.
-FUZZ_TARGETS = header manifest bundle codec state history keys config
+FUZZ_TARGETS = header manifest bundle codec state history keys keyring config
 FUZZ_SECONDS ?= 60
 
 $(BUILD)/obj/fuzz-%.o: tests/fuzz/%.c | $(BUILD)/obj

@@ -210,6 +210,8 @@ int cmd_dispatch(struct cli *c, int argc, char **argv)
 		return (r = need_args(argc, 2, "device NAME")) < 0 ? r : cmd_device(c, argv[1]);
 	if (strcmp(cmd, "bundle") == 0)
 		return tool_bundle(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "keyring") == 0)
+		return tool_keyring(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "key") == 0)
 		return tool_key(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "state") == 0)

@@ -20,6 +20,8 @@ struct create_options {
 	uint32_t frame_size; /* stream: image bytes per frame, a multiple of the chunk size
 	                        (0: CREATE_FRAME_SIZE) */
 	uint64_t created;    /* seconds since the epoch */
+	/* A keyring chain file (keyring.h): the bundle is format 2 and carries it. */
+	const char *keyring;
 };
 
 #define CREATE_DEFAULT_CHUNK_SIZE (512u * 1024)

@@ -2,9 +2,12 @@
 #include "keyring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fail.h"
+#include "io.h"
 #include "util.h"
 
 /*
@@ -195,14 +198,15 @@ int keyring_parse_draft(const uint8_t *buf, size_t len, struct keyring *ret)
 	return parse_doc(buf, len, ret, true);
 }
 
-int keyring_parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, size_t *ret_n)
+static int parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, size_t *ret_n,
+                       bool draft)
 {
 	size_t n = 0, off = 0;
 
 	while (off < len) {
 		if (n == KEYRING_MAX_CHAIN)
 			return fail(-EBADMSG, "keyring chain: more than %d keyrings", KEYRING_MAX_CHAIN);
-		int r = keyring_parse(buf + off, len - off, &ret[n]);
+		int r = parse_doc(buf + off, len - off, &ret[n], draft);
 		if (r < 0)
 			return r;
 		if (n > 0 && ret[n].version <= ret[n - 1].version)
@@ -216,6 +220,36 @@ int keyring_parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, siz
 		return fail(-EBADMSG, "keyring chain is empty");
 	*ret_n = n;
 	return 0;
+}
+
+int keyring_parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, size_t *ret_n)
+{
+	return parse_chain(buf, len, ret, ret_n, false);
+}
+
+int keyring_load_file(const char *path, bool draft, struct keyring *ret, size_t *ret_n)
+{
+	static uint8_t buf[KEYRING_MAX_CHAIN * KEYRING_MAX_SIZE + 1];
+	size_t len = 0;
+	int fd = io_open(path, O_RDONLY, 0), r = 0;
+
+	if (fd < 0)
+		return fail(fd, "cannot open keyring %s: %s", path, strerror(-fd));
+	while (r == 0 && len < sizeof(buf)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		if (n < 0)
+			r = fail(-errno, "reading keyring %s: %s", path, strerror(errno));
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	io_close(fd);
+	if (r == 0 && len == sizeof(buf))
+		r = fail(-EFBIG, "%s: more than %d keyrings of at most %d bytes", path,
+		         KEYRING_MAX_CHAIN, KEYRING_MAX_SIZE);
+	if (r == 0)
+		r = parse_chain(buf, len, ret, ret_n, draft);
+	return r < 0 ? fail_context(r, "%s", path) : 0;
 }
 
 int keyring_encode(struct keyring *k)

@@ -107,6 +107,12 @@ int keyring_parse_draft(const uint8_t *buf, size_t len, struct keyring *ret);
 int keyring_parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, size_t *ret_n);
 
 /*
+ * Reads the file at path (build host: a keyring, or a chain of them back to
+ * back) and parses it as a chain; unsigned drafts too when draft.
+ */
+int keyring_load_file(const char *path, bool draft, struct keyring *ret, size_t *ret_n);
+
+/*
  * Encodes k's fields (version, created, keys, revoked, signature) into k->raw,
  * and sets k->size, k->digest and the key ids. -EINVAL on counts out of range.
  * The document is checked by keyring_parse() before this returns.

@@ -27,12 +27,19 @@ static const char usage[] =
         "Build host:\n"
         "  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
         "                [--floor N] [--chunk-size BYTES] [--level N] [--window-log N]\n"
-        "                [--threads N] -o OUT\n"
-        "  bundle resign --key KEY -o OUT FILE   sign a bundle again, with another key\n"
+        "                [--threads N] [--keyring CHAIN] -o OUT\n"
+        "  bundle resign --key KEY [--keyring CHAIN] -o OUT FILE\n"
+        "                                   sign a bundle again, with another key\n"
         "  bundle info [--json] FILE        show a bundle's manifest\n"
         "  bundle verify FILE               check signature, every chunk and the image digest\n"
         "  key generate PRIVATE PUBLIC      make a P-256 key pair\n"
         "  key id FILE                      print a key's id\n"
+        "  keyring create --version N --root PEM... --signing PEM[:UNTIL]... [--revoke\n"
+        "                 KEY|ID]... [--previous FILE] [--key ROOT] -o OUT\n"
+        "                                   a keyring, signed by the root key ROOT (or an\n"
+        "                                   unsigned draft without --key)\n"
+        "  keyring sign --key ROOT -o OUT FILE   sign a keyring (a draft, or again)\n"
+        "  keyring info FILE                show a keyring, or each keyring of a chain\n"
         "  state init [--active A|B] [--slot-version N] [--slot-label L] [--floor N]\n"
         "             [--force]             write a fresh boot-state record (factory, or\n"
         "                                   re-stating the versions after a lost record)\n"
@@ -105,6 +112,11 @@ enum {
 	OPT_SLOT_LABEL,
 	OPT_FORCE,
 	OPT_REASON,
+	OPT_ROOT,
+	OPT_SIGNING,
+	OPT_REVOKE,
+	OPT_PREVIOUS,
+	OPT_KEYRING,
 };
 
 static const struct option options[] = {
@@ -134,6 +146,11 @@ static const struct option options[] = {
         {"slot-label", required_argument, NULL, OPT_SLOT_LABEL},
         {"force", no_argument, NULL, OPT_FORCE},
         {"reason", required_argument, NULL, OPT_REASON},
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"signing", required_argument, NULL, OPT_SIGNING},
+        {"revoke", required_argument, NULL, OPT_REVOKE},
+        {"previous", required_argument, NULL, OPT_PREVIOUS},
+        {"keyring", required_argument, NULL, OPT_KEYRING},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -149,8 +166,19 @@ static const char *const config_keys[] = {
         [OPT_COMPATIBLE - OPT_STATE] = "compatible", [OPT_TRIES - OPT_STATE] = "tries",
 };
 
+/* Appends arg to a repeatable option's list. */
+static int add_to_list(const char **list, unsigned *n, const char *arg, const char *what)
+{
+	if (*n == CLI_MAX_LIST)
+		return fail(-EINVAL, "more than %d %s options", CLI_MAX_LIST, what);
+	list[(*n)++] = arg;
+	return 0;
+}
+
 static int parse_option(struct cli *c, int opt, const char *arg)
 {
+	struct keyring_options *k = &c->keyring;
+
 	uint64_t v;
 	int r = 0;
 
@@ -198,6 +226,18 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		break;
 	case OPT_SLOT_VERSION:
 		r = parse_u64(arg, &c->slot_version);
+		break;
+	case OPT_ROOT:
+		return add_to_list(k->root, &k->n_root, arg, "--root");
+	case OPT_SIGNING:
+		return add_to_list(k->signing, &k->n_signing, arg, "--signing");
+	case OPT_REVOKE:
+		return add_to_list(k->revoke, &k->n_revoke, arg, "--revoke");
+	case OPT_PREVIOUS:
+		k->previous = arg;
+		break;
+	case OPT_KEYRING:
+		c->create.keyring = arg;
 		break;
 	case OPT_SLOT_LABEL:
 		c->slot_label = arg;

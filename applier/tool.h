@@ -7,4 +7,5 @@
 
 int tool_bundle(struct cli *c, int argc, char **argv);
 int tool_key(struct cli *c, int argc, char **argv);
+int tool_keyring(struct cli *c, int argc, char **argv);
 int tool_state(struct cli *c, int argc, char **argv);

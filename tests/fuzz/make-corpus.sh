@@ -10,7 +10,7 @@ sota=$top/build/systemota
 c=$here/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$c/header" "$c/manifest" "$c/bundle" "$c/codec" "$c/state" "$c/history" "$c/keys" "$c/config"
+mkdir -p "$c/header" "$c/manifest" "$c/bundle" "$c/codec" "$c/state" "$c/history" "$c/keys" "$c/keyring" "$c/config"
 v=$top/tests/vectors/vector1.sota
 head -c 32 "$v" > "$c/header/vector1"
 head -c $((32 + 264)) "$v" > "$c/manifest/vector1"
@@ -67,3 +67,14 @@ cp "$top/keys/trusted/dev.pem" "$c/keys/dev.pem"
 { cat "$top/keys/trusted/dev.pem"; "$sota" key id "$top/keys/trusted/dev.pem"; } > "$c/keys/dev-and-revoked"
 cp "$top/initramfs/system.conf.example" "$c/config/example"
 cp "$top/qemu/system.conf" "$c/config/demo"
+# Keyrings: 1 (the development key as root, a signing key), a draft of 2 that
+# revokes nothing, 2 signed, and the chain 1..2 back to back.
+"$sota" key generate "$tmp/sign.key" "$tmp/sign.pem" > /dev/null
+dev=$top/keys/dev-private.key
+SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null keyring create --version 1 \
+	--root "$top/keys/trusted/dev.pem" --signing "$tmp/sign.pem" --key "$dev" -o "$c/keyring/keyring1"
+SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null keyring create --version 2 \
+	--root "$top/keys/trusted/dev.pem" --signing "$tmp/sign.pem:40" --revoke "$(printf '%064d' 7)" \
+	--previous "$c/keyring/keyring1" -o "$c/keyring/keyring2-draft"
+"$sota" -q --config /dev/null keyring sign --key "$dev" -o "$tmp/k2" "$c/keyring/keyring2-draft"
+cat "$c/keyring/keyring1" "$tmp/k2" > "$c/keyring/chain1-2"
