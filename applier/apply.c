@@ -77,8 +77,12 @@ static int commit(struct ctx *x, struct state_record *next, uint8_t kind, const 
 }
 
 static void fill_install(const struct bundle *b, const struct staged_file *f,
-                         struct boot_install *in)
+                         const struct keyring *adopted, struct boot_install *in)
 {
+	const struct keyring *k = bundle_new_keyring(b, adopted);
+
+	in->keyring = k ? k->raw : NULL;
+	in->keyring_len = k ? k->size : 0;
 	memcpy(in->fingerprint, f->fingerprint, sizeof(in->fingerprint));
 	memcpy(in->txn, b->txn, sizeof(in->txn));
 	memcpy(in->image_digest, b->manifest.image_digest, sizeof(in->image_digest));
@@ -483,7 +487,7 @@ static void reject(struct ctx *x, const struct staged_file *f, int error)
 
 /* Opens, verifies and judges one staged file: 0 (install it), STAGED_SKIP, or -errno. */
 static int judge(struct ctx *x, const struct staged_list *list, const struct staged_file *f,
-                 struct bundle *b)
+                 const struct keyring *adopted, struct bundle *b)
 {
 	uint64_t slot_size;
 	int r;
@@ -492,7 +496,7 @@ static int judge(struct ctx *x, const struct staged_list *list, const struct sta
 		log_info("%s: rejected before; ignoring it", f->name);
 		return STAGED_SKIP;
 	}
-	r = staged_open(list, f, x->cfg->keys, b);
+	r = staged_open(list, f, x->cfg->keys, adopted, b);
 	if (r < 0)
 		return r;
 	r = install_slot_size(x->cfg->slot_path[!x->st.active], &slot_size);
@@ -508,8 +512,17 @@ static int apply_staged(struct ctx *x)
 {
 	struct staged_list list;
 	struct state_record next;
+	const struct keyring *adopted = NULL;
+	struct keyring adopted_buf;
 	int r, first_error = 0;
 
+	/* The device's adopted keyring judges every bundle; one that does not parse judges none. */
+	r = keyring_adopted(&x->st, &adopted_buf, &adopted);
+	if (r < 0) {
+		log_error("%s: no update can be judged", fail_reason());
+		note(x, r, fail_reason());
+		return r;
+	}
 	r = staged_list(x->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r == -ENOENT)
 		return 0; /* no drop-in directory: nothing was ever staged */
@@ -521,7 +534,7 @@ static int apply_staged(struct ctx *x)
 	for (size_t i = 0; i < list.n; i++) {
 		struct staged_file *f = &list.files[i];
 		struct bundle b;
-		r = judge(x, &list, f, &b);
+		r = judge(x, &list, f, adopted, &b);
 		if (r == STAGED_SKIP)
 			continue;
 		if (r < 0) {
@@ -531,7 +544,7 @@ static int apply_staged(struct ctx *x)
 			continue;
 		}
 		struct boot_install in;
-		fill_install(&b, f, &in);
+		fill_install(&b, f, adopted, &in);
 		boot_begin_install(&x->st, &in, &next);
 		r = commit(x, &next, HISTORY_INSTALLING, "%s into slot %c", f->name,
 		           state_slot_letter(next.target));
@@ -555,15 +568,20 @@ static int apply_staged(struct ctx *x)
 static int find_transaction(struct ctx *x, struct bundle *ret, struct staged_file *ret_file)
 {
 	struct staged_list list;
+	const struct keyring *adopted = NULL;
+	struct keyring adopted_buf;
 	int r, unreadable = 0;
 
 	if (!x->data_dir || !x->cfg->keys)
 		return fail(-EIO, "the data partition or the keys are unavailable");
+	r = keyring_adopted(&x->st, &adopted_buf, &adopted);
+	if (r < 0)
+		return r;
 	r = staged_list(x->data_dir, x->cfg->dropin, &x->st, &list);
 	if (r < 0)
 		return r == -ENOENT ? fail(r, "the drop-in directory is gone") : r;
 	for (size_t i = 0; i < list.n; i++) {
-		r = staged_open(&list, &list.files[i], x->cfg->keys, ret);
+		r = staged_open(&list, &list.files[i], x->cfg->keys, adopted, ret);
 		if (r < 0) {
 			unreadable = staged_is_verdict(r) ? unreadable : r;
 			continue;

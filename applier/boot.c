@@ -26,6 +26,9 @@ static void clear_transaction(struct state_record *r)
 	r->apply_attempts = 0;
 	r->clean_reboots = 0;
 	r->trial_booted = 0;
+	/* The keyring it brought is adopted by mark-good, before this, or never. */
+	r->pending_len = 0;
+	memset(r->pending, 0, sizeof(r->pending));
 	/*
 	 * A transaction that ends without being confirmed takes its data back:
 	 * the checkpoint is merged before any system sees the data (mark-good
@@ -129,6 +132,10 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	memcpy(next->target_label, in->label, STATE_LABEL_SIZE);
 	memcpy(next->txn_file, in->fingerprint, STATE_FINGERPRINT_SIZE);
 	next->target_floor = in->floor;
+	/* The keyring the bundle brings waits for the confirmation (mark-good) to be adopted. */
+	next->pending_len = in->keyring_len;
+	memset(next->pending, 0, sizeof(next->pending));
+	memcpy(next->pending, in->keyring, MIN(in->keyring_len, sizeof(next->pending)));
 	/*
 	 * A device-side permission to downgrade is good for the next install
 	 * only, whichever version that is: left standing, it would let an old,
@@ -273,6 +280,15 @@ int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_
 {
 	*next = *cur;
 	if (cur->state == STATE_TRYING && booted == cur->target) {
+		/*
+		 * The keyring the update brought is adopted in the very commit that
+		 * confirms it: from now on it judges every bundle, and no rollback
+		 * can take its revocations back.
+		 */
+		if (cur->pending_len) {
+			next->keyring_len = cur->pending_len;
+			memcpy(next->keyring, cur->pending, sizeof(next->keyring));
+		}
 		clear_transaction(next);
 		/* The trial's data is the data now: its checkpoint is dropped, in this commit. */
 		next->data_cp = DATA_CP_NONE;

@@ -51,6 +51,9 @@ struct boot_install {
 	uint64_t floor; /* the bundle's floor: raised on the device when it is confirmed */
 	char label[STATE_LABEL_SIZE];
 	uint8_t fingerprint[STATE_FINGERPRINT_SIZE]; /* of the staged file (staged.h) */
+	/* The keyring the bundle brings, newer than the adopted one (0: none): pending. */
+	uint16_t keyring_len;
+	const uint8_t *keyring;
 };
 
 /*

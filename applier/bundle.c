@@ -14,8 +14,9 @@
 
 /*
  * Header, 32 bytes:
- *   0 magic[8] "SOTABNDL"   8 format u32 (1)   12 manifest_size u32
- *  16 sigblock_size u32 (128)   20 flags u32 (0)   24 payload_size u64
+ *   0 magic[8] "SOTABNDL"   8 format u32 (1 or 2)   12 manifest_size u32
+ *  16 sigblock_size u32 (format 1: 128; format 2: 128 + the keyring chain)
+ *  20 flags u32 (0)   24 payload_size u64
  */
 int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *ret)
 {
@@ -30,14 +31,20 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
 	h.sigblock_size = util_le32(buf + 16);
 	h.flags = util_le32(buf + 20);
 	h.payload_size = util_le64(buf + 24);
-	if (h.format != BUNDLE_FORMAT)
-		return fail(-EPROTO, "unsupported bundle format %u (this applier reads %d)",
-		            h.format, BUNDLE_FORMAT);
+	if (h.format != BUNDLE_FORMAT && h.format != BUNDLE_FORMAT_KEYRING)
+		return fail(-EPROTO, "unsupported bundle format %u (this applier reads %d and %d)",
+		            h.format, BUNDLE_FORMAT, BUNDLE_FORMAT_KEYRING);
 	if (h.flags != 0)
 		return fail(-EPROTO, "unsupported bundle flags 0x%x", h.flags);
-	if (h.sigblock_size != BUNDLE_SIGBLOCK_SIZE)
+	if (h.format == BUNDLE_FORMAT && h.sigblock_size != BUNDLE_SIGBLOCK_SIZE)
 		return fail(-EBADMSG, "signature block size %u, must be %d", h.sigblock_size,
 		            BUNDLE_SIGBLOCK_SIZE);
+	if (h.format == BUNDLE_FORMAT_KEYRING &&
+	    (h.sigblock_size < BUNDLE_SIGBLOCK_SIZE + KEYRING_MIN_SIZE ||
+	     h.sigblock_size > BUNDLE_SIGBLOCK_SIZE + KEYRING_MAX_CHAIN * KEYRING_MAX_SIZE))
+		return fail(-EBADMSG, "signature block size %u outside %d..%d (a keyring chain)",
+		            h.sigblock_size, BUNDLE_SIGBLOCK_SIZE + KEYRING_MIN_SIZE,
+		            BUNDLE_SIGBLOCK_SIZE + KEYRING_MAX_CHAIN * KEYRING_MAX_SIZE);
 	if (h.manifest_size < BUNDLE_MANIFEST_FIXED_SIZE ||
 	    h.manifest_size > BUNDLE_MAX_MANIFEST_SIZE)
 		return fail(-EBADMSG, "manifest size %u outside %d..%d", h.manifest_size,
@@ -232,7 +239,7 @@ static int read_head(struct bundle *b)
 	if (r < 0)
 		return r;
 	/* Every size below is bounded by the header's checked maxima, so no sum can overflow. */
-	b->head_len = BUNDLE_HEADER_SIZE + b->header.manifest_size + BUNDLE_SIGBLOCK_SIZE;
+	b->head_len = BUNDLE_HEADER_SIZE + b->header.manifest_size + b->header.sigblock_size;
 	b->payload_offset = b->head_len;
 	uint64_t want = b->payload_offset + b->header.payload_size;
 	if (b->file_size < want)
@@ -256,8 +263,18 @@ static int read_head(struct bundle *b)
 	                          &b->manifest);
 	if (r < 0)
 		return r;
-	return bundle_parse_sigblock(b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size,
-	                             BUNDLE_SIGBLOCK_SIZE, &b->sig);
+	const uint8_t *sig = b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size;
+	r = bundle_parse_sigblock(sig, BUNDLE_SIGBLOCK_SIZE, &b->sig);
+	if (r < 0 || b->header.format != BUNDLE_FORMAT_KEYRING)
+		return r;
+	/* Format 2: the keyring chain the bundle was signed under, right after the signature. */
+	b->chain = calloc(KEYRING_MAX_CHAIN, sizeof(*b->chain));
+	if (!b->chain)
+		return fail(-ENOMEM, "no memory for the bundle's keyring chain");
+	r = keyring_parse_chain(sig + BUNDLE_SIGBLOCK_SIZE,
+	                        b->header.sigblock_size - BUNDLE_SIGBLOCK_SIZE, b->chain,
+	                        &b->chain_len);
+	return r < 0 ? fail_context(r, "bundle's keyring chain") : 0;
 }
 
 int bundle_open_fd(int fd, struct bundle *ret)
@@ -295,12 +312,43 @@ int bundle_open(const char *path, struct bundle *ret)
 	return bundle_open_fd(fd, ret);
 }
 
-int bundle_verify(struct bundle *b, const struct crypto_keyset *kr)
+/* Format 1: no keyring, so the key set signs bundles itself, until a keyring is adopted. */
+static int verify_flat(const struct bundle *b, const struct crypto_keyset *keys,
+                       const struct keyring *adopted)
 {
-	int r = crypto_verify(kr, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
+	char hex[17];
 
+	util_hex(hex, b->sig.key_id, 8);
+	if (adopted && keyring_revokes(adopted, b->sig.key_id))
+		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)", hex,
+		            (unsigned long long)adopted->version);
+	if (adopted)
+		return fail(-ENOKEY, "format 1 bundle, without a keyring: this device follows "
+		                     "keyring %llu",
+		            (unsigned long long)adopted->version);
+	return crypto_verify(keys, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
+}
+
+int bundle_verify(struct bundle *b, const struct crypto_keyset *keys,
+                  const struct keyring *adopted)
+{
+	int r;
+
+	b->keyring = NULL;
+	if (b->header.format == BUNDLE_FORMAT)
+		r = verify_flat(b, keys, adopted);
+	else
+		r = keyring_judge(adopted, keys, b->chain, b->chain_len, b->manifest.version,
+		                  b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len, &b->keyring);
 	b->verified = r == 0;
 	return r;
+}
+
+const struct keyring *bundle_new_keyring(const struct bundle *b, const struct keyring *adopted)
+{
+	if (!b->verified || !b->keyring)
+		return NULL;
+	return !adopted || b->keyring->version > adopted->version ? b->keyring : NULL;
 }
 
 void bundle_close(struct bundle *b)
@@ -309,6 +357,10 @@ void bundle_close(struct bundle *b)
 		io_close(b->fd);
 	free(b->head);
 	b->head = NULL;
+	free(b->chain);
+	b->chain = NULL;
+	b->chain_len = 0;
+	b->keyring = NULL;
 	b->fd = -1;
 	b->verified = false;
 }

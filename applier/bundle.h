@@ -31,9 +31,12 @@
 #include <stdint.h>
 
 #include "crypto.h"
+#include "keyring.h"
 
 #define BUNDLE_MAGIC "SOTABNDL"
 #define BUNDLE_FORMAT 1
+/* Format 2: the signature block is followed by the keyring chain the bundle is signed under. */
+#define BUNDLE_FORMAT_KEYRING 2
 #define BUNDLE_HEADER_SIZE 32
 #define BUNDLE_MANIFEST_FIXED_SIZE 192
 #define BUNDLE_CHUNK_ENTRY_SIZE 36
@@ -110,6 +113,9 @@ struct bundle {
 	struct bundle_sigblock sig;
 	uint8_t txn[CRYPTO_DIGEST_SIZE]; /* SHA-256(header || manifest) */
 	uint64_t payload_offset;
+	struct keyring *chain; /* format 2: the keyring chain, parsed at open (not yet trusted) */
+	size_t chain_len;
+	const struct keyring *keyring; /* after bundle_verify: the keyring that judged it */
 	bool verified;
 };
 
@@ -121,7 +127,19 @@ struct bundle {
 int bundle_open_fd(int fd, struct bundle *ret);
 int bundle_open(const char *path, struct bundle *ret);
 
-/* Checks the signature against the key set. Only then is the bundle usable. */
-int bundle_verify(struct bundle *b, const struct crypto_keyset *kr);
+/*
+ * Checks the signature against the device's trust: its adopted keyring
+ * (adopted; NULL while it has none) and its key set (keys, from the key
+ * directory: the root keys of the first keyring). Only then is the bundle
+ * usable. A format 2 bundle is judged by its keyring chain (keyring_judge()).
+ * A format 1 bundle carries no keyring: keys judge it as signing keys, but
+ * only while the device has adopted no keyring (-ENOKEY after that, and
+ * -EKEYREVOKED for a key the adopted keyring revokes).
+ */
+int bundle_verify(struct bundle *b, const struct crypto_keyset *keys,
+                  const struct keyring *adopted);
+
+/* After bundle_verify(): the keyring the bundle brings, newer than adopted, or NULL. */
+const struct keyring *bundle_new_keyring(const struct bundle *b, const struct keyring *adopted);
 
 void bundle_close(struct bundle *b);

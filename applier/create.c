@@ -27,7 +27,41 @@ struct builder {
 	uint8_t *manifest; /* fixed part + chunk table */
 	struct compressor *z;
 	uint8_t *raw, *stored;
+	uint8_t *chain; /* format 2: the keyring chain, as it goes after the signature */
+	size_t chain_len;
 };
+
+/*
+ * Reads the keyring chain file for a format 2 bundle. A signing key that the
+ * chain's last keyring does not trust is said as a warning, not refused: the
+ * device refuses such a bundle (and tests make them on purpose).
+ */
+static int load_chain(const char *path, const char *key, uint8_t **ret, size_t *ret_len)
+{
+	static struct keyring k[KEYRING_MAX_CHAIN];
+	uint8_t id[CRYPTO_KEY_ID_SIZE];
+	size_t n = 0, len = 0;
+	int r = keyring_load_file(path, false, k, &n);
+
+	if (r < 0)
+		return r;
+	uint8_t *buf = malloc(n * KEYRING_MAX_SIZE);
+	if (!buf)
+		return fail(-ENOMEM, "no memory for the keyring chain");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + len, k[i].raw, k[i].size);
+		len += k[i].size;
+	}
+	const struct keyring_key *e = crypto_key_id_of_file(key, id) == 0
+	                                      ? keyring_find(&k[n - 1], id)
+	                                      : NULL;
+	if (!e || e->role != KEYRING_SIGNING || keyring_revokes(&k[n - 1], id))
+		log_warn("%s is not a signing key of keyring %llu: devices will refuse the bundle",
+		         key, (unsigned long long)k[n - 1].version);
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
 
 static int check_options(const struct create_options *o, uint64_t image_size)
 {
@@ -236,7 +270,7 @@ static int write_head(struct builder *bld)
 {
 	size_t mlen = bld->h.manifest_size;
 	size_t signed_len = BUNDLE_HEADER_SIZE + mlen;
-	uint8_t *head = malloc(signed_len + BUNDLE_SIGBLOCK_SIZE);
+	uint8_t *head = malloc(signed_len + bld->h.sigblock_size);
 	uint8_t digest[CRYPTO_DIGEST_SIZE];
 	struct bundle_sigblock s;
 	size_t sig_len;
@@ -252,7 +286,9 @@ static int write_head(struct builder *bld)
 	if (r == 0) {
 		s.sig_len = (uint16_t)sig_len;
 		bundle_write_sigblock(&s, head + signed_len);
-		r = io_pwrite_all(bld->out, head, signed_len + BUNDLE_SIGBLOCK_SIZE, 0);
+		if (bld->chain_len)
+			memcpy(head + signed_len + BUNDLE_SIGBLOCK_SIZE, bld->chain, bld->chain_len);
+		r = io_pwrite_all(bld->out, head, signed_len + bld->h.sigblock_size, 0);
 		if (r < 0)
 			r = fail(r, "writing bundle");
 	}
@@ -278,8 +314,13 @@ static int build(struct builder *bld, uint64_t image_size)
 	                                     : CODEC_ZSTD;
 	bld->m.window_log = bld->m.compression == CODEC_ZSTD_STREAM ? (uint8_t)o->window_log : 0;
 	bld->m.created = o->created;
-	bld->h.format = BUNDLE_FORMAT;
-	bld->h.sigblock_size = BUNDLE_SIGBLOCK_SIZE;
+	if (o->keyring) {
+		r = load_chain(o->keyring, o->key, &bld->chain, &bld->chain_len);
+		if (r < 0)
+			return r;
+	}
+	bld->h.format = bld->chain_len ? BUNDLE_FORMAT_KEYRING : BUNDLE_FORMAT;
+	bld->h.sigblock_size = (uint32_t)(BUNDLE_SIGBLOCK_SIZE + bld->chain_len);
 	bld->h.manifest_size =
 	        BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * bld->m.chunk_count;
 
@@ -291,7 +332,7 @@ static int build(struct builder *bld, uint64_t image_size)
 	r = compressor_new(&bld->z);
 	if (r < 0)
 		return r;
-	uint64_t payload = BUNDLE_HEADER_SIZE + bld->h.manifest_size + BUNDLE_SIGBLOCK_SIZE;
+	uint64_t payload = BUNDLE_HEADER_SIZE + bld->h.manifest_size + bld->h.sigblock_size;
 	if (bld->m.compression == CODEC_ZSTD_STREAM) {
 		bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
 		r = hash_image(bld);
@@ -343,27 +384,61 @@ int create_bundle(const struct create_options *o)
 		         o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
 		         (unsigned long long)bld.h.payload_size, (unsigned long long)size);
 	compressor_free(bld.z);
+	free(bld.chain);
 	free(bld.manifest);
 	free(bld.raw);
 	free(bld.stored);
 	return r;
 }
 
-int create_resign(const char *in, const char *key, const char *out)
+int create_resign(const char *in, const char *key, const char *keyring, const char *out)
 {
 	uint8_t buf[65536], sigblock[BUNDLE_SIGBLOCK_SIZE];
 	struct bundle_sigblock s;
 	struct bundle b;
 	char tmp[4096];
 	size_t sig_len;
+	uint8_t *chain = NULL, *head = NULL;
+	size_t chain_len = 0;
 	int r, fd = -1;
 
 	r = bundle_open(in, &b);
 	if (r < 0)
 		return r;
-	/* The signed part is unchanged, so the transaction id is too: only the signature block
-	 * differs. */
-	r = crypto_sign(key, b.txn, s.sig, &sig_len, s.key_id);
+	size_t signed_len = BUNDLE_HEADER_SIZE + b.header.manifest_size;
+	/* The chain: a new one, or the bundle's own (which the signature does not cover). */
+	if (keyring)
+		r = load_chain(keyring, key, &chain, &chain_len);
+	else if (b.header.format == BUNDLE_FORMAT_KEYRING) {
+		chain_len = b.header.sigblock_size - BUNDLE_SIGBLOCK_SIZE;
+		chain = malloc(chain_len);
+		if (chain)
+			memcpy(chain, b.head + signed_len + BUNDLE_SIGBLOCK_SIZE, chain_len);
+		else
+			r = fail(-ENOMEM, "no memory for the keyring chain");
+	}
+	head = r == 0 ? malloc(signed_len) : NULL;
+	if (r == 0 && !head)
+		r = fail(-ENOMEM, "no memory for the bundle head");
+	if (r == 0) {
+		/*
+		 * Same chain length, same header, same transaction id: only the
+		 * signature block and the chain differ. A chain of another length
+		 * changes the header (format, signature block size): a new id.
+		 */
+		struct bundle_header h = b.header;
+		h.format = chain_len ? BUNDLE_FORMAT_KEYRING : BUNDLE_FORMAT;
+		h.sigblock_size = (uint32_t)(BUNDLE_SIGBLOCK_SIZE + chain_len);
+		memcpy(head, b.head, signed_len);
+		bundle_write_header(&h, head);
+		if (memcmp(head, b.head, BUNDLE_HEADER_SIZE) != 0)
+			log_warn("the header changes with the keyring chain: %s gets a new "
+			         "transaction id",
+			         out);
+		uint8_t digest[CRYPTO_DIGEST_SIZE];
+		crypto_sha256(head, signed_len, digest);
+		r = crypto_sign(key, digest, s.sig, &sig_len, s.key_id);
+	}
 	if (r == 0 && snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp))
 		r = fail(-ENAMETOOLONG, "output path too long");
 	if (r == 0) {
@@ -374,17 +449,20 @@ int create_resign(const char *in, const char *key, const char *out)
 	if (r == 0) {
 		s.sig_len = (uint16_t)sig_len;
 		bundle_write_sigblock(&s, sigblock);
-		size_t signed_len = b.head_len - BUNDLE_SIGBLOCK_SIZE;
-		r = io_pwrite_all(fd, b.head, signed_len, 0);
+		uint64_t at = signed_len + sizeof(sigblock) + chain_len;
+		r = io_pwrite_all(fd, head, signed_len, 0);
 		if (r == 0)
 			r = io_pwrite_all(fd, sigblock, sizeof(sigblock), signed_len);
+		if (r == 0 && chain_len)
+			r = io_pwrite_all(fd, chain, chain_len, signed_len + sizeof(sigblock));
 		/* The payload, copied as it is: its chunks are checked against the signed table. */
 		for (uint64_t off = b.payload_offset; r == 0 && off < b.file_size;) {
 			size_t n = (size_t)MIN((uint64_t)sizeof(buf), b.file_size - off);
 			r = io_pread_all(b.fd, buf, n, off);
 			if (r == 0)
-				r = io_pwrite_all(fd, buf, n, off);
+				r = io_pwrite_all(fd, buf, n, at);
 			off += n;
+			at += n;
 		}
 		if (r == 0)
 			r = io_sync(fd);
@@ -399,6 +477,8 @@ int create_resign(const char *in, const char *key, const char *out)
 		unlink(tmp);
 	if (r == 0)
 		log_info("re-signed %s as %s", in, out);
+	free(chain);
+	free(head);
 	bundle_close(&b);
 	return r;
 }

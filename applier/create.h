@@ -38,7 +38,9 @@ int create_bundle(const struct create_options *o);
 
 /*
  * Writes out: the bundle in, signed again with key (its transaction id does
- * not change). For key rotation: bundles made before a new key can be
- * re-signed instead of rebuilt.
+ * not change), carrying the keyring chain in the file keyring (NULL: the
+ * bundle's own). For key rotation: bundles made before a new key can be
+ * re-signed instead of rebuilt. A chain of another length than the bundle's
+ * changes the header, and so the transaction id (a warning says so).
  */
-int create_resign(const char *in, const char *key, const char *out);
+int create_resign(const char *in, const char *key, const char *keyring, const char *out);

@@ -50,6 +50,7 @@ enum history_kind {
 	HISTORY_NOTE = 15,          /* a failure that may pass (a staged file could not be read) */
 	HISTORY_CHECKPOINT = 16,    /* the data was checkpointed, or the checkpoint lost */
 	HISTORY_DATA_ROLLBACK = 17, /* the data was merged back to before the failed update */
+	HISTORY_KEYRING = 18,       /* a keyring was adopted (with the update it came in) */
 };
 
 struct history_entry {

@@ -8,7 +8,11 @@
 
 #include "fail.h"
 #include "io.h"
+#include "state.h"
 #include "util.h"
+
+_Static_assert(KEYRING_MIN_SIZE == STATE_KEYRING_MIN && KEYRING_MAX_SIZE == STATE_KEYRING_MAX,
+               "the state partition's keyring area holds exactly one keyring of any size");
 
 /*
  * Header (64 bytes), little-endian:
@@ -418,4 +422,31 @@ int keyring_sign(struct keyring *k, const char *private_key_path)
 		return r;
 	k->sig_len = (uint16_t)len;
 	return keyring_encode(k);
+}
+
+static int of_record(const uint8_t *raw, uint16_t len, const char *which, struct keyring *buf,
+                     const struct keyring **ret)
+{
+	*ret = NULL;
+	if (len == 0)
+		return 0;
+	int r = keyring_parse(raw, len, buf);
+	if (r == 0 && buf->size != len)
+		r = fail(-EBADMSG, "%u bytes stored, the keyring says %u", len, buf->size);
+	if (r < 0)
+		return fail_context(-EBADMSG, "the device's %s keyring", which);
+	*ret = buf;
+	return 0;
+}
+
+int keyring_adopted(const struct state_record *st, struct keyring *buf,
+                    const struct keyring **ret)
+{
+	return of_record(st->keyring, st->keyring_len, "adopted", buf, ret);
+}
+
+int keyring_pending(const struct state_record *st, struct keyring *buf,
+                    const struct keyring **ret)
+{
+	return of_record(st->pending, st->pending_len, "pending", buf, ret);
 }

@@ -153,6 +153,20 @@ int keyring_judge(const struct keyring *adopted, const struct crypto_keyset *roo
                   const uint8_t key_id[CRYPTO_KEY_ID_SIZE], const uint8_t *sig, size_t sig_len,
                   const struct keyring **ret_effective);
 
+struct state_record;
+
+/*
+ * The keyring the record has adopted, parsed into buf: *ret is buf, or NULL
+ * when the record holds none (the initramfs's roots judge). -EBADMSG when the
+ * stored bytes (CRC-checked by the state module) do not parse: nothing is
+ * judged then, never a fallback to the roots.
+ */
+int keyring_adopted(const struct state_record *st, struct keyring *buf,
+                    const struct keyring **ret);
+/* Likewise the pending one, brought by the transaction in progress. */
+int keyring_pending(const struct state_record *st, struct keyring *buf,
+                    const struct keyring **ret);
+
 /*
  * Signs k with the root's private key (build host): encodes the draft, signs
  * its digest, encodes and checks the document. k->signer becomes the key's id.

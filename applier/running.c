@@ -131,6 +131,27 @@ static void release_watchdog(const struct running_config *cfg)
 		log_info("watchdog %s stopped", wd);
 }
 
+/* The history says which keyring the confirmation adopted, and what it trusts now. */
+static void note_keyring_adopted(const struct running_config *cfg, const struct state_record *st,
+                                 uint8_t booted)
+{
+	const struct keyring *k = NULL;
+	struct keyring buf;
+	struct history_entry e;
+	unsigned signing = 0;
+
+	if (keyring_adopted(st, &buf, &k) < 0 || !k)
+		return;
+	for (unsigned i = 0; i < k->n_keys; i++)
+		signing += k->keys[i].role == KEYRING_SIGNING;
+	log_info("keyring %llu adopted: %u signing keys trusted, %u revoked",
+	         (unsigned long long)k->version, signing, k->n_revoked);
+	history_fill(&e, HISTORY_KEYRING, booted, st->slot[booted].version, st->slot[booted].label, 0,
+	             "keyring %llu adopted: %u signing keys, %u revoked",
+	             (unsigned long long)k->version, signing, k->n_revoked);
+	history_note_path(cfg->state_path, &e);
+}
+
 int running_mark_good(const struct running_config *cfg)
 {
 	_cleanup_(transition_close) struct transition t = {.dev = {.fd = -1}};
@@ -149,6 +170,8 @@ int running_mark_good(const struct running_config *cfg)
 	if (committed)
 		testpoint("mark-good-committed");
 	log_info("slot %c is good", state_slot_letter(booted));
+	if (committed && t.st.pending_len)
+		note_keyring_adopted(cfg, &next, booted);
 	/* The trial's data is now the data: the checkpoint goes (the next boot maps it plain). */
 	if (cfg->cow && next.data_cp == DATA_CP_NONE && checkpoint_drop(cfg->cow) < 0)
 		log_warn("cannot drop the data checkpoint: %s", fail_reason());
@@ -272,13 +295,17 @@ static void judge_one(const struct running_config *cfg, const struct state_recor
                       const struct staged_list *list, const struct staged_file *f,
                       struct report_staged *o)
 {
+	const struct keyring *adopted = NULL;
+	struct keyring buf;
 	struct bundle b;
 	int r;
 
 	memset(o, 0, sizeof(*o));
 	snprintf(o->name, sizeof(o->name), "%s", f->name);
-	r = cfg->keys ? staged_open(list, f, cfg->keys, &b)
-	              : fail(-ENOKEY, "no trusted keys to check it with");
+	r = keyring_adopted(st, &buf, &adopted);
+	if (r == 0)
+		r = cfg->keys ? staged_open(list, f, cfg->keys, adopted, &b)
+		              : fail(-ENOKEY, "no trusted keys to check it with");
 	if (r == 0) {
 		o->version = b.manifest.version;
 		memcpy(o->label, b.manifest.label, sizeof(o->label));

@@ -90,11 +90,15 @@ static int remove_others(int dirfd, const char *keep)
 static int remove_done(const struct staged_list *list, const struct crypto_keyset *keys,
                        const struct state_record *st)
 {
+	const struct keyring *adopted = NULL;
+	struct keyring buf;
 	int removed = 0;
 
+	if (keyring_adopted(st, &buf, &adopted) < 0)
+		return -EBADMSG;
 	for (size_t i = 0; i < list->n; i++) {
 		struct bundle b;
-		if (staged_open(list, &list->files[i], keys, &b) < 0)
+		if (staged_open(list, &list->files[i], keys, adopted, &b) < 0)
 			continue;
 		int done = memcmp(b.txn, st->last_done, CRYPTO_DIGEST_SIZE) == 0;
 		bundle_close(&b);
@@ -156,11 +160,16 @@ int stage_bundle(const char *src, const char *data_dir, const char *dropin,
 {
 	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
 	_cleanup_(io_closep) int dirfd = -1;
+	const struct keyring *adopted = NULL;
+	struct keyring buf;
 
-	int r = bundle_open(src, &b);
+	int r = keyring_adopted(st, &buf, &adopted);
 	if (r < 0)
 		return r;
-	r = bundle_verify(&b, keys);
+	r = bundle_open(src, &b);
+	if (r < 0)
+		return r;
+	r = bundle_verify(&b, keys, adopted);
 	if (r == 0) {
 		r = staged_check(&b, compatible, st, slot_size);
 		if (r == STAGED_SKIP)

@@ -221,7 +221,8 @@ void staged_list_free(struct staged_list *l)
 }
 
 int staged_open(const struct staged_list *l, const struct staged_file *f,
-                const struct crypto_keyset *keys, struct bundle *ret)
+                const struct crypto_keyset *keys, const struct keyring *adopted,
+                struct bundle *ret)
 {
 	struct stat st;
 	int fd, r;
@@ -246,7 +247,7 @@ int staged_open(const struct staged_list *l, const struct staged_file *f,
 	}
 	r = bundle_open_fd(fd, ret);
 	if (r == 0) {
-		r = bundle_verify(ret, keys);
+		r = bundle_verify(ret, keys, adopted);
 		if (r < 0)
 			bundle_close(ret);
 	}

@@ -80,7 +80,8 @@ void staged_list_free(struct staged_list *l);
  * signature. On success *ret is an open, verified bundle.
  */
 int staged_open(const struct staged_list *l, const struct staged_file *f,
-                const struct crypto_keyset *keys, struct bundle *ret);
+                const struct crypto_keyset *keys, const struct keyring *adopted,
+                struct bundle *ret);
 
 /*
  * Judges a verified bundle against the device: compatible string, version

@@ -334,6 +334,85 @@ static int read_copy(struct state_dev *d, int i, uint8_t *block)
 	return r;
 }
 
+/*
+ * The keyring area, little-endian, at STATE_AREA_OFFSET of the block:
+ *    0  magic "SOKR"   4  format u16 (1)   6  keyring_len u16   8  pending_len u16
+ *   10  reserved u16 (0)   12  CRC32 of bytes 0..11 and 16..24+keyring_len+pending_len
+ *   16  sequence u64 (the record's)   24  the adopted keyring, then the pending one
+ * and zeros to the end of the block.
+ */
+#define AREA_MAGIC "SOKR"
+#define AREA_FORMAT 1
+#define AREA_SIZE (STATE_BLOCK_SIZE - STATE_AREA_OFFSET)
+
+_Static_assert(STATE_AREA_HEADER_SIZE + 2 * STATE_KEYRING_MAX <= AREA_SIZE,
+               "two keyrings must fit the block after the record");
+
+static uint32_t area_crc(const uint8_t *a, size_t data_len)
+{
+	return util_crc32(util_crc32(0, a, 12), a + 16, STATE_AREA_HEADER_SIZE - 16 + data_len);
+}
+
+void state_encode_block(const struct state_record *r, uint8_t out[STATE_BLOCK_SIZE])
+{
+	struct state_record flagged = *r;
+	uint8_t *a = out + STATE_AREA_OFFSET;
+	size_t k = MIN(r->keyring_len, STATE_KEYRING_MAX), p = MIN(r->pending_len, STATE_KEYRING_MAX);
+
+	flagged.flags |= STATE_FLAG_KEYRINGS;
+	memset(out, 0, STATE_BLOCK_SIZE);
+	state_encode(&flagged, out);
+	memcpy(a, AREA_MAGIC, 4);
+	util_put_le16(a + 4, AREA_FORMAT);
+	util_put_le16(a + 6, (uint16_t)k);
+	util_put_le16(a + 8, (uint16_t)p);
+	util_put_le64(a + 16, r->seq);
+	memcpy(a + STATE_AREA_HEADER_SIZE, r->keyring, k);
+	memcpy(a + STATE_AREA_HEADER_SIZE + k, r->pending, p);
+	util_put_le32(a + 12, area_crc(a, k + p));
+}
+
+static bool keyring_len_ok(uint16_t n)
+{
+	/* 0, or a plausible document: keyring.h's parser judges its contents. */
+	return n == 0 || (n >= STATE_KEYRING_MIN && n <= STATE_KEYRING_MAX);
+}
+
+int state_decode_block(const uint8_t *buf, size_t len, struct state_record *ret)
+{
+	struct state_record r;
+	const uint8_t *a = buf + STATE_AREA_OFFSET;
+	int e;
+
+	if (len < STATE_BLOCK_SIZE)
+		return fail(-EBADMSG, "state block: %zu bytes, need %d", len, STATE_BLOCK_SIZE);
+	e = state_decode(buf, STATE_RECORD_SIZE, &r);
+	if (e < 0)
+		return e;
+	/* The flag says how the block is laid out, not what the record says: never shown. */
+	bool area = r.flags & STATE_FLAG_KEYRINGS;
+	r.flags &= (uint8_t)~STATE_FLAG_KEYRINGS;
+	if (!area) {
+		*ret = r;
+		return 0;
+	}
+	uint16_t k = util_le16(a + 6), p = util_le16(a + 8);
+	if (memcmp(a, AREA_MAGIC, 4) != 0 || util_le16(a + 4) != AREA_FORMAT ||
+	    !keyring_len_ok(k) || !keyring_len_ok(p) || !util_is_zero(a + 10, 2))
+		return fail(-EBADMSG, "state record: keyring area missing or malformed");
+	size_t end = STATE_AREA_HEADER_SIZE + (size_t)k + p;
+	if (util_le32(a + 12) != area_crc(a, (size_t)k + p) || util_le64(a + 16) != r.seq)
+		return fail(-EBADMSG, "state record: keyring area torn (CRC or sequence)");
+	if (!util_is_zero(a + end, AREA_SIZE - end))
+		return fail(-EBADMSG, "state record: bytes after the keyring area are not zero");
+	r.keyring_len = k;
+	r.pending_len = p;
+	memcpy(r.keyring, a + STATE_AREA_HEADER_SIZE, k);
+	memcpy(r.pending, a + STATE_AREA_HEADER_SIZE + k, p);
+	*ret = r;
+	return 0;
+}
+
 int state_load(struct state_dev *d, struct state_record *ret)
 {
 	_cleanup_free_ uint8_t *block = block_alloc();
@@ -350,7 +429,7 @@ int state_load(struct state_dev *d, struct state_record *ret)
 			snprintf(why[i], sizeof(why[i]), "unreadable, %s", fail_code_name(r));
 			continue;
 		}
-		if (r == 0 && state_decode(block, STATE_RECORD_SIZE, &copy[i]) == 0) {
+		if (r == 0 && state_decode_block(block, STATE_BLOCK_SIZE, &copy[i]) == 0) {
 			d->copy[i] = STATE_COPY_VALID;
 			continue;
 		}
@@ -426,9 +505,9 @@ int state_commit(struct state_dev *d, struct state_record *r)
 		            "state record copy %d could not be read (%s); not writing over it",
 		            target, fail_code_name(d->copy_error[target]));
 	next.seq = d->seq + 1;
-	state_encode(&next, block);
+	state_encode_block(&next, block);
 	/* Never write a copy that would not load: it would silently lose the transition. */
-	e = state_decode(block, STATE_RECORD_SIZE, &next);
+	e = state_decode_block(block, STATE_BLOCK_SIZE, &next);
 	if (e < 0)
 		return fail_context(e, "refusing to commit an invalid record");
 	/* Rewriting the same copy with the same sequence is harmless, so a failure is retried. */

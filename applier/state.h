@@ -48,7 +48,27 @@
  * (`systemota state init --force ...`), since a downgrade cannot be told.
  */
 #define STATE_FLAG_VERSIONS_UNKNOWN 0x01
-#define STATE_FLAGS_KNOWN STATE_FLAG_VERSIONS_UNKNOWN
+/*
+ * KEYRINGS: the block's keyring area (after the record) belongs to this
+ * record and must check (its CRC, and the record's sequence in it): a commit
+ * torn between the record and the area leaves the copy invalid, never a
+ * record without its keyring. Every commit sets it; records written before
+ * keyrings existed have it clear and hold none.
+ */
+#define STATE_FLAG_KEYRINGS 0x02
+#define STATE_FLAGS_KNOWN (STATE_FLAG_VERSIONS_UNKNOWN | STATE_FLAG_KEYRINGS)
+
+/*
+ * The keyring area (docs/state-record.md), at STATE_AREA_OFFSET of each copy's
+ * block: the adopted keyring, which judges every bundle (keyring.h), and the
+ * pending one, which the transaction in progress brings and mark-good adopts
+ * in the commit that confirms it. Each at most STATE_KEYRING_MAX bytes
+ * (KEYRING_MAX_SIZE).
+ */
+#define STATE_AREA_OFFSET STATE_RECORD_SIZE
+#define STATE_AREA_HEADER_SIZE 24
+#define STATE_KEYRING_MIN 272
+#define STATE_KEYRING_MAX 1600
 
 enum state_kind { STATE_IDLE = 0, STATE_WRITING = 1, STATE_TRYING = 2 };
 
@@ -111,6 +131,11 @@ struct state_record {
 	uint8_t txn_file[STATE_FINGERPRINT_SIZE];
 	char target_label[STATE_LABEL_SIZE];
 	char last_reason[STATE_REASON_SIZE];
+	/* The keyring area: lengths 0 when there is none. */
+	uint16_t keyring_len;
+	uint16_t pending_len;
+	uint8_t keyring[STATE_KEYRING_MAX];
+	uint8_t pending[STATE_KEYRING_MAX];
 };
 
 /* Pure: serialises r into exactly STATE_RECORD_SIZE bytes, CRC included. */
@@ -127,6 +152,15 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret);
  * still holds). Only for evidence about a record that was lost: never act on it.
  */
 int state_decode_salvage(const uint8_t *buf, size_t len, struct state_record *ret);
+
+/*
+ * Pure: the whole block of a copy, record and keyring area (KEYRINGS is set),
+ * and back. decode_block checks the area when the record's KEYRINGS flag is
+ * set (magic, format, lengths, reserved and unused bytes zero, CRC, the
+ * record's sequence); without it the record holds no keyrings.
+ */
+void state_encode_block(const struct state_record *r, uint8_t out[STATE_BLOCK_SIZE]);
+int state_decode_block(const uint8_t *buf, size_t len, struct state_record *ret);
 
 /* A fresh record: slot A active, idle (factory provisioning; boot_reinit() starts from it). */
 void state_init(struct state_record *r);

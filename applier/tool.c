@@ -76,7 +76,7 @@ static int bundle_show(struct cli *c, const char *path, bool full)
 		return r;
 	r = crypto_keyset_load(c->cfg.keys, &keys);
 	if (r == 0)
-		r = bundle_verify(&b, keys);
+		r = bundle_verify(&b, keys, NULL);
 	if (r == 0 && full)
 		r = verify_payload(&b);
 	if (r == 0)
@@ -102,10 +102,11 @@ int tool_bundle(struct cli *c, int argc, char **argv)
 	if (strcmp(sub, "resign") == 0 && argc == 2) {
 		if (!c->create.key || !c->create.output)
 			return fail(-EINVAL,
-			            "usage: systemota bundle resign --key KEY -o OUT FILE");
+			            "usage: systemota bundle resign --key KEY [--keyring CHAIN] -o "
+			            "OUT FILE");
 		if (!create_resign)
 			return host_only("bundle resign");
-		return create_resign(argv[1], c->create.key, c->create.output);
+		return create_resign(argv[1], c->create.key, c->create.keyring, c->create.output);
 	}
 	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE|resign FILE");
 }

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd = fuzz_memfd(data, size);
 	if (fd < 0 || bundle_open_fd(fd, &b) < 0)
 		return 0;
-	if (bundle_verify(&b, keys) == 0 && payload_open(&p, &b) == 0) {
+	if (bundle_verify(&b, keys, NULL) == 0 && payload_open(&p, &b) == 0) {
 		while (payload_next(&p, &c) > 0)
 			;
 		payload_close(&p);

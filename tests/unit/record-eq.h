@@ -15,7 +15,7 @@
 
 #include "state.h"
 
-_Static_assert(sizeof(struct state_record) == 504,
+_Static_assert(sizeof(struct state_record) == 3712,
                "struct state_record changed: compare the new field in record_eq()");
 
 #define RECORD_SAME(f)                                                                             \
@@ -63,5 +63,13 @@ static inline int record_eq(const struct state_record *a, const struct state_rec
 	same &= RECORD_SAME(txn_file);
 	same &= RECORD_SAME_STR(target_label);
 	same &= RECORD_SAME_STR(last_reason);
+	same &= RECORD_SAME(keyring_len);
+	same &= RECORD_SAME(pending_len);
+	same &= a->keyring_len != b->keyring_len ||
+	        memcmp(a->keyring, b->keyring, a->keyring_len) == 0 ||
+	        (fprintf(stderr, "  field keyring differs\n"), 0);
+	same &= a->pending_len != b->pending_len ||
+	        memcmp(a->pending, b->pending, a->pending_len) == 0 ||
+	        (fprintf(stderr, "  field pending differs\n"), 0);
 	return same;
 }

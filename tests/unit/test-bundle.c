@@ -110,7 +110,8 @@ TEST(bundle_parse_header_refuses_each_bad_field)
 	} cases[] = {
 	        {0, 1, 'X', -EBADMSG},         /* magic */
 	        {7, 1, 'l', -EBADMSG},         /* magic, last byte */
-	        {8, 4, 2, -EPROTO},            /* format 2 */
+	        {8, 4, 3, -EPROTO},            /* format 3 */
+	        {8, 4, 2, -EBADMSG},           /* format 2 with a 128-byte signature block */
 	        {8, 4, 0, -EPROTO},            /* format 0 */
 	        {20, 4, 1, -EPROTO},           /* flags */
 	        {20, 4, 0x80000000u, -EPROTO}, /* flags, top bit */
@@ -384,7 +385,7 @@ static int open_flipped(const struct crypto_keyset *kr, uint64_t off, bool *open
 	if (r < 0)
 		return r;
 	*opened = true;
-	r = bundle_verify(&b, kr);
+	r = bundle_verify(&b, kr, NULL);
 	bundle_close(&b);
 	return r;
 }
@@ -461,7 +462,7 @@ TEST(bundle_untrusted_and_revoked_keys)
 	REQUIRE(helpers_keypair("other", &other) == 0);
 	REQUIRE(crypto_keyset_load(other.dir, &other_kr) == 0);
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
-	CHECK_EQ(bundle_verify(&b, other_kr), -ENOKEY);
+	CHECK_EQ(bundle_verify(&b, other_kr, NULL), -ENOKEY);
 	CHECK(!b.verified);
 	bundle_close(&b);
 	crypto_keyset_free(kr);
@@ -475,7 +476,7 @@ TEST(bundle_untrusted_and_revoked_keys)
 	fclose(f);
 	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
-	CHECK_EQ(bundle_verify(&b, kr), -EKEYREVOKED);
+	CHECK_EQ(bundle_verify(&b, kr, NULL), -EKEYREVOKED);
 	CHECK(!b.verified);
 	bundle_close(&b);
 	crypto_keyset_free(kr);

@@ -24,7 +24,7 @@ static int verdict(const char *path, const char *dir)
 	if (r == 0)
 		r = bundle_open(path, &b);
 	if (r == 0) {
-		r = bundle_verify(&b, kr);
+		r = bundle_verify(&b, kr, NULL);
 		bundle_close(&b);
 	}
 	crypto_keyset_free(kr);
@@ -71,7 +71,7 @@ TEST(keys_rotation_resign_and_revocation)
 	CHECK_EQ(verdict(test_path("v3.sota"), both), 0);
 
 	/* 3. An old bundle re-signed with the new key: accepted, same transaction. */
-	REQUIRE(create_resign(test_path("v2.sota"), new.priv, test_path("v2-new.sota")) == 0);
+	REQUIRE(create_resign(test_path("v2.sota"), new.priv, NULL, test_path("v2-new.sota")) == 0);
 	CHECK_EQ(verdict(test_path("v2-new.sota"), both), 0);
 	REQUIRE(helpers_bundle_txn(test_path("v2.sota"), txn_old) == 0);
 	REQUIRE(helpers_bundle_txn(test_path("v2-new.sota"), txn_resigned) == 0);

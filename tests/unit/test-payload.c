@@ -109,7 +109,7 @@ TEST(payload_round_trip_reproduces_image)
 			CHECK_EQ(b.payload_offset + b.header.payload_size, file_len);
 			crypto_sha256(file, BUNDLE_HEADER_SIZE + b.header.manifest_size, txn);
 			CHECK(memcmp(txn, b.txn, sizeof(txn)) == 0);
-			CHECK_EQ(bundle_verify(&b, kr), 0);
+			CHECK_EQ(bundle_verify(&b, kr, NULL), 0);
 			CHECK_EQ(read_payload(&b, out, image_len), 0);
 			CHECK(memcmp(out, image, image_len) == 0);
 			if (test_failed() && !failed_before)
@@ -169,7 +169,7 @@ static void check_flipped_payload(int level)
 	REQUIRE(helpers_flip_byte(test_path("b.sota"), off) == 0);
 
 	REQUIRE(bundle_open(test_path("b.sota"), &b) == 0);
-	CHECK_EQ(bundle_verify(&b, kr), 0); /* the signed part is intact */
+	CHECK_EQ(bundle_verify(&b, kr, NULL), 0); /* the signed part is intact */
 	REQUIRE(payload_open(&p, &b) == 0);
 	CHECK_EQ(payload_next(&p, &c), 1);
 	CHECK_EQ(payload_next(&p, &c), 1);
@@ -211,8 +211,8 @@ TEST(payload_refuses_unverified_bundle)
 	CHECK_EQ(payload_open(&p, &b), -EPERM);
 	payload_close(&p);
 	/* A failed verification leaves it unusable too, even after an earlier success. */
-	CHECK_EQ(bundle_verify(&b, kr), 0);
-	CHECK_EQ(bundle_verify(&b, other_kr), -ENOKEY);
+	CHECK_EQ(bundle_verify(&b, kr, NULL), 0);
+	CHECK_EQ(bundle_verify(&b, other_kr, NULL), -ENOKEY);
 	CHECK_EQ(payload_open(&p, &b), -EPERM);
 	payload_close(&p);
 	bundle_close(&b);
@@ -262,7 +262,7 @@ static void check_hostile_frame(const uint8_t *frame, uint32_t frame_len, const 
 	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(helpers_write_bundle(test_path("bomb.sota"), k.priv, &m, &frame, &frame_len) == 0);
 	REQUIRE(bundle_open(test_path("bomb.sota"), &b) == 0);
-	CHECK_EQ(bundle_verify(&b, kr), 0);
+	CHECK_EQ(bundle_verify(&b, kr, NULL), 0);
 	REQUIRE(payload_open(&p, &b) == 0);
 	int r = payload_next(&p, &c);
 	if (r != -EBADMSG)
@@ -298,7 +298,7 @@ TEST(payload_honest_crafted_chunk_passes)
 	REQUIRE(crypto_keyset_load(k.dir, &kr) == 0);
 	REQUIRE(helpers_write_bundle(test_path("ok.sota"), k.priv, &m, chunks, sizes) == 0);
 	REQUIRE(bundle_open(test_path("ok.sota"), &b) == 0);
-	CHECK_EQ(bundle_verify(&b, kr), 0);
+	CHECK_EQ(bundle_verify(&b, kr, NULL), 0);
 	REQUIRE(payload_open(&p, &b) == 0);
 	CHECK_EQ(payload_next(&p, &c), 1);
 	CHECK(c.size == HELPERS_CHUNK_SIZE && memcmp(c.data, zeros, c.size) == 0);

@@ -205,7 +205,7 @@ static int flip_payload(struct ctx *x)
 }
 static int unknown_format(struct ctx *x)
 {
-	return set_le(x, 8, 4, 2, false);
+	return set_le(x, 8, 4, 3, false);
 }
 static int unknown_flags(struct ctx *x)
 {
@@ -388,7 +388,7 @@ static const struct reject_case cases[] = {
         {"one flipped byte in the chunk table", flip_chunk_table, -EKEYREJECTED,
          "signature does not verify"},
         {"one flipped byte in the payload", flip_payload, -EBADMSG, "digest mismatch", true},
-        {"unknown format version", unknown_format, -EPROTO, "unsupported bundle format 2"},
+        {"unknown format version", unknown_format, -EPROTO, "unsupported bundle format 3"},
         {"unknown header flags", unknown_flags, -EPROTO, "unsupported bundle flags"},
         {"manifest length that overflows", manifest_size_overflows, -EBADMSG, "manifest size"},
         {"payload length that overflows", payload_size_overflows, -EFBIG,

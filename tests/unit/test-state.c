@@ -184,7 +184,8 @@ TEST(state_decode_field_checks)
 	/* flags: byte 28, zero in every older record; only known bits; 30..31 stay reserved. */
 	CHECK_EQ(tamper(&r, OFF_FLAGS, 0, 1), 0);
 	CHECK_EQ(tamper(&r, OFF_FLAGS, STATE_FLAG_VERSIONS_UNKNOWN, 1), 0);
-	CHECK_EQ(tamper(&r, OFF_FLAGS, 0x02, 1), -EBADMSG);
+	CHECK_EQ(tamper(&r, OFF_FLAGS, STATE_FLAG_KEYRINGS, 1), 0);
+	CHECK_EQ(tamper(&r, OFF_FLAGS, 0x04, 1), -EBADMSG);
 	/* data_cp: byte 29, one of the four checkpoint states. */
 	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, DATA_CP_OVERFLOWED, 1), 0);
 	CHECK_EQ(tamper(&r, OFF_FLAGS + 1, DATA_CP_OVERFLOWED + 1, 1), -EBADMSG);
@@ -292,7 +293,7 @@ static int raw_decode(const char *path, int i, struct state_record *ret)
 
 	if (raw_io(path, false, off, block, sizeof(block)) < 0)
 		return -EIO;
-	return state_decode(block, sizeof(block), ret);
+	return state_decode_block(block, sizeof(block), ret);
 }
 
 /* A fresh load through a new handle, as the next boot would do it. */

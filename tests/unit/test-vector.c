@@ -61,7 +61,7 @@ static void check_common(struct bundle *b)
 	expect_hex(b->sig.key_id,
 	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
 	REQUIRE(crypto_keyset_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
-	CHECK_EQ(bundle_verify(b, keys), 0);
+	CHECK_EQ(bundle_verify(b, keys, NULL), 0);
 	check_image(b);
 	crypto_keyset_free(keys);
 }
