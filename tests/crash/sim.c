@@ -14,8 +14,10 @@
 #include "dm.h"
 #include "dmemu.h"
 #include "history.h"
+#include "create.h"
 #include "io.h"
 #include "kexec.h"
+#include "keyring.h"
 #include "record.h"
 #include "running.h"
 #include "state.h"
@@ -74,7 +76,97 @@ static bool overflows(enum sim_scenario scenario)
 static bool confirms(enum sim_scenario scenario)
 {
 	return scenario == SIM_CONFIRMS || scenario == SIM_CP_CONFIRMS ||
-	       scenario == SIM_CP_OVERFLOW_CONFIRMS;
+	       scenario == SIM_CP_OVERFLOW_CONFIRMS || scenario == SIM_KEYRING_CONFIRMS;
+}
+
+static bool has_keyrings(enum sim_scenario scenario)
+{
+	return scenario == SIM_KEYRING_CONFIRMS || scenario == SIM_KEYRING_NEVER_CONFIRMS;
+}
+
+/* Keyring v: root the device's key, signing "sign" (and "old" in 1; 2 revokes it). */
+static int make_keyring(struct sim *s, uint64_t v, const struct helpers_key *sign,
+                        const struct helpers_key *old, struct keyring *k)
+{
+	uint8_t id[CRYPTO_KEY_ID_SIZE], pt[CRYPTO_POINT_SIZE];
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	k->version = v;
+	k->n_keys = v == 1 ? 3 : 2;
+	k->keys[0].role = KEYRING_ROOT;
+	k->keys[1].role = k->keys[2].role = KEYRING_SIGNING;
+	r = crypto_point_of_file(s->dev.key.pub, k->keys[0].point, id);
+	if (r == 0)
+		r = crypto_point_of_file(sign->pub, k->keys[1].point, id);
+	if (r == 0)
+		r = crypto_point_of_file(old->pub, pt, id);
+	if (r == 0 && v == 1)
+		memcpy(k->keys[2].point, pt, CRYPTO_POINT_SIZE);
+	if (r == 0 && v == 2) {
+		memcpy(k->revoked[0], id, CRYPTO_KEY_ID_SIZE);
+		k->n_revoked = 1;
+	}
+	if (r == 0)
+		r = keyring_sign(k, s->dev.key.priv);
+	if (r == 0)
+		memcpy(s->keyring_digest[v - 1], k->digest, CRYPTO_DIGEST_SIZE);
+	return r;
+}
+
+/* Keyring 1 adopted at the factory; tmpdir/v2.sota re-made under the chain 1, 2. */
+static int setup_keyrings(struct sim *s)
+{
+	static struct keyring k[2];
+	struct helpers_key sign, old;
+	struct create_options o;
+	struct state_record st;
+	int r = helpers_keypair("sign", &sign);
+
+	if (r == 0)
+		r = helpers_keypair("old", &old);
+	for (int i = 0; r == 0 && i < 2; i++)
+		r = make_keyring(s, (uint64_t)i + 1, &sign, &old, &k[i]);
+	FILE *f = r == 0 ? fopen(test_path("chain"), "w") : NULL;
+	if (r == 0 && (!f || fwrite(k[0].raw, k[0].size, 1, f) != 1 ||
+	               fwrite(k[1].raw, k[1].size, 1, f) != 1))
+		r = -EIO;
+	if (f && fclose(f) != 0)
+		r = -EIO;
+	if (r == 0)
+		r = helpers_read_state(s->dev.state, &st);
+	if (r == 0) {
+		st.keyring_len = k[0].size;
+		memcpy(st.keyring, k[0].raw, k[0].size);
+		r = helpers_write_state(s->dev.state, &st);
+	}
+	helpers_bundle_options(&o, test_path("v2.img"), test_path("v2.sota"), sign.priv, 2);
+	o.keyring = test_path("chain");
+	return r == 0 ? create_bundle(&o) : r;
+}
+
+/* SIM_KEYRING_*: keyring 1 or 2, never none; 2 exactly when version 2 is confirmed. */
+static bool check_keyring(struct sim *s, const struct state_record *st)
+{
+	const struct keyring *a = NULL, *p = NULL;
+	struct keyring abuf, pbuf;
+
+	if (keyring_adopted(st, &abuf, &a) < 0 || keyring_pending(st, &pbuf, &p) < 0)
+		return sim_violation(s, "boot %d: a stored keyring does not parse", s->boots);
+	if (!a)
+		return sim_violation(s, "boot %d: no keyring adopted", s->boots);
+	int v = memcmp(a->digest, s->keyring_digest[0], CRYPTO_DIGEST_SIZE) == 0   ? 1
+	        : memcmp(a->digest, s->keyring_digest[1], CRYPTO_DIGEST_SIZE) == 0 ? 2
+	                                                                           : 0;
+	if (!v)
+		return sim_violation(s, "boot %d: an unknown keyring is adopted", s->boots);
+	bool confirmed = st->active == 1 && st->slot[1].status == SLOT_GOOD;
+	if ((v == 2) != confirmed)
+		return sim_violation(s, "boot %d: keyring %d adopted, version 2 %sconfirmed",
+		                     s->boots, v, confirmed ? "" : "not ");
+	if (p && memcmp(p->digest, s->keyring_digest[1], CRYPTO_DIGEST_SIZE) != 0)
+		return sim_violation(s, "boot %d: the pending keyring is not keyring 2", s->boots);
+	return true;
 }
 
 static int trial_chunks(const struct sim *s)
@@ -300,6 +392,8 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 		r = write_boot_id(s->root_b, "v2-loop-kernel");
 	if (r == 0 && is_cp(scenario))
 		r = setup_data(s);
+	if (r == 0 && has_keyrings(scenario))
+		r = setup_keyrings(s) ?: helpers_drop(&s->dev, "v2");
 	return r;
 }
 
@@ -339,11 +433,11 @@ static int slot_version(struct sim *s, uint8_t slot)
 	return 0;
 }
 
-/* What the booted system does: version 2 confirms itself in SIM_CONFIRMS, with the real mark-good.
+/* What the booted system does: version 2 confirms itself where the scenario confirms (real mark-good).
  */
 static bool system_runs(struct sim *s, int version, uint8_t slot, bool trial)
 {
-	if (version != 2 || (s->scenario != SIM_CONFIRMS && !s->checkpointed))
+	if (version != 2 || (!confirms(s->scenario) && !s->checkpointed))
 		return true;
 	struct running_config rc;
 	helpers_running(&s->dev, slot, &rc);
@@ -485,6 +579,8 @@ int sim_boot(struct sim *s)
 		return sim_violation(s,
 		                     "boot %d: TRYING slot %c, which does not hold the new image",
 		                     s->boots, state_slot_letter(st.target));
+	if (has_keyrings(s->scenario) && !check_keyring(s, &st))
+		return 0;
 	bool trial = st.state == STATE_TRYING && st.target == slot;
 	if (s->after_apply)
 		s->after_apply(s, trial);
@@ -548,7 +644,10 @@ static bool check_end(struct sim *s, int last_version)
 		return sim_violation(s, "ended in state %s", state_kind_name(st.state));
 	if (s->checkpointed && !check_end_data(s, &st))
 		return false;
+	if (has_keyrings(s->scenario) && !check_keyring(s, &st))
+		return false;
 	switch (s->scenario) {
+	case SIM_KEYRING_CONFIRMS:
 	case SIM_CP_CONFIRMS:
 	case SIM_CP_OVERFLOW_CONFIRMS:
 	case SIM_CONFIRMS:
@@ -560,6 +659,7 @@ static bool check_end(struct sim *s, int last_version)
 			                     state_slot_status_name(st.slot[1].status));
 		break;
 	case SIM_NEVER_CONFIRMS:
+	case SIM_KEYRING_NEVER_CONFIRMS:
 	case SIM_KEXEC_LOOP:
 	case SIM_CP_NEVER_CONFIRMS:
 	case SIM_CP_MARK_BAD:

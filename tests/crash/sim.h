@@ -17,6 +17,12 @@
  *
  * The new system's behaviour is the scenario: it runs mark-good, or never does.
  *
+ * The SIM_KEYRING_* scenarios start with keyring 1 adopted (root: the device's
+ * key; signing: "sign" and "old") and stage version 2 signed by "sign" under
+ * the chain 1, 2, where keyring 2 revokes "old". Checked at every boot: the
+ * record holds keyring 1 or keyring 2, never none and never another; keyring 2
+ * is adopted exactly when version 2 is confirmed; pending is keyring 2 or none.
+ *
  * The SIM_CP_* scenarios put the data partition inside the transaction
  * (docs/data-rollback.md): a data file and a COW file, used through the
  * device-mapper emulator (dmemu.h). The post-install hook rewrites a region
@@ -47,6 +53,8 @@ enum sim_scenario {
 	SIM_CORRUPT,              /* the staged bundle has a corrupt chunk: refused, A stays */
 	SIM_KEXEC_LOOP,           /* version 2's kernel is not its boot id's: each try fails at the
 	                             second kexec (kexec.h), recorded; tries run out, rollback */
+	SIM_KEYRING_CONFIRMS,     /* keyring 1 adopted; version 2 brings keyring 2, confirms */
+	SIM_KEYRING_NEVER_CONFIRMS, /* ... never confirms: keyring 1 stays */
 	SIM_CP_CONFIRMS,          /* checkpointed data: hook, trial writes, mark-good */
 	SIM_CP_NEVER_CONFIRMS,    /* ... trial writes, tries run out: rollback and merge */
 	SIM_CP_MARK_BAD,          /* ... trial writes, then mark-bad: rollback and merge */
@@ -85,6 +93,7 @@ struct sim {
 	/* Installed while the applier runs: s->hooks or the recorder's, with dmemu. */
 	struct io_hooks io;
 	char shm[HELPERS_PATH_MAX]; /* the tmpfs directory holding the device, "" if none */
+	uint8_t keyring_digest[2][CRYPTO_DIGEST_SIZE]; /* SIM_KEYRING_*: keyrings 1 and 2 */
 };
 
 /* The devices a recording of s covers (3, or 5 with the data and COW files), NULL-ended. */

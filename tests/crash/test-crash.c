@@ -448,6 +448,16 @@ TEST(crash_states_update_never_confirmed)
 	enumerate(SIM_NEVER_CONFIRMS, "install, trial boots, rollback", true);
 }
 
+TEST(crash_states_keyring_adopted)
+{
+	enumerate(SIM_KEYRING_CONFIRMS, "install under keyring 2, mark-good adopts it", true);
+}
+
+TEST(crash_states_keyring_never_adopted)
+{
+	enumerate(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1", true);
+}
+
 TEST(crash_states_corrupt_bundle_refused)
 {
 	enumerate(SIM_CORRUPT, "install of a corrupt bundle, refused", false);

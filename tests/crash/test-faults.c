@@ -329,6 +329,16 @@ TEST(faults_update_never_confirmed)
 	inject_everywhere(SIM_NEVER_CONFIRMS, "install, trial boots, rollback");
 }
 
+TEST(faults_keyring_adopted)
+{
+	inject_everywhere(SIM_KEYRING_CONFIRMS, "install under keyring 2, mark-good adopts it");
+}
+
+TEST(faults_keyring_never_adopted)
+{
+	inject_everywhere(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1");
+}
+
 TEST(faults_kexec_loop_rolled_back)
 {
 	inject_everywhere(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback");
