@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "fail.h"
 #include "history.h"
+#include "keyring.h"
 #include "log.h"
 #include "util.h"
 
@@ -114,6 +115,90 @@ static void cow_text(FILE *f, const struct checkpoint_usage *u)
 	        u->used_sectors / 2, u->total_sectors / 2, pct, u->merging ? ", merging" : "");
 }
 
+/* The keys of one role in k, as a JSON array of ids. */
+static void keys_json(FILE *f, const struct keyring *k, uint8_t role)
+{
+	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];
+	int n = 0;
+
+	fprintf(f, "[");
+	for (unsigned i = 0; i < k->n_keys; i++) {
+		if (k->keys[i].role != role)
+			continue;
+		util_hex(hex, k->keys[i].id, CRYPTO_KEY_ID_SIZE);
+		fprintf(f, "%s{ \"id\": \"%s\", \"until_version\": ", n++ ? ", " : "", hex);
+		if (k->keys[i].until_version)
+			fprintf(f, "%" PRIu64 " }", k->keys[i].until_version);
+		else
+			fprintf(f, "null }");
+	}
+	fprintf(f, "]");
+}
+
+/* Flat keys, as the checkpoint's: the adopted keyring (null: the initramfs's roots judge). */
+static void keyring_json(FILE *f, const struct state_record *st)
+{
+	const struct keyring *k = NULL, *p = NULL;
+	struct keyring kb, pb;
+	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];
+	int bad = keyring_adopted(st, &kb, &k) < 0;
+
+	bad |= keyring_pending(st, &pb, &p) < 0;
+	if (bad)
+		fprintf(f, "  \"keyring_error\": \"a stored keyring does not parse\",\n");
+	if (!k) {
+		fprintf(f, "  \"keyring_version\": null,\n");
+	} else {
+		fprintf(f, "  \"keyring_version\": %" PRIu64 ",\n  \"keyring_root_keys\": ",
+		        k->version);
+		keys_json(f, k, KEYRING_ROOT);
+		fprintf(f, ",\n  \"keyring_signing_keys\": ");
+		keys_json(f, k, KEYRING_SIGNING);
+		fprintf(f, ",\n  \"keyring_revoked\": [");
+		for (unsigned i = 0; i < k->n_revoked; i++) {
+			util_hex(hex, k->revoked[i], CRYPTO_KEY_ID_SIZE);
+			fprintf(f, "%s\"%s\"", i ? ", " : "", hex);
+		}
+		fprintf(f, "],\n");
+	}
+	if (p)
+		fprintf(f, "  \"keyring_pending_version\": %" PRIu64 ",\n", p->version);
+	else
+		fprintf(f, "  \"keyring_pending_version\": null,\n");
+}
+
+static void keyring_text(FILE *f, const struct state_record *st)
+{
+	const struct keyring *k = NULL, *p = NULL;
+	struct keyring kb, pb;
+	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];
+
+	if (keyring_adopted(st, &kb, &k) < 0 || keyring_pending(st, &pb, &p) < 0) {
+		fprintf(f, "Keyring:       a stored keyring does not parse: no update is accepted\n");
+		return;
+	}
+	if (!k)
+		fprintf(f, "Keyring:       none adopted: the initramfs's keys judge bundles\n");
+	else
+		fprintf(f, "Keyring:       version %" PRIu64 ", %u keys, %u revoked\n", k->version,
+		        k->n_keys, k->n_revoked);
+	for (unsigned i = 0; k && i < k->n_keys; i++) {
+		util_hex(hex, k->keys[i].id, CRYPTO_KEY_ID_SIZE);
+		fprintf(f, "  %-7s key %s", keyring_role_name(k->keys[i].role), hex);
+		if (k->keys[i].until_version)
+			fprintf(f, " (until version %" PRIu64 ")", k->keys[i].until_version);
+		fprintf(f, "\n");
+	}
+	for (unsigned i = 0; k && i < k->n_revoked; i++) {
+		util_hex(hex, k->revoked[i], CRYPTO_KEY_ID_SIZE);
+		fprintf(f, "  revoked key %s\n", hex);
+	}
+	if (p)
+		fprintf(f, "Keyring:       version %" PRIu64 " pending: adopted when version %" PRIu64
+		           " is confirmed\n",
+		        p->version, st->target_version);
+}
+
 static void status_json(FILE *f, const struct report_status *s)
 {
 	const struct state_record *st = s->st;
@@ -137,6 +222,7 @@ static void status_json(FILE *f, const struct report_status *s)
 	fprintf(f, "  \"data_checkpoint\": \"%s\",\n  \"data_checkpoint_version\": %" PRIu64 ",\n",
 	        state_data_cp_name(st->data_cp), st->cp_version);
 	fprintf(f, "  \"data_checkpointed\": %s,\n", s->checkpointed ? "true" : "false");
+	keyring_json(f, st);
 	if (s->cp_usage)
 		fprintf(f,
 		        "  \"cow_used_bytes\": %" PRIu64 ",\n  \"cow_size_bytes\": %" PRIu64
@@ -237,6 +323,7 @@ static void status_text(FILE *f, const struct report_status *s)
 		fprintf(f, "Data:          not checkpointed (no COW store): an update's "
 		           "changes to it stay after a rollback\n");
 	cow_text(f, s->cp_usage);
+	keyring_text(f, st);
 	if (st->allow_version)
 		fprintf(f,
 		        "Downgrade:     to version %" PRIu64 " allowed, once (systemota "
@@ -281,10 +368,14 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		        "  \"chunk_size\": %u,\n  \"chunks\": %u,\n  \"compression\": \"%s\",\n"
 		        "  \"window_log\": %u,\n"
 		        "  \"payload_size\": %" PRIu64 ",\n  \"created\": %" PRIu64 ",\n"
-		        "  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"verdict\": ",
+		        "  \"transaction\": \"%s\",\n  \"key_id\": \"%s\",\n  \"format\": %u,\n"
+		        "  \"keyring_chain\": [",
 		        m->image_size, img, m->chunk_size, m->chunk_count,
 		        codec_name(m->compression), m->window_log, b->header.payload_size,
-		        m->created, txn, key);
+		        m->created, txn, key, b->header.format);
+		for (size_t i = 0; i < b->chain_len; i++)
+			fprintf(f, "%s%" PRIu64, i ? ", " : "", b->chain[i].version);
+		fprintf(f, "],\n  \"verdict\": ");
 		json_string(f, verdict);
 		fprintf(f, "\n}\n");
 		return;
@@ -301,6 +392,14 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 	fputc('\n', f);
 	fprintf(f, "Created:      %" PRIu64 "\nTransaction:  %s\nSigned by:    key %s\n",
 	        m->created, txn, key);
+	if (b->chain_len) {
+		fprintf(f, "Keyrings:     ");
+		for (size_t i = 0; i < b->chain_len; i++)
+			fprintf(f, "%s%" PRIu64, i ? ", " : "", b->chain[i].version);
+		fprintf(f, " (format 2: the chain it is signed under)\n");
+	} else {
+		fprintf(f, "Keyrings:     none (format 1)\n");
+	}
 	char shown[LOG_ESCAPE_SIZE(256)];
 	fprintf(f, "Signature:    %s\n", ESCAPED(shown, verdict));
 }
