@@ -320,17 +320,17 @@ static int verify_flat(const struct bundle *b, const struct crypto_keyset *keys,
 
 	util_hex(hex, b->sig.key_id, 8);
 	if (adopted && keyring_revokes(adopted, b->sig.key_id))
-		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)", hex,
-		            (unsigned long long)adopted->version);
+		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)",
+		            hex, (unsigned long long)adopted->version);
 	if (adopted)
-		return fail(-ENOKEY, "format 1 bundle, without a keyring: this device follows "
-		                     "keyring %llu",
+		return fail(-ENOKEY,
+		            "format 1 bundle, without a keyring: this device follows "
+		            "keyring %llu",
 		            (unsigned long long)adopted->version);
 	return crypto_verify(keys, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
 }
 
-int bundle_verify(struct bundle *b, const struct crypto_keyset *keys,
-                  const struct keyring *adopted)
+int bundle_verify(struct bundle *b, const struct crypto_keyset *keys, const struct keyring *adopted)
 {
 	int r;
 

@@ -52,9 +52,8 @@ static int load_chain(const char *path, const char *key, uint8_t **ret, size_t *
 		memcpy(buf + len, k[i].raw, k[i].size);
 		len += k[i].size;
 	}
-	const struct keyring_key *e = crypto_key_id_of_file(key, id) == 0
-	                                      ? keyring_find(&k[n - 1], id)
-	                                      : NULL;
+	const struct keyring_key *e =
+	        crypto_key_id_of_file(key, id) == 0 ? keyring_find(&k[n - 1], id) : NULL;
 	if (!e || e->role != KEYRING_SIGNING || keyring_revokes(&k[n - 1], id))
 		log_warn("%s is not a signing key of keyring %llu: devices will refuse the bundle",
 		         key, (unsigned long long)k[n - 1].version);
@@ -287,7 +286,8 @@ static int write_head(struct builder *bld)
 		s.sig_len = (uint16_t)sig_len;
 		bundle_write_sigblock(&s, head + signed_len);
 		if (bld->chain_len)
-			memcpy(head + signed_len + BUNDLE_SIGBLOCK_SIZE, bld->chain, bld->chain_len);
+			memcpy(head + signed_len + BUNDLE_SIGBLOCK_SIZE, bld->chain,
+			       bld->chain_len);
 		r = io_pwrite_all(bld->out, head, signed_len + bld->h.sigblock_size, 0);
 		if (r < 0)
 			r = fail(r, "writing bundle");

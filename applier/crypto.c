@@ -300,8 +300,8 @@ size_t crypto_keyset_count(const struct crypto_keyset *kr)
 	return kr->n;
 }
 
-void crypto_keyset_key(const struct crypto_keyset *kr, size_t i,
-                        uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked, const char **ret_name)
+void crypto_keyset_key(const struct crypto_keyset *kr, size_t i, uint8_t ret_id[CRYPTO_KEY_ID_SIZE],
+                       int *ret_revoked, const char **ret_name)
 {
 	memcpy(ret_id, kr->keys[i].id, CRYPTO_KEY_ID_SIZE);
 	*ret_revoked = kr->keys[i].revoked;

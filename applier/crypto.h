@@ -56,9 +56,8 @@ static inline void crypto_keyset_freep(struct crypto_keyset **kr)
 }
 size_t crypto_keyset_count(const struct crypto_keyset *kr);
 /* The id of key i (its SHA-256 over the DER public key) and whether it is revoked. */
-void crypto_keyset_key(const struct crypto_keyset *kr, size_t i,
-                        uint8_t ret_id[CRYPTO_KEY_ID_SIZE], int *ret_revoked,
-                        const char **ret_name);
+void crypto_keyset_key(const struct crypto_keyset *kr, size_t i, uint8_t ret_id[CRYPTO_KEY_ID_SIZE],
+                       int *ret_revoked, const char **ret_name);
 
 /* Verifies sig over digest with the ring's key whose id is key_id. */
 int crypto_verify(const struct crypto_keyset *kr, const uint8_t digest[CRYPTO_DIGEST_SIZE],

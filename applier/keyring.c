@@ -87,8 +87,8 @@ static int parse_header(const uint8_t *buf, size_t len, struct keyring *k)
 	if (k->version == 0)
 		return fail(-EBADMSG, "keyring: version 0");
 	if (k->n_keys < 1 || k->n_keys > KEYRING_MAX_KEYS)
-		return fail(-EBADMSG, "keyring %llu: %u keys (1..%d)", (unsigned long long)k->version,
-		            k->n_keys, KEYRING_MAX_KEYS);
+		return fail(-EBADMSG, "keyring %llu: %u keys (1..%d)",
+		            (unsigned long long)k->version, k->n_keys, KEYRING_MAX_KEYS);
 	if (k->n_revoked > KEYRING_MAX_REVOKED)
 		return fail(-EBADMSG, "keyring %llu: %u revoked keys (at most %d)",
 		            (unsigned long long)k->version, k->n_revoked, KEYRING_MAX_REVOKED);
@@ -97,7 +97,8 @@ static int parse_header(const uint8_t *buf, size_t len, struct keyring *k)
 		            (unsigned long long)k->version);
 	size_t size = doc_size(k->n_keys, k->n_revoked);
 	if (util_le32(buf + HDR_SIZE_OFF) != size)
-		return fail(-EBADMSG, "keyring %llu: size %u, but %u keys and %u revocations make %zu",
+		return fail(-EBADMSG,
+		            "keyring %llu: size %u, but %u keys and %u revocations make %zu",
 		            (unsigned long long)k->version, util_le32(buf + HDR_SIZE_OFF),
 		            k->n_keys, k->n_revoked, size);
 	if (size > len)
@@ -137,8 +138,8 @@ static int parse_revoked(const uint8_t *p, struct keyring *k)
 	for (unsigned i = 0; i < k->n_revoked; i++, p += KEYRING_REVOKED_SIZE) {
 		memcpy(k->revoked[i], p, KEYRING_REVOKED_SIZE);
 		if (i > 0 && memcmp(k->revoked[i - 1], p, KEYRING_REVOKED_SIZE) >= 0)
-			return fail(-EBADMSG, "keyring %llu: revoked key ids not strictly ascending",
-			            v);
+			return fail(-EBADMSG,
+			            "keyring %llu: revoked key ids not strictly ascending", v);
 		if (keyring_find(k, p)) {
 			util_hex(hex, p, 8);
 			return fail(-EBADMSG, "keyring %llu: key %s is both listed and revoked", v,
@@ -209,7 +210,8 @@ static int parse_chain(const uint8_t *buf, size_t len, struct keyring *ret, size
 
 	while (off < len) {
 		if (n == KEYRING_MAX_CHAIN)
-			return fail(-EBADMSG, "keyring chain: more than %d keyrings", KEYRING_MAX_CHAIN);
+			return fail(-EBADMSG, "keyring chain: more than %d keyrings",
+			            KEYRING_MAX_CHAIN);
 		int r = parse_doc(buf + off, len - off, &ret[n], draft);
 		if (r < 0)
 			return r;
@@ -315,21 +317,24 @@ static int check_link(const struct keyring *prev, const struct crypto_keyset *ro
 		return fail(-EKEYREVOKED, "keyring %llu: signed by %s, revoked by keyring %llu", v,
 		            hex, pv);
 	if (!k)
-		return fail(-ENOKEY, "keyring %llu: signed by %s, not a root of keyring %llu "
-		                     "(broken chain)",
+		return fail(-ENOKEY,
+		            "keyring %llu: signed by %s, not a root of keyring %llu "
+		            "(broken chain)",
 		            v, hex, pv);
 	if (k->role != KEYRING_ROOT)
-		return fail(-ENOKEY, "keyring %llu: signed by %s, a signing key of keyring %llu, "
-		                     "not a root",
+		return fail(-ENOKEY,
+		            "keyring %llu: signed by %s, a signing key of keyring %llu, "
+		            "not a root",
 		            v, hex, pv);
 	if (crypto_verify_point(k->point, link->digest, link->sig, link->sig_len) < 0)
-		return fail(-EKEYREJECTED, "keyring %llu: signature does not verify with root %s", v,
-		            hex);
+		return fail(-EKEYREJECTED, "keyring %llu: signature does not verify with root %s",
+		            v, hex);
 	for (unsigned i = 0; i < prev->n_revoked; i++)
 		if (!keyring_revokes(link, prev->revoked[i])) {
 			util_hex(hex, prev->revoked[i], 8);
-			return fail(-EKEYREJECTED, "keyring %llu drops keyring %llu's revocation of %s",
-			            v, pv, hex);
+			return fail(-EKEYREJECTED,
+			            "keyring %llu drops keyring %llu's revocation of %s", v, pv,
+			            hex);
 		}
 	return 0;
 }
@@ -347,8 +352,9 @@ static int chain_walk(const struct keyring *adopted, const struct crypto_keyset 
 			continue;
 		if (adopted && link->version == adopted->version) {
 			if (memcmp(link->digest, adopted->digest, CRYPTO_DIGEST_SIZE) != 0)
-				return fail(-EKEYREJECTED, "keyring %llu differs from the device's "
-				                           "keyring %llu",
+				return fail(-EKEYREJECTED,
+				            "keyring %llu differs from the device's "
+				            "keyring %llu",
 				            (unsigned long long)link->version,
 				            (unsigned long long)adopted->version);
 			continue;
@@ -378,8 +384,8 @@ int keyring_judge(const struct keyring *adopted, const struct crypto_keyset *roo
 
 	util_hex(hex, key_id, 8);
 	if (adopted && keyring_revokes(adopted, key_id))
-		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)", hex,
-		            (unsigned long long)adopted->version);
+		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)",
+		            hex, (unsigned long long)adopted->version);
 	r = chain_walk(adopted, roots, chain, n, &eff, &stale);
 	if (r < 0)
 		return r;
@@ -394,11 +400,13 @@ int keyring_judge(const struct keyring *adopted, const struct crypto_keyset *roo
 		return fail(-ENOKEY, "signed by key %s, which is not trusted by keyring %llu", hex,
 		            ev);
 	if (k->role != KEYRING_SIGNING)
-		return fail(-ENOKEY, "signed by key %s, a root key of keyring %llu, not a signing key",
-		            hex, ev);
+		return fail(-ENOKEY,
+		            "signed by key %s, a root key of keyring %llu, not a signing key", hex,
+		            ev);
 	if (k->until_version && version > k->until_version)
-		return fail(-EKEYEXPIRED, "signed by key %s, expired: keyring %llu allows it up to "
-		                          "version %llu",
+		return fail(-EKEYEXPIRED,
+		            "signed by key %s, expired: keyring %llu allows it up to "
+		            "version %llu",
 		            hex, ev, (unsigned long long)k->until_version);
 	if (crypto_verify_point(k->point, digest, sig, sig_len) < 0)
 		return fail(-EKEYREJECTED, "signature does not verify with key %s", hex);
@@ -439,14 +447,12 @@ static int of_record(const uint8_t *raw, uint16_t len, const char *which, struct
 	return 0;
 }
 
-int keyring_adopted(const struct state_record *st, struct keyring *buf,
-                    const struct keyring **ret)
+int keyring_adopted(const struct state_record *st, struct keyring *buf, const struct keyring **ret)
 {
 	return of_record(st->keyring, st->keyring_len, "adopted", buf, ret);
 }
 
-int keyring_pending(const struct state_record *st, struct keyring *buf,
-                    const struct keyring **ret)
+int keyring_pending(const struct state_record *st, struct keyring *buf, const struct keyring **ret)
 {
 	return of_record(st->pending, st->pending_len, "pending", buf, ret);
 }

@@ -161,11 +161,9 @@ struct state_record;
  * stored bytes (CRC-checked by the state module) do not parse: nothing is
  * judged then, never a fallback to the roots.
  */
-int keyring_adopted(const struct state_record *st, struct keyring *buf,
-                    const struct keyring **ret);
+int keyring_adopted(const struct state_record *st, struct keyring *buf, const struct keyring **ret);
 /* Likewise the pending one, brought by the transaction in progress. */
-int keyring_pending(const struct state_record *st, struct keyring *buf,
-                    const struct keyring **ret);
+int keyring_pending(const struct state_record *st, struct keyring *buf, const struct keyring **ret);
 
 /*
  * Signs k with the root's private key (build host): encodes the draft, signs

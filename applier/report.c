@@ -174,7 +174,8 @@ static void keyring_text(FILE *f, const struct state_record *st)
 	char hex[2 * CRYPTO_KEY_ID_SIZE + 1];
 
 	if (keyring_adopted(st, &kb, &k) < 0 || keyring_pending(st, &pb, &p) < 0) {
-		fprintf(f, "Keyring:       a stored keyring does not parse: no update is accepted\n");
+		fprintf(f,
+		        "Keyring:       a stored keyring does not parse: no update is accepted\n");
 		return;
 	}
 	if (!k)
@@ -194,8 +195,9 @@ static void keyring_text(FILE *f, const struct state_record *st)
 		fprintf(f, "  revoked key %s\n", hex);
 	}
 	if (p)
-		fprintf(f, "Keyring:       version %" PRIu64 " pending: adopted when version %" PRIu64
-		           " is confirmed\n",
+		fprintf(f,
+		        "Keyring:       version %" PRIu64 " pending: adopted when version %" PRIu64
+		        " is confirmed\n",
 		        p->version, st->target_version);
 }
 

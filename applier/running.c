@@ -146,8 +146,8 @@ static void note_keyring_adopted(const struct running_config *cfg, const struct 
 		signing += k->keys[i].role == KEYRING_SIGNING;
 	log_info("keyring %llu adopted: %u signing keys trusted, %u revoked",
 	         (unsigned long long)k->version, signing, k->n_revoked);
-	history_fill(&e, HISTORY_KEYRING, booted, st->slot[booted].version, st->slot[booted].label, 0,
-	             "keyring %llu adopted: %u signing keys, %u revoked",
+	history_fill(&e, HISTORY_KEYRING, booted, st->slot[booted].version, st->slot[booted].label,
+	             0, "keyring %llu adopted: %u signing keys, %u revoked",
 	             (unsigned long long)k->version, signing, k->n_revoked);
 	history_note_path(cfg->state_path, &e);
 }

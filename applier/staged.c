@@ -221,8 +221,7 @@ void staged_list_free(struct staged_list *l)
 }
 
 int staged_open(const struct staged_list *l, const struct staged_file *f,
-                const struct crypto_keyset *keys, const struct keyring *adopted,
-                struct bundle *ret)
+                const struct crypto_keyset *keys, const struct keyring *adopted, struct bundle *ret)
 {
 	struct stat st;
 	int fd, r;

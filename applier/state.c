@@ -357,7 +357,8 @@ void state_encode_block(const struct state_record *r, uint8_t out[STATE_BLOCK_SI
 {
 	struct state_record flagged = *r;
 	uint8_t *a = out + STATE_AREA_OFFSET;
-	size_t k = MIN(r->keyring_len, STATE_KEYRING_MAX), p = MIN(r->pending_len, STATE_KEYRING_MAX);
+	size_t k = MIN(r->keyring_len, STATE_KEYRING_MAX),
+	       p = MIN(r->pending_len, STATE_KEYRING_MAX);
 
 	flagged.flags |= STATE_FLAG_KEYRINGS;
 	memset(out, 0, STATE_BLOCK_SIZE);

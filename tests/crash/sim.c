@@ -11,10 +11,10 @@
 
 #include "boot.h"
 #include "checkpoint.h"
+#include "create.h"
 #include "dm.h"
 #include "dmemu.h"
 #include "history.h"
-#include "create.h"
 #include "io.h"
 #include "kexec.h"
 #include "keyring.h"
@@ -433,7 +433,8 @@ static int slot_version(struct sim *s, uint8_t slot)
 	return 0;
 }
 
-/* What the booted system does: version 2 confirms itself where the scenario confirms (real mark-good).
+/* What the booted system does: version 2 confirms itself where the scenario confirms (real
+ * mark-good).
  */
 static bool system_runs(struct sim *s, int version, uint8_t slot, bool trial)
 {

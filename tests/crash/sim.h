@@ -48,16 +48,16 @@
 #include "helpers.h"
 
 enum sim_scenario {
-	SIM_CONFIRMS,             /* version 2 runs mark-good when it boots */
-	SIM_NEVER_CONFIRMS,       /* version 2 never confirms: tries run out, rollback */
-	SIM_CORRUPT,              /* the staged bundle has a corrupt chunk: refused, A stays */
-	SIM_KEXEC_LOOP,           /* version 2's kernel is not its boot id's: each try fails at the
-	                             second kexec (kexec.h), recorded; tries run out, rollback */
-	SIM_KEYRING_CONFIRMS,     /* keyring 1 adopted; version 2 brings keyring 2, confirms */
+	SIM_CONFIRMS,         /* version 2 runs mark-good when it boots */
+	SIM_NEVER_CONFIRMS,   /* version 2 never confirms: tries run out, rollback */
+	SIM_CORRUPT,          /* the staged bundle has a corrupt chunk: refused, A stays */
+	SIM_KEXEC_LOOP,       /* version 2's kernel is not its boot id's: each try fails at the
+	                         second kexec (kexec.h), recorded; tries run out, rollback */
+	SIM_KEYRING_CONFIRMS, /* keyring 1 adopted; version 2 brings keyring 2, confirms */
 	SIM_KEYRING_NEVER_CONFIRMS, /* ... never confirms: keyring 1 stays */
-	SIM_CP_CONFIRMS,          /* checkpointed data: hook, trial writes, mark-good */
-	SIM_CP_NEVER_CONFIRMS,    /* ... trial writes, tries run out: rollback and merge */
-	SIM_CP_MARK_BAD,          /* ... trial writes, then mark-bad: rollback and merge */
+	SIM_CP_CONFIRMS,            /* checkpointed data: hook, trial writes, mark-good */
+	SIM_CP_NEVER_CONFIRMS,      /* ... trial writes, tries run out: rollback and merge */
+	SIM_CP_MARK_BAD,            /* ... trial writes, then mark-bad: rollback and merge */
 	SIM_CP_OVERFLOW,          /* ... the trial writes more than the COW holds, never confirms */
 	SIM_CP_OVERFLOW_CONFIRMS, /* ... the trial overflows the COW, then confirms */
 };

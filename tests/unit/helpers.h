@@ -48,8 +48,7 @@ struct helpers_key {
 int helpers_keypair(const char *name, struct helpers_key *ret);
 
 /* helpers_keypair(), and a key set trusting only that key. */
-int helpers_trusted_key(const char *name, struct helpers_key *ret,
-                        struct crypto_keyset **ret_ring);
+int helpers_trusted_key(const char *name, struct helpers_key *ret, struct crypto_keyset **ret_ring);
 
 /*
  * Writes size deterministic bytes to path (created or truncated): per 4 KiB,

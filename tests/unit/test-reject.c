@@ -19,6 +19,7 @@
 #include "bundle.h"
 #include "fail.h"
 #include "helpers.h"
+#include "keyring-cases.h"
 #include "state.h"
 #include "test.h"
 #include "util.h"
@@ -360,6 +361,23 @@ static int modified_during_apply(struct ctx *x)
 	return copy_to_staged(x, x->good);
 }
 
+#define KEYRING_CASE(name, which)                                                                  \
+	static int name(struct ctx *x)                                                             \
+	{                                                                                          \
+		return keyring_case_stage(&x->d, x->staged, which);                                \
+	}
+KEYRING_CASE(kr_revoked, KEYRING_CASE_REVOKED)
+KEYRING_CASE(kr_replayed, KEYRING_CASE_REPLAYED)
+KEYRING_CASE(kr_older, KEYRING_CASE_OLDER)
+KEYRING_CASE(kr_by_signing_key, KEYRING_CASE_BY_SIGNING_KEY)
+KEYRING_CASE(kr_broken_link, KEYRING_CASE_BROKEN_LINK)
+KEYRING_CASE(kr_drops, KEYRING_CASE_DROPS)
+KEYRING_CASE(kr_fork, KEYRING_CASE_FORK)
+KEYRING_CASE(kr_expired, KEYRING_CASE_EXPIRED)
+KEYRING_CASE(kr_flat, KEYRING_CASE_FLAT)
+KEYRING_CASE(kr_by_root, KEYRING_CASE_BY_ROOT)
+KEYRING_CASE(kr_malformed, KEYRING_CASE_MALFORMED)
+
 struct reject_case {
 	const char *input; /* the bad input, as docs/security.md names it */
 	int (*stage)(struct ctx *x);
@@ -415,6 +433,27 @@ static const struct reject_case cases[] = {
         {"a device node named x.sota", device_node, -EBADMSG, "not a regular file"},
         {"modified on disk while being applied", modified_during_apply, -EBADMSG, "digest mismatch",
          true},
+        {"signed by a key the device's keyring revokes", kr_revoked, -EKEYREVOKED,
+         "signed by revoked key"},
+        {"a replayed older keyring that still trusts the revoked key", kr_replayed, -EKEYREVOKED,
+         "signed by revoked key"},
+        {"an older keyring than the device's", kr_older, -ESTALE,
+         "older than the device's keyring 3"},
+        {"a keyring signed by a signing key, not a root key", kr_by_signing_key, -ENOKEY,
+         "a signing key of keyring 2, not a root"},
+        {"a keyring chain with a broken link", kr_broken_link, -ENOKEY, "(broken chain)"},
+        {"a keyring that drops a revocation", kr_drops, -EKEYREJECTED,
+         "drops keyring 3's revocation"},
+        {"another keyring of the device's keyring's version", kr_fork, -EKEYREJECTED,
+         "differs from the device's keyring 3"},
+        {"signed by a key past its until_version", kr_expired, -EKEYEXPIRED,
+         "allows it up to version 1"},
+        {"a format 1 bundle once a keyring is adopted", kr_flat, -ENOKEY,
+         "format 1 bundle, without a keyring"},
+        {"signed by a root key, not a signing key", kr_by_root, -ENOKEY,
+         "a root key of keyring 1, not a signing key"},
+        {"a keyring in the chain that does not parse", kr_malformed, -EBADMSG,
+         "reserved bytes are not zero"},
 };
 
 /* Runs one case on a fresh device: refused, as it says, and nothing else changed. */

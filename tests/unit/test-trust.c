@@ -60,8 +60,8 @@ static int make_keyring(struct story *s, uint64_t v, struct keyring *k)
 }
 
 /* tmpdir/NAME.sota: version, signed by key, under the chain of keyrings from..to. */
-static int make_bundle(const char *name, const struct helpers_key *key, uint64_t version,
-                       int from, int to)
+static int make_bundle(const char *name, const struct helpers_key *key, uint64_t version, int from,
+                       int to)
 {
 	char img[HELPERS_PATH_MAX], out[HELPERS_PATH_MAX], chain[HELPERS_PATH_MAX];
 	char part[32];
