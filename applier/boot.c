@@ -404,6 +404,11 @@ void boot_evidence_history(struct boot_evidence *ev, const struct history_entry 
 void boot_evidence_salvaged(struct boot_evidence *ev, const struct state_record *r)
 {
 	ev->floor = MAX(ev->floor, r->version_floor);
+	if (r->keyring_len && (!ev->keyring_len || r->seq > ev->keyring_seq)) {
+		ev->keyring_seq = r->seq;
+		ev->keyring_len = r->keyring_len;
+		memcpy(ev->keyring, r->keyring, sizeof(ev->keyring));
+	}
 }
 
 /* How much a slot is to be trusted, -1 if it must not be made active. */
@@ -447,6 +452,8 @@ void boot_reinit(const struct boot_evidence *ev, uint8_t slot, const char *why,
 	next->target = other;
 	next->flags = STATE_FLAG_VERSIONS_UNKNOWN;
 	next->version_floor = ev->floor;
+	next->keyring_len = ev->keyring_len;
+	memcpy(next->keyring, ev->keyring, sizeof(next->keyring));
 	for (int i = 0; i < 2; i++) {
 		next->slot[i].version = ev->version[i];
 		memcpy(next->slot[i].label, ev->label[i], STATE_LABEL_SIZE);

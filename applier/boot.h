@@ -195,6 +195,10 @@ struct boot_evidence {
 	int confirmed;   /* the slot of the newest confirmed entry, -1 if none */
 	uint64_t floor;  /* the highest version ever confirmed, or a damaged copy's floor */
 	bool unreadable; /* a piece could not be read (it may read again): commit nothing */
+	/* The adopted keyring of the newest salvaged copy that still holds one. */
+	uint64_t keyring_seq;
+	uint16_t keyring_len;
+	uint8_t keyring[STATE_KEYRING_MAX];
 };
 
 /* Nothing known: no slot checked, every status unknown, no floor. */
@@ -206,7 +210,9 @@ void boot_evidence_history(struct boot_evidence *ev, const struct history_entry 
 /*
  * A copy whose CRC no longer matches (state_decode_salvage()): any byte may be
  * wrong, so it only raises the floor (installs are refused until versions are
- * re-stated anyway); it never chooses a slot.
+ * re-stated anyway) and keeps its adopted keyring (checked by its own CRC):
+ * a lost record must not give back the trust its keyring took away. It never
+ * chooses a slot.
  */
 void boot_evidence_salvaged(struct boot_evidence *ev, const struct state_record *r);
 

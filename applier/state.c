@@ -461,6 +461,21 @@ int state_unreadable(const struct state_dev *d)
 	return -1;
 }
 
+/* A salvaged copy's adopted keyring, if its area's own CRC still holds (its sequence may not). */
+static void salvage_area(const uint8_t *block, struct state_record *r)
+{
+	const uint8_t *a = block + STATE_AREA_OFFSET;
+	uint16_t k = util_le16(a + 6), p = util_le16(a + 8);
+
+	r->keyring_len = r->pending_len = 0;
+	if (memcmp(a, AREA_MAGIC, 4) != 0 || util_le16(a + 4) != AREA_FORMAT ||
+	    !keyring_len_ok(k) || !keyring_len_ok(p) ||
+	    util_le32(a + 12) != area_crc(a, (size_t)k + p))
+		return;
+	r->keyring_len = k;
+	memcpy(r->keyring, a + STATE_AREA_HEADER_SIZE, k);
+}
+
 int state_salvage(struct state_dev *d, int i, struct state_record *ret)
 {
 	_cleanup_free_ uint8_t *block = block_alloc();
@@ -470,7 +485,10 @@ int state_salvage(struct state_dev *d, int i, struct state_record *ret)
 	int r = io_pread_all(d->fd, block, STATE_BLOCK_SIZE, d->copy_offset[i]);
 	if (r < 0)
 		return fail(r, "cannot read state record copy %d", i);
-	return state_decode_salvage(block, STATE_RECORD_SIZE, ret);
+	r = state_decode_salvage(block, STATE_RECORD_SIZE, ret);
+	if (r == 0)
+		salvage_area(block, ret);
+	return r;
 }
 
 /* One attempt: write, flush, read back, compare. */

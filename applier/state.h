@@ -213,7 +213,10 @@ int state_unreadable(const struct state_dev *d);
 /* The delay before the first retry of a failed read (tests set 0). */
 void state_set_retry_delay(unsigned ms);
 
-/* Re-reads copy i and salvages it (state_decode_salvage()): evidence only. */
+/*
+ * Re-reads copy i and salvages it (state_decode_salvage()): evidence only. The
+ * adopted keyring comes with it when the keyring area's own CRC still holds.
+ */
 int state_salvage(struct state_dev *d, int i, struct state_record *ret);
 
 /*

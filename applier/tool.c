@@ -329,7 +329,13 @@ static int state_init_cmd(struct cli *c)
 		state_close(&dev);
 		return fail(-EEXIST, "%s already holds a valid record (use --force)", path);
 	}
+	/* Re-stating versions keeps the trust the device has: its adopted keyring stays. */
+	uint16_t keyring_len = r == 0 ? st.keyring_len : 0;
+	uint8_t keyring[STATE_KEYRING_MAX];
+	memcpy(keyring, st.keyring, sizeof(keyring));
 	state_init(&st);
+	st.keyring_len = keyring_len;
+	memcpy(st.keyring, keyring, sizeof(keyring));
 	st.active = (uint8_t)c->active;
 	st.target = !st.active;
 	st.slot[st.active].version = c->slot_version;

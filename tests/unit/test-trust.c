@@ -7,8 +7,10 @@
  * Each step checks what the record has adopted, not just the return codes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fail.h"
 #include "helpers.h"
@@ -224,5 +226,43 @@ TEST(trust_field_story)
 	CHECK_EQ(stage_and_apply(&s, "v6"), 0);
 	CHECK_EQ(confirm(&s), 0);
 	CHECK_EQ(adopted(&s), 5);
+	helpers_device_free(&s.d);
+}
+
+/*
+ * Both copies of the record lost (a byte of each flipped, the keyring areas
+ * intact): the re-initialised record keeps the adopted keyring, so a lost
+ * record gives back no trust that a keyring took away; `state init --force`
+ * (re-stating the versions) keeps it too.
+ */
+TEST(trust_lost_record_keeps_the_keyring)
+{
+	static struct story s;
+	struct state_record st;
+
+	memset(&s, 0, sizeof(s));
+	REQUIRE(setup(&s) == 0);
+	REQUIRE(make_bundle("v2", &s.k2, 2, 1, 3) == 0);
+	REQUIRE(stage_and_apply(&s, "v2") == 0);
+	REQUIRE(confirm(&s) == 0);
+	REQUIRE(adopted(&s) == 3);
+	state_set_retry_delay(0);
+	REQUIRE(helpers_flip_byte(s.d.state, 508) == 0); /* copy 0: its CRC */
+	REQUIRE(helpers_flip_byte(s.d.state, HELPERS_STATE_SIZE / 2 + 508) == 0);
+	CHECK(helpers_read_state(s.d.state, &st) < 0);
+	/* A superblock on the confirmed slot, so the evidence lets the record be re-made. */
+	static const uint8_t ext4_magic[2] = {0x53, 0xef};
+	int fd = open(s.d.slot[s.slot], O_WRONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0);
+	REQUIRE(pwrite(fd, ext4_magic, 2, 1080) == 2);
+	close(fd);
+	CHECK_EQ(helpers_apply(&s.d, &s.slot), 0);
+	REQUIRE(helpers_read_state(s.d.state, &st) == 0);
+	CHECK(st.flags & STATE_FLAG_VERSIONS_UNKNOWN);
+	CHECK_EQ(adopted(&s), 3);
+	/* Still judged by keyring 3: K1 is refused as revoked, not merely as unknown versions. */
+	REQUIRE(make_bundle("k1", &s.k1, 9, 1, 2) == 0);
+	REQUIRE(helpers_drop(&s.d, "k1") == 0);
+	CHECK_EQ(helpers_apply(&s.d, &s.slot), -EKEYREVOKED);
 	helpers_device_free(&s.d);
 }

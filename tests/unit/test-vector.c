@@ -102,3 +102,37 @@ TEST(vector2_stream_fields_signature_and_image)
 	check_common(&b);
 	bundle_close(&b);
 }
+
+/*
+ * Format 2: vector2's image (version 9), signed by tests/vectors/signing.pem
+ * under keyring 1, whose root is the development key: the initramfs's key
+ * directory (keys/trusted) judges the keyring, the keyring the bundle.
+ */
+TEST(vector3_keyring_chain_signature_and_image)
+{
+	struct crypto_keyset *keys = NULL;
+	struct bundle b;
+
+	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector3.sota", &b) == 0);
+	CHECK_EQ(b.file_size, 1061);
+	CHECK_EQ(b.header.format, BUNDLE_FORMAT_KEYRING);
+	CHECK_EQ(b.header.sigblock_size, 128 + 352);
+	CHECK_EQ(b.manifest.version, 9);
+	CHECK(strcmp(b.manifest.label, "9.0") == 0);
+	expect_hex(b.txn, "a093d92fdb4576b3550be6ce436e9cd9383cc7d114245b74bb04800f3cfac31c");
+	expect_hex(b.sig.key_id,
+	           "b3d24319e4061c7190dc6e73757421fd225ef2a3c8fab109ede88eba759cdabc");
+	REQUIRE(b.chain_len == 1);
+	CHECK_EQ(b.chain[0].version, 1);
+	CHECK_EQ(b.chain[0].created, 1700000000);
+	expect_hex(b.chain[0].digest,
+	           "21483eda182d9e76560d6daeb7f1244bc456d057dc7fe0f7c5cc6bf1890c1768");
+	expect_hex(b.chain[0].signer,
+	           "07214c8650fd2118a88897cb5fd3e998d96d2cecbd5c3ae77b9e312bea2e251b");
+	REQUIRE(crypto_keyset_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
+	CHECK_EQ(bundle_verify(&b, keys, NULL), 0);
+	CHECK(bundle_new_keyring(&b, NULL) == &b.chain[0]);
+	check_image(&b);
+	crypto_keyset_free(keys);
+	bundle_close(&b);
+}

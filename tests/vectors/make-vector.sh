@@ -16,3 +16,14 @@ perl -e 'print join("", map { chr(($_ * 7) % 251) } 0 .. 99999)' > "$here/vector
 "$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector1.img" \
 	--key "$top/keys/dev-private.key" --compatible test-vector --version 8 --label 8.0 \
 	--chunk-size 65536 --level 3 --window-log 17 --created 1700000000 -o "$here/vector2.sota"
+# vector3: format 2. Keyring 1 (root: the development key; signing:
+# tests/vectors/signing.pem, a test-only key whose private half is committed),
+# and the same image as vector2, version 9, signed by the signing key under it.
+"$top/build/systemota" -q --config /dev/null keyring create --version 1 \
+	--root "$top/keys/trusted/dev.pem" --signing "$here/signing.pem" --created 1700000000 \
+	--key "$top/keys/dev-private.key" -o "$here/keyring1"
+"$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector1.img" \
+	--key "$here/signing-private.key" --keyring "$here/keyring1" --compatible test-vector \
+	--version 9 --label 9.0 --chunk-size 65536 --level 3 --window-log 17 --created 1700000000 \
+	-o "$here/vector3.sota"
+rm -f "$here/vector1.img"
