@@ -360,8 +360,17 @@ void state_encode_block(const struct state_record *r, uint8_t out[STATE_BLOCK_SI
 	size_t k = MIN(r->keyring_len, STATE_KEYRING_MAX),
 	       p = MIN(r->pending_len, STATE_KEYRING_MAX);
 
-	flagged.flags |= STATE_FLAG_KEYRINGS;
+	/*
+	 * A record without keyrings is written as before they existed (flag clear,
+	 * area zero), so an initramfs older than keyrings, which a deployed device
+	 * keeps for ever, still reads what a newer running system commits.
+	 */
 	memset(out, 0, STATE_BLOCK_SIZE);
+	if (!k && !p) {
+		state_encode(r, out);
+		return;
+	}
+	flagged.flags |= STATE_FLAG_KEYRINGS;
 	state_encode(&flagged, out);
 	memcpy(a, AREA_MAGIC, 4);
 	util_put_le16(a + 4, AREA_FORMAT);
@@ -401,6 +410,8 @@ int state_decode_block(const uint8_t *buf, size_t len, struct state_record *ret)
 	if (memcmp(a, AREA_MAGIC, 4) != 0 || util_le16(a + 4) != AREA_FORMAT ||
 	    !keyring_len_ok(k) || !keyring_len_ok(p) || !util_is_zero(a + 10, 2))
 		return fail(-EBADMSG, "state record: keyring area missing or malformed");
+	if (!k && !p)
+		return fail(-EBADMSG, "state record: a keyring area without a keyring");
 	size_t end = STATE_AREA_HEADER_SIZE + (size_t)k + p;
 	if (util_le32(a + 12) != area_crc(a, (size_t)k + p) || util_le64(a + 16) != r.seq)
 		return fail(-EBADMSG, "state record: keyring area torn (CRC or sequence)");

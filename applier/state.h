@@ -52,8 +52,10 @@
  * KEYRINGS: the block's keyring area (after the record) belongs to this
  * record and must check (its CRC, and the record's sequence in it): a commit
  * torn between the record and the area leaves the copy invalid, never a
- * record without its keyring. Every commit sets it; records written before
- * keyrings existed have it clear and hold none.
+ * record without its keyring. Set by every commit of a record that holds a
+ * keyring (adopted or pending); clear, with the area zero, in one that holds
+ * none, so that such a block is byte for byte what a binary older than
+ * keyrings writes and reads.
  */
 #define STATE_FLAG_KEYRINGS 0x02
 #define STATE_FLAGS_KNOWN (STATE_FLAG_VERSIONS_UNKNOWN | STATE_FLAG_KEYRINGS)
@@ -154,7 +156,8 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret);
 int state_decode_salvage(const uint8_t *buf, size_t len, struct state_record *ret);
 
 /*
- * Pure: the whole block of a copy, record and keyring area (KEYRINGS is set),
+ * Pure: the whole block of a copy, record and keyring area (KEYRINGS set when
+ * there is a keyring),
  * and back. decode_block checks the area when the record's KEYRINGS flag is
  * set (magic, format, lengths, reserved and unused bytes zero, CRC, the
  * record's sequence); without it the record holds no keyrings.

@@ -18,6 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memcmp(again, data, STATE_RECORD_SIZE) != 0)
 			__builtin_trap();
 	}
+	/* Likewise a whole block with its keyring area (a copy as the device holds it). */
+	static uint8_t block[STATE_BLOCK_SIZE];
+	static struct state_record b;
+	if (state_decode_block(data, size, &b) == 0) {
+		state_encode_block(&b, block);
+		if (memcmp(block, data, STATE_BLOCK_SIZE) != 0)
+			__builtin_trap();
+	}
 	memcpy(sector, data, size < sizeof(sector) ? size : sizeof(sector));
 	(void)history_decode(sector, &e);
 	return 0;

@@ -79,3 +79,6 @@ SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null keyring create --vers
 	--previous "$c/keyring/keyring1" -o "$c/keyring/keyring2-draft"
 "$sota" -q --config /dev/null keyring sign --key "$dev" -o "$tmp/k2" "$c/keyring/keyring2-draft"
 cat "$c/keyring/keyring1" "$tmp/k2" > "$c/keyring/chain1-2"
+# A whole copy's block with the keyring area (adopted and pending: vector 3's
+# keyring), as a device that adopted a keyring holds it: see fuzz-state.c. It
+# was written once by a small program over state_encode_block(); kept as it is.

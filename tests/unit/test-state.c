@@ -646,3 +646,47 @@ TEST(state_load_read_error_is_eio)
 	CHECK_EQ(state_unreadable(&d), -1);
 	state_close(&d);
 }
+
+/*
+ * The keyring area (docs/state-record.md): a record without keyrings is the
+ * block an older binary writes (flag clear, zeros after the record); one with
+ * keyrings round-trips; an area of another commit (its sequence), a torn one
+ * (its CRC) or a missing one makes the copy invalid.
+ */
+TEST(state_block_keyring_area)
+{
+	static uint8_t block[STATE_BLOCK_SIZE], old[STATE_RECORD_SIZE];
+	static struct state_record r, back;
+
+	make_record(&r, 7);
+	state_encode(&r, old);
+	state_encode_block(&r, block);
+	CHECK(memcmp(block, old, STATE_RECORD_SIZE) == 0);
+	CHECK(util_is_zero(block + STATE_RECORD_SIZE, STATE_BLOCK_SIZE - STATE_RECORD_SIZE));
+
+	r.keyring_len = 352;
+	memset(r.keyring, 0x5a, r.keyring_len);
+	r.pending_len = 272;
+	memset(r.pending, 0xa5, r.pending_len);
+	state_encode_block(&r, block);
+	CHECK(block[28] & STATE_FLAG_KEYRINGS);
+	REQUIRE(state_decode_block(block, sizeof(block), &back) == 0);
+	CHECK(record_eq(&back, &r));
+	CHECK(!(back.flags & STATE_FLAG_KEYRINGS)); /* the layout's flag, never shown */
+
+	struct state_record other = r;
+	other.seq++; /* the area of the next commit, under this record */
+	static uint8_t next[STATE_BLOCK_SIZE];
+	state_encode_block(&other, next);
+	memcpy(next, block, STATE_RECORD_SIZE);
+	CHECK_EQ(state_decode_block(next, sizeof(next), &back), -EBADMSG);
+	memcpy(next, block, sizeof(block));
+	next[STATE_RECORD_SIZE + 24 + 100] ^= 1; /* a byte of the adopted keyring */
+	CHECK_EQ(state_decode_block(next, sizeof(next), &back), -EBADMSG);
+	memcpy(next, block, sizeof(block));
+	memset(next + STATE_RECORD_SIZE, 0, STATE_BLOCK_SIZE - STATE_RECORD_SIZE);
+	CHECK_EQ(state_decode_block(next, sizeof(next), &back), -EBADMSG);
+	memcpy(next, block, sizeof(block));
+	next[STATE_BLOCK_SIZE - 1] = 1; /* after the area */
+	CHECK_EQ(state_decode_block(next, sizeof(next), &back), -EBADMSG);
+}
