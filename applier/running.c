@@ -144,11 +144,12 @@ static void note_keyring_adopted(const struct running_config *cfg, const struct 
 		return;
 	for (unsigned i = 0; i < k->n_keys; i++)
 		signing += k->keys[i].role == KEYRING_SIGNING;
-	log_info("keyring %llu adopted: %u signing keys trusted, %u revoked",
-	         (unsigned long long)k->version, signing, k->n_revoked);
+	const char *plural = signing == 1 ? "" : "s";
+	log_info("keyring %llu adopted: %u signing key%s trusted, %u revoked",
+	         (unsigned long long)k->version, signing, plural, k->n_revoked);
 	history_fill(&e, HISTORY_KEYRING, booted, st->slot[booted].version, st->slot[booted].label,
-	             0, "keyring %llu adopted: %u signing keys, %u revoked",
-	             (unsigned long long)k->version, signing, k->n_revoked);
+	             0, "keyring %llu adopted: %u signing key%s, %u revoked",
+	             (unsigned long long)k->version, signing, plural, k->n_revoked);
 	history_note_path(cfg->state_path, &e);
 }
 

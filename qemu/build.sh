@@ -7,7 +7,8 @@
 #                of its module tree, so nothing is installed on the host)
 #   root-v1.img  busybox root filesystem, version 1 (ext4, mkfs.ext4 -d)
 #   root-v2.img  the same, version 2
-#   v2.sota      the version 2 bundle, signed with the development key
+#   v2.sota      the version 2 bundle, signed with the development signing key
+#                under keyring-1 (root: the development key)
 #   v3-broken.sota version 3 for the demo: its hook migrates the data, its
 #                health check fails (so its trial ends in a rollback)
 #   v2-kernel.sota, v2-bad-kernel.sota, v2-hang-kernel.sota, v2-hooks.sota, v2-bad-hook.sota
@@ -166,10 +167,21 @@ make_rootfs() {
 		-d "$dir" "$out/$name.img" "${mib}M" > /dev/null
 }
 
-# make_bundle NAME VERSION LABEL: NAME.sota from NAME.img, signed with the development key.
+# The demo's keyring 1: the development key (the initramfs's root key) authorises
+# the development signing key, which signs every bundle (docs/keyring.md).
+make_keyring() {
+	SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null keyring create --version 1 \
+		--root "$top/keys/trusted/dev.pem" --signing "$top/keys/dev-signing.pem" \
+		--key "$top/keys/dev-private.key" -o "$out/keyring-1"
+}
+
+# make_bundle NAME VERSION LABEL: NAME.sota from NAME.img, format 2: signed with
+# the development signing key, carrying keyring 1.
 make_bundle() {
+	[ -s "$out/keyring-1" ] || make_keyring
 	SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null bundle create --image "$out/$1.img" \
-		--key "$top/keys/dev-private.key" --compatible "$COMPATIBLE" --version "$2" --label "$3" \
+		--key "$top/keys/dev-signing-private.key" --keyring "$out/keyring-1" \
+		--compatible "$COMPATIBLE" --version "$2" --label "$3" \
 		--level "${LEVEL:-19}" -o "$out/$1.sota"
 }
 
@@ -365,7 +377,7 @@ if [ "$ARCH" = arm64 ]; then
 	make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 	make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
 	make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
-	say "signing the version 2 and 3 bundles with the development key"
+	say "signing the version 2 and 3 bundles with the development signing key (keyring 1)"
 	for v in v2 v2-kernel v2-hooks v2-bad-hook v3-broken; do
 		make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 		mv "$out/root-$v.sota" "$out/$v.sota"
@@ -382,7 +394,7 @@ if [ "$FLAVOUR" = debian ]; then
 	say "building root filesystems: Debian with systemd, version 1 and version 2"
 	make_rootfs_debian root-v1 1
 	make_rootfs_debian root-v2 2
-	say "signing the version 2 bundle with the development key"
+	say "signing the version 2 bundle with the development signing key (keyring 1)"
 	LEVEL=9 make_bundle root-v2 2 2.0
 	mv "$out/root-v2.sota" "$out/v2.sota"
 	make_disk
@@ -402,7 +414,7 @@ make_rootfs root-v2-hang-kernel 2 2.0-hang-kernel 40 with_hanging_kernel
 make_rootfs root-v2-hooks 2 2.0-hooks "" with_hooks
 make_rootfs root-v2-bad-hook 2 2.0-bad-hook "" with_failing_hook
 make_rootfs root-v3-broken 3 3.0-broken "" with_broken_app
-say "signing the version 2 and 3 bundles with the development key"
+say "signing the version 2 and 3 bundles with the development signing key (keyring 1)"
 for v in v2 v2-kernel v2-bad-kernel v2-loop-kernel v2-hang-kernel v2-hooks v2-bad-hook v3-broken; do
 	make_bundle "root-$v" "${v:1:1}" "$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$out/rootfs-root-$v/etc/os-release")"
 	mv "$out/root-$v.sota" "$out/$v.sota"

@@ -455,7 +455,8 @@ TEST(crash_states_keyring_adopted)
 
 TEST(crash_states_keyring_never_adopted)
 {
-	enumerate(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1", true);
+	/* One cut: the recoveries a second cut would exercise are crash_states_update_*'s. */
+	enumerate(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1", false);
 }
 
 TEST(crash_states_corrupt_bundle_refused)

@@ -7,6 +7,8 @@
 #   - the record on the disk reads back;
 #   - the canary file written at the factory is intact;
 #   - an unconfirmed slot boots at most 3 times;
+#   - the record holds no keyring, or keyring 1 (which version 2 brings) once
+#     version 2 is confirmed, never before;
 #   - the update ends applied and confirmed: if `systemota stage` had
 #     reported success before the cut, without staging again (never
 #     half-applied and forgotten); otherwise the user stages again.
@@ -106,6 +108,20 @@ pc_check_boot() {
 	grep -q "PC: canary ok" "$work/boot$1.log" || fail "boot $1: the canary file is damaged"
 }
 
+# pc_check_keyring N: version 2 carries keyring 1, which the factory device
+# has not adopted: after any boot, cut or not, the record holds none or keyring
+# 1, and keyring 1 exactly when version 2 is confirmed (docs/keyring.md).
+pc_check_keyring() {
+	local json adopted confirmed=0
+	json=$(state_json) || return
+	adopted=$(sed -n 's/.*"keyring_version": \([0-9a-z]*\).*/\1/p' <<< "$json")
+	grep -qE '"B": \{ "status": "good", "version": 2' <<< "$json" && confirmed=1
+	case $adopted,$confirmed in
+	null,0 | 1,1) ;;
+	*) fail "boot $1: keyring ${adopted:-missing} adopted, version 2 confirmed: $confirmed" ;;
+	esac
+}
+
 pc_run() {
 	local cut=$1 n=0 cut_done=0 staged=0 rc phase="none" cut_boot=0 delay=0 first=1
 	pc_trials=0
@@ -151,12 +167,14 @@ pc_run() {
 			log "boot $n: $(grep -o 'running version [0-9]* from slot [AB]' "$work/boot$n.log" || echo 'no system')"
 		fi
 		state_json > /dev/null || fail "boot $n: the state record does not read back"
+		pc_check_keyring "$n"
 		# Done when version 2 confirmed itself (or found itself confirmed) on a whole boot.
 		[ "$rc" = 3 ] && grep -qE "^PC: (DONE|CONFIRMED)" "$work/boot$n.log" && break
 	done
 	[ "$cut_done" = 1 ] || [[ $cut == random:* ]] || fail "the power was never cut at $cut"
 	grep -qE "^PC: (DONE|CONFIRMED)" "$work/boot$n.log" ||
 		fail "no confirmed version 2 after $n boots"
-	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2'
+	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2' \
+		'"keyring_version": 1,' '"keyring_pending_version": null'
 	echo "$cut|$cut_done|$n|$failures|$phase" > "$work/result"
 }
