@@ -135,7 +135,8 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	/* The keyring the bundle brings waits for the confirmation (mark-good) to be adopted. */
 	next->pending_len = in->keyring_len;
 	memset(next->pending, 0, sizeof(next->pending));
-	memcpy(next->pending, in->keyring, MIN(in->keyring_len, sizeof(next->pending)));
+	if (in->keyring_len)
+		memcpy(next->pending, in->keyring, MIN(in->keyring_len, sizeof(next->pending)));
 	/*
 	 * A device-side permission to downgrade is good for the next install
 	 * only, whichever version that is: left standing, it would let an old,
