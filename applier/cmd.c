@@ -12,6 +12,7 @@
 #include "boot.h"
 #include "bundle.h"
 #include "checkpoint.h"
+#include "cmdline.h"
 #include "crypto.h"
 #include "devices.h"
 #include "fail.h"
@@ -47,6 +48,21 @@ static void resolve_data(const struct config *cfg, char **ret_data, char **ret_c
 		          fail_reason());
 }
 
+/*
+ * systemota.watchdog-timeout=N on the kernel command line overrides the
+ * config's watchdog-timeout for the initramfs (the bootloader's entry may
+ * know the board better than the one initramfs every board shares); checked
+ * as the config's (5..3600 s), ignored with a warning when out of range.
+ */
+static void watchdog_timeout_from_cmdline(struct config *cfg)
+{
+	char v[16];
+
+	if (cmdline_get("systemota.watchdog-timeout", v, sizeof(v)) == 0 &&
+	    config_set(cfg, "watchdog-timeout", v) < 0)
+		log_warn("ignoring systemota.watchdog-timeout=%s: %s", v, fail_reason());
+}
+
 static int cmd_apply(struct cli *c)
 {
 	struct crypto_keyset *keys = NULL;
@@ -55,6 +71,7 @@ static int cmd_apply(struct cli *c)
 	uint8_t slot;
 
 	struct state_record st;
+	watchdog_timeout_from_cmdline(&c->cfg);
 	int r = devices_resolve(&c->cfg, &d);
 	if (r < 0)
 		return r; /* the hook falls back to slot A by label */
@@ -166,6 +183,7 @@ static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
 	if (slot < 0)
 		return fail(-EINVAL, "a slot is A or B, not '%s'", slot_name);
 	kexec_boot_id(id, sizeof(id));
+	watchdog_timeout_from_cmdline(&c->cfg);
 	bool have = devices_resolve(&c->cfg, &d) == 0;
 	struct kexec_request rq = {.state_path = have ? d.state : NULL,
 	                           .root = root,

@@ -131,6 +131,7 @@ finish() {
 # device starts from the disk where version 2 is staged (SESSION_FROM=factory:
 # from the factory disk, nothing staged). The whole console
 # goes to $work/session.log; boot_log N extracts boot N's part of it.
+# SESSION_APPEND: more kernel arguments for every boot of the session.
 session() {
 	local i=0 last
 	mkdir -p "$work/ctl/steps"
@@ -145,7 +146,7 @@ session() {
 		printf '%s\n' "$last" > "$work/ctl/steps/$i.sh"
 	done
 	printf '%s\n' "$last" > "$work/ctl/step.sh"
-	VM_SESSION=1 VM_APPEND="$PSTORE_APPEND" vm_boot "$work/disk.img" "$work/ctl" "$work/session.log" ||
+	VM_SESSION=1 VM_APPEND="$PSTORE_APPEND${SESSION_APPEND:+ $SESSION_APPEND}" vm_boot "$work/disk.img" "$work/ctl" "$work/session.log" ||
 		fail "the session did not end by itself (log: $work/session.log)"
 	log "$(grep -c '^demo: \*\*\* running' "$work/session.log") boots: $(grep -o 'running version [0-9]* from slot [AB]' "$work/session.log" | sed 's/running version \([0-9]*\) from slot \(.\)/v\1@\2/' | tr '\n' ' ')"
 }
