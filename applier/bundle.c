@@ -312,34 +312,14 @@ int bundle_open(const char *path, struct bundle *ret)
 	return bundle_open_fd(fd, ret);
 }
 
-/* Format 1: no keyring, so the key set signs bundles itself, until a keyring is adopted. */
-static int verify_flat(const struct bundle *b, const struct crypto_keyset *keys,
-                       const struct keyring *adopted)
-{
-	char hex[17];
-
-	util_hex(hex, b->sig.key_id, 8);
-	if (adopted && keyring_revokes(adopted, b->sig.key_id))
-		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)",
-		            hex, (unsigned long long)adopted->version);
-	if (adopted)
-		return fail(-ENOKEY,
-		            "format 1 bundle, without a keyring: this device follows "
-		            "keyring %llu",
-		            (unsigned long long)adopted->version);
-	return crypto_verify(keys, b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len);
-}
-
 int bundle_verify(struct bundle *b, const struct crypto_keyset *keys, const struct keyring *adopted)
 {
 	int r;
 
+	/* Format 1 has no chain (chain_len 0): keyring_judge() says what that may sign. */
 	b->keyring = NULL;
-	if (b->header.format == BUNDLE_FORMAT)
-		r = verify_flat(b, keys, adopted);
-	else
-		r = keyring_judge(adopted, keys, b->chain, b->chain_len, b->manifest.version,
-		                  b->txn, b->sig.key_id, b->sig.sig, b->sig.sig_len, &b->keyring);
+	r = keyring_judge(adopted, keys, b->chain, b->chain_len, b->manifest.version, b->txn,
+	                  b->sig.key_id, b->sig.sig, b->sig.sig_len, &b->keyring);
 	b->verified = r == 0;
 	return r;
 }

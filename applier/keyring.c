@@ -386,6 +386,17 @@ int keyring_judge(const struct keyring *adopted, const struct crypto_keyset *roo
 	if (adopted && keyring_revokes(adopted, key_id))
 		return fail(-EKEYREVOKED, "signed by revoked key %s (the device's keyring %llu)",
 		            hex, (unsigned long long)adopted->version);
+	/* No chain (a format 1 bundle): the key set signs bundles itself, until a keyring is
+	 * adopted. */
+	if (n == 0 && adopted)
+		return fail(-ENOKEY,
+		            "format 1 bundle, without a keyring: this device follows "
+		            "keyring %llu",
+		            (unsigned long long)adopted->version);
+	if (n == 0) {
+		*ret_effective = NULL;
+		return crypto_verify(roots, digest, key_id, sig, sig_len);
+	}
 	r = chain_walk(adopted, roots, chain, n, &eff, &stale);
 	if (r < 0)
 		return r;

@@ -143,9 +143,13 @@ const char *keyring_role_name(uint8_t role);
  *      with an until_version that allows this version, and the signature
  *      must verify.
  *
+ * With no chain (n == 0: a format 1 bundle) the key set judges the key
+ * itself, but only while the device has adopted no keyring (-ENOKEY after
+ * that, -EKEYREVOKED for a key the adopted keyring revokes).
+ *
  * On success *ret_effective points at the keyring that judged it (the adopted
- * one, or a link of chain): newer than adopted when the bundle brings a
- * keyring to adopt.
+ * one, or a link of chain; NULL for no chain): newer than adopted when the
+ * bundle brings a keyring to adopt.
  */
 int keyring_judge(const struct keyring *adopted, const struct crypto_keyset *roots,
                   const struct keyring *chain, size_t n, uint64_t version,

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "keyring.h"
+#include "keyring.h"
 #include "staged.h"
 #include "test.h"
 #include "util.h"
@@ -31,6 +33,16 @@ int helpers_keypair(const char *name, struct helpers_key *ret)
 	if (mkdir(ret->dir, 0755) < 0)
 		return -errno;
 	return crypto_keygen(ret->priv, ret->pub);
+}
+
+int helpers_keyring_key(struct keyring *k, const char *pem, uint8_t role, uint64_t until)
+{
+	uint8_t id[CRYPTO_KEY_ID_SIZE];
+	struct keyring_key *e = &k->keys[k->n_keys++];
+
+	e->role = role;
+	e->until_version = until;
+	return crypto_point_of_file(pem, e->point, id);
 }
 
 int helpers_trusted_key(const char *name, struct helpers_key *ret, struct crypto_keyset **ret_ring)

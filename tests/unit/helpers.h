@@ -47,6 +47,10 @@ struct helpers_key {
 /* Makes tmpdir/NAME.key, and tmpdir/NAME-keys/NAME.pem as the only trusted key. */
 int helpers_keypair(const char *name, struct helpers_key *ret);
 
+struct keyring;
+/* Appends the key in pem (a public or private key file) to k, with role and until_version. */
+int helpers_keyring_key(struct keyring *k, const char *pem, uint8_t role, uint64_t until);
+
 /* helpers_keypair(), and a key set trusting only that key. */
 int helpers_trusted_key(const char *name, struct helpers_key *ret, struct crypto_keyset **ret_ring);
 

@@ -13,16 +13,6 @@ struct cast {
 	const struct helpers_device *d;
 };
 
-static int add(struct keyring *k, const char *pem, uint8_t role, uint64_t until)
-{
-	uint8_t id[CRYPTO_KEY_ID_SIZE];
-	struct keyring_key *e = &k->keys[k->n_keys++];
-
-	e->role = role;
-	e->until_version = until;
-	return crypto_point_of_file(pem, e->point, id);
-}
-
 /* Keyring v of the story, signed by signer; until: K2's until_version. */
 static int story(const struct cast *c, uint64_t v, const char *signer, uint64_t until, bool revoke,
                  struct keyring *k)
@@ -32,11 +22,11 @@ static int story(const struct cast *c, uint64_t v, const char *signer, uint64_t 
 
 	memset(k, 0, sizeof(*k));
 	k->version = v;
-	r = add(k, c->d->key.pub, KEYRING_ROOT, 0);
+	r = helpers_keyring_key(k, c->d->key.pub, KEYRING_ROOT, 0);
 	if (r == 0 && v <= 2)
-		r = add(k, c->k1.pub, KEYRING_SIGNING, 0);
+		r = helpers_keyring_key(k, c->k1.pub, KEYRING_SIGNING, 0);
 	if (r == 0 && v >= 2)
-		r = add(k, c->k2.pub, KEYRING_SIGNING, until);
+		r = helpers_keyring_key(k, c->k2.pub, KEYRING_SIGNING, until);
 	if (r == 0 && revoke) {
 		r = crypto_key_id_of_file(c->k1.pub, id);
 		memcpy(k->revoked[k->n_revoked++], id, sizeof(id));

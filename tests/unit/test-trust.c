@@ -24,14 +24,6 @@ struct story {
 	uint8_t slot; /* the slot the device last booted */
 };
 
-static int point(const char *pem, struct keyring_key *e, uint8_t role)
-{
-	uint8_t id[CRYPTO_KEY_ID_SIZE];
-
-	e->role = role;
-	return crypto_point_of_file(pem, e->point, id);
-}
-
 /* Keyring v of the story, written to tmpdir/keyringV. */
 static int make_keyring(struct story *s, uint64_t v, struct keyring *k)
 {
@@ -41,11 +33,11 @@ static int make_keyring(struct story *s, uint64_t v, struct keyring *k)
 
 	memset(k, 0, sizeof(*k));
 	k->version = v;
-	r = point(v >= 4 ? s->r2.pub : s->d.key.pub, &k->keys[k->n_keys++], KEYRING_ROOT);
+	r = helpers_keyring_key(k, v >= 4 ? s->r2.pub : s->d.key.pub, KEYRING_ROOT, 0);
 	if (r == 0 && v <= 2)
-		r = point(s->k1.pub, &k->keys[k->n_keys++], KEYRING_SIGNING);
+		r = helpers_keyring_key(k, s->k1.pub, KEYRING_SIGNING, 0);
 	if (r == 0 && v >= 2)
-		r = point(s->k2.pub, &k->keys[k->n_keys++], KEYRING_SIGNING);
+		r = helpers_keyring_key(k, s->k2.pub, KEYRING_SIGNING, 0);
 	if (r == 0 && v >= 3) {
 		r = crypto_key_id_of_file(s->k1.pub, id);
 		memcpy(k->revoked[k->n_revoked++], id, sizeof(id));
