@@ -11,7 +11,6 @@
 
 #include "codec.h"
 #include "keyring.h"
-#include "keyring.h"
 #include "staged.h"
 #include "test.h"
 #include "util.h"
