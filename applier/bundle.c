@@ -16,7 +16,7 @@
  * Header, 32 bytes:
  *   0 magic[8] "SOTABNDL"   8 format u32 (1 or 2)   12 manifest_size u32
  *  16 sigblock_size u32 (format 1: 128; format 2: 128 + the keyring chain)
- *  20 flags u32 (0)   24 payload_size u64
+ *  20 flags u32 (0, or BUNDLE_FLAG_VERITY)   24 payload_size u64
  */
 int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *ret)
 {
@@ -34,7 +34,7 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
 	if (h.format != BUNDLE_FORMAT && h.format != BUNDLE_FORMAT_KEYRING)
 		return fail(-EPROTO, "unsupported bundle format %u (this applier reads %d and %d)",
 		            h.format, BUNDLE_FORMAT, BUNDLE_FORMAT_KEYRING);
-	if (h.flags != 0)
+	if (h.flags & ~BUNDLE_FLAG_VERITY)
 		return fail(-EPROTO, "unsupported bundle flags 0x%x", h.flags);
 	if (h.format == BUNDLE_FORMAT && h.sigblock_size != BUNDLE_SIGBLOCK_SIZE)
 		return fail(-EBADMSG, "signature block size %u, must be %d", h.sigblock_size,
@@ -63,7 +63,59 @@ int bundle_parse_header(const uint8_t *buf, size_t len, struct bundle_header *re
  * 122 reserved[6] (0)
  * 128 created u64  136 label[32]  168 floor u64  176 reserved[16] (0)
  * 192 chunk_count x { stored_size u32, sha256[32] }
+ * then, with BUNDLE_FLAG_VERITY, the verity section (96 bytes):
+ *   0 hash u8 (1: SHA-256)  1 data_block_log u8 (12)  2 hash_block_log u8 (12)
+ *   3 salt_size u8 (32)  4 reserved[4] (0)  8 hash_size u64  16 root_hash[32]
+ *  48 salt[32]  80 reserved[16] (0)
  */
+#define VERITY_HASH_SHA256 1
+#define VERITY_BLOCK_LOG 12
+
+uint32_t bundle_manifest_size(uint32_t chunk_count, bool verity)
+{
+	return BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * chunk_count +
+	       (verity ? BUNDLE_VERITY_SIZE : 0);
+}
+
+int bundle_verity_geometry(const struct bundle_manifest *m, struct verity_geometry *ret)
+{
+	if (m->image_size % VERITY_BLOCK_SIZE)
+		return fail(-EINVAL, "a verity image is whole 4096-byte blocks; %llu bytes is not",
+		            (unsigned long long)m->image_size);
+	int r = verity_geometry(m->image_size / VERITY_BLOCK_SIZE, ret);
+	return r < 0 ? fail(r, "image of %llu bytes is too large for a verity tree",
+	                    (unsigned long long)m->image_size)
+	             : 0;
+}
+
+static int parse_verity(const uint8_t *v, struct bundle_manifest *m)
+{
+	struct verity_geometry g;
+
+	if (v[0] != VERITY_HASH_SHA256 || v[1] != VERITY_BLOCK_LOG || v[2] != VERITY_BLOCK_LOG ||
+	    v[3] != VERITY_SALT_SIZE)
+		return fail(
+		        -EPROTO,
+		        "unsupported verity tree (hash %u, blocks 2^%u and 2^%u, salt %u bytes): "
+		        "this applier reads SHA-256, 4096-byte blocks, a 32-byte salt",
+		        v[0], v[1], v[2], v[3]);
+	if (!util_is_zero(v + 4, 4) || !util_is_zero(v + 80, 16))
+		return fail(-EBADMSG, "manifest verity section's reserved bytes are not zero");
+	m->verity.on = true;
+	m->verity.hash_size = util_le64(v + 8);
+	memcpy(m->verity.root, v + 16, CRYPTO_DIGEST_SIZE);
+	memcpy(m->verity.salt, v + 48, VERITY_SALT_SIZE);
+	if (m->image_size % VERITY_BLOCK_SIZE)
+		return fail(-EBADMSG, "verity image size %llu is not whole 4096-byte blocks",
+		            (unsigned long long)m->image_size);
+	verity_geometry(m->image_size / VERITY_BLOCK_SIZE, &g); /* image_size is bounded */
+	if (m->verity.hash_size != g.hash_blocks * VERITY_BLOCK_SIZE)
+		return fail(-EBADMSG, "verity tree of %llu bytes; an image of %llu bytes has %llu",
+		            (unsigned long long)m->verity.hash_size,
+		            (unsigned long long)m->image_size,
+		            (unsigned long long)(g.hash_blocks * VERITY_BLOCK_SIZE));
+	return 0;
+}
 static int check_table(const struct bundle_manifest *m, const struct bundle_header *h)
 {
 	uint64_t total = 0;
@@ -113,6 +165,7 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 	m.floor = util_le64(buf + 168);
 	memcpy(m.label, buf + 136, BUNDLE_LABEL_SIZE);
 	m.table = buf + BUNDLE_MANIFEST_FIXED_SIZE;
+	memset(&m.verity, 0, sizeof(m.verity));
 
 	if (m.floor > m.version)
 		return fail(-EBADMSG, "manifest floor %llu is above its own version %llu",
@@ -140,11 +193,13 @@ int bundle_parse_manifest(const uint8_t *buf, size_t len, const struct bundle_he
 	    m.chunk_count != (m.image_size + m.chunk_size - 1) / m.chunk_size)
 		return fail(-EBADMSG, "chunk count %u does not cover image size %llu",
 		            m.chunk_count, (unsigned long long)m.image_size);
-	if ((uint64_t)len !=
-	    BUNDLE_MANIFEST_FIXED_SIZE + (uint64_t)BUNDLE_CHUNK_ENTRY_SIZE * m.chunk_count)
-		return fail(-EBADMSG, "manifest size %zu does not match %u chunk entries", len,
-		            m.chunk_count);
-	int r = check_table(&m, h);
+	bool verity = h->flags & BUNDLE_FLAG_VERITY;
+	if ((uint64_t)len != bundle_manifest_size(m.chunk_count, verity))
+		return fail(-EBADMSG, "manifest size %zu does not match %u chunk entries%s", len,
+		            m.chunk_count, verity ? " and the verity section" : "");
+	int r = verity ? parse_verity(buf + len - BUNDLE_VERITY_SIZE, &m) : 0;
+	if (r == 0)
+		r = check_table(&m, h);
 	if (r < 0)
 		return r;
 	*ret = m;
@@ -213,6 +268,18 @@ void bundle_write_chunk_entry(uint8_t *out, uint32_t stored_size, const uint8_t 
 {
 	util_put_le32(out, stored_size);
 	memcpy(out + 4, digest, CRYPTO_DIGEST_SIZE);
+}
+
+void bundle_write_verity(const struct bundle_verity *v, uint8_t out[BUNDLE_VERITY_SIZE])
+{
+	memset(out, 0, BUNDLE_VERITY_SIZE);
+	out[0] = VERITY_HASH_SHA256;
+	out[1] = VERITY_BLOCK_LOG;
+	out[2] = VERITY_BLOCK_LOG;
+	out[3] = VERITY_SALT_SIZE;
+	util_put_le64(out + 8, v->hash_size);
+	memcpy(out + 16, v->root, CRYPTO_DIGEST_SIZE);
+	memcpy(out + 48, v->salt, VERITY_SALT_SIZE);
 }
 
 void bundle_write_sigblock(const struct bundle_sigblock *s, uint8_t out[BUNDLE_SIGBLOCK_SIZE])

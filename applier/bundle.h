@@ -32,6 +32,7 @@
 
 #include "crypto.h"
 #include "keyring.h"
+#include "verity.h"
 
 #define BUNDLE_MAGIC "SOTABNDL"
 #define BUNDLE_FORMAT 1
@@ -43,13 +44,17 @@
 #define BUNDLE_SIGBLOCK_SIZE 128
 #define BUNDLE_COMPATIBLE_SIZE 64
 #define BUNDLE_LABEL_SIZE 32
+/* Header flag: the manifest ends with the verity section (the image's dm-verity root hash). */
+#define BUNDLE_FLAG_VERITY 0x1u
+#define BUNDLE_VERITY_SIZE 96
 
 /* Named maxima: every length in the file is checked against these before use. */
 #define BUNDLE_MIN_CHUNK_SIZE (64u * 1024)
 #define BUNDLE_MAX_CHUNK_SIZE (4u * 1024 * 1024)
 #define BUNDLE_MAX_CHUNKS 16384u
 #define BUNDLE_MAX_MANIFEST_SIZE                                                                   \
-	(BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * BUNDLE_MAX_CHUNKS)
+	(BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * BUNDLE_MAX_CHUNKS +                \
+	 BUNDLE_VERITY_SIZE)
 #define BUNDLE_MAX_IMAGE_SIZE ((uint64_t)BUNDLE_MAX_CHUNKS * BUNDLE_MAX_CHUNK_SIZE)
 
 struct bundle_header {
@@ -73,6 +78,13 @@ struct bundle_manifest {
 	char label[BUNDLE_LABEL_SIZE];
 	uint64_t floor;       /* once this version is confirmed, older ones are refused */
 	const uint8_t *table; /* chunk_count entries, inside the bundle's verified buffer */
+	/* The verity section (header flag BUNDLE_FLAG_VERITY): the image's dm-verity tree. */
+	struct bundle_verity {
+		bool on;
+		uint64_t hash_size; /* bytes of the tree, which follows the image on the slot */
+		uint8_t root[CRYPTO_DIGEST_SIZE];
+		uint8_t salt[VERITY_SALT_SIZE];
+	} verity;
 };
 
 struct bundle_sigblock {
@@ -102,6 +114,13 @@ void bundle_write_manifest_fixed(const struct bundle_manifest *m,
                                  uint8_t out[BUNDLE_MANIFEST_FIXED_SIZE]);
 void bundle_write_chunk_entry(uint8_t *out, uint32_t stored_size, const uint8_t *digest);
 void bundle_write_sigblock(const struct bundle_sigblock *s, uint8_t out[BUNDLE_SIGBLOCK_SIZE]);
+void bundle_write_verity(const struct bundle_verity *v, uint8_t out[BUNDLE_VERITY_SIZE]);
+
+/* Pure: the manifest's size for chunk_count chunks, with or without the verity section. */
+uint32_t bundle_manifest_size(uint32_t chunk_count, bool verity);
+
+/* Pure: the tree's shape for a verity image of image_size bytes (a multiple of 4096). */
+int bundle_verity_geometry(const struct bundle_manifest *m, struct verity_geometry *ret);
 
 struct bundle {
 	int fd;

@@ -18,6 +18,7 @@
 #include "io.h"
 #include "log.h"
 #include "util.h"
+#include "verity.h"
 
 struct builder {
 	const struct create_options *o;
@@ -29,6 +30,8 @@ struct builder {
 	uint8_t *raw, *stored;
 	uint8_t *chain; /* format 2: the keyring chain, as it goes after the signature */
 	size_t chain_len;
+	struct crypto_sha256 image;
+	struct verity_tree *tree; /* with --verity: the root hash, in the same pass */
 };
 
 /*
@@ -86,6 +89,11 @@ static int check_options(const struct create_options *o, uint64_t image_size)
 	if (o->floor > o->version)
 		return fail(-EINVAL, "the floor (%llu) cannot be above the version (%llu)",
 		            (unsigned long long)o->floor, (unsigned long long)o->version);
+	if (o->verity && image_size % VERITY_BLOCK_SIZE)
+		return fail(-EINVAL,
+		            "--verity: the image must be whole %u-byte blocks; %llu bytes is not "
+		            "(a filesystem image always is)",
+		            VERITY_BLOCK_SIZE, (unsigned long long)image_size);
 	if (o->window_log &&
 	    (o->window_log < CODEC_MIN_WINDOW_LOG || o->window_log > CODEC_MAX_WINDOW_LOG))
 		return fail(-EINVAL, "window log must be 0 (a frame per chunk) or %d..%d",
@@ -102,6 +110,59 @@ static int read_image_chunk(const struct builder *bld, uint32_t i, uint8_t *buf,
 	return r < 0 ? fail(r, "reading image chunk %u", i) : 0;
 }
 
+/*
+ * The salt of a release's tree: SHA-256("SystemOTA verity salt" || compatible
+ * || version), so the same image and version always give the same bundle, and
+ * each release of a device family its own salt.
+ */
+static void verity_salt(const struct bundle_manifest *m, uint8_t out[VERITY_SALT_SIZE])
+{
+	static const char tag[] = "SystemOTA verity salt";
+	struct crypto_sha256 h;
+	uint8_t v[8];
+
+	util_put_le64(v, m->version);
+	crypto_sha256_init(&h);
+	crypto_sha256_update(&h, tag, sizeof(tag) - 1);
+	crypto_sha256_update(&h, m->compatible, BUNDLE_COMPATIBLE_SIZE);
+	crypto_sha256_update(&h, v, sizeof(v));
+	crypto_sha256_final(&h, out);
+}
+
+/* The image's digests, over its chunks in order: SHA-256, and the verity tree's root. */
+static int image_begin(struct builder *bld)
+{
+	crypto_sha256_init(&bld->image);
+	if (!bld->o->verity)
+		return 0;
+	struct verity_geometry g;
+	int r = bundle_verity_geometry(&bld->m, &g);
+	if (r < 0)
+		return r;
+	bld->tree = malloc(sizeof(*bld->tree));
+	if (!bld->tree)
+		return fail(-ENOMEM, "no memory for the verity tree");
+	bld->m.verity.on = true;
+	bld->m.verity.hash_size = g.hash_blocks * VERITY_BLOCK_SIZE;
+	verity_salt(&bld->m, bld->m.verity.salt);
+	verity_begin(bld->tree, &g, bld->m.verity.salt, NULL, NULL);
+	return 0;
+}
+
+static int image_add(struct builder *bld, const uint8_t *data, size_t len)
+{
+	crypto_sha256_update(&bld->image, data, len);
+	int r = bld->tree ? verity_feed(bld->tree, data, len) : 0;
+	return r < 0 ? fail(r, "verity tree: %s", strerror(-r)) : 0;
+}
+
+static int image_end(struct builder *bld)
+{
+	crypto_sha256_final(&bld->image, bld->m.image_digest);
+	int r = bld->tree ? verity_finish(bld->tree, bld->m.verity.root) : 0;
+	return r < 0 ? fail(r, "verity tree: %s", strerror(-r)) : 0;
+}
+
 /* Enters chunk i's stored size and the digest of its stored bytes in the table. */
 static void record_chunk(struct builder *bld, uint32_t i, const uint8_t *stored, size_t len)
 {
@@ -116,10 +177,8 @@ static void record_chunk(struct builder *bld, uint32_t i, const uint8_t *stored,
 /* Compresses and writes every chunk, filling the chunk table and the image digest. */
 static int write_chunks(struct builder *bld, uint64_t offset)
 {
-	struct crypto_sha256 image;
 	uint64_t total = 0;
 
-	crypto_sha256_init(&image);
 	/* The table is filled as we go; bundle_chunk() below only derives each chunk's size. */
 	bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
 	for (uint32_t i = 0; i < bld->m.chunk_count; i++) {
@@ -128,9 +187,10 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 		size_t stored_len;
 
 		int r = read_image_chunk(bld, i, bld->raw, &c);
+		if (r == 0)
+			r = image_add(bld, bld->raw, c.size);
 		if (r < 0)
 			return r;
-		crypto_sha256_update(&image, bld->raw, c.size);
 		stored_len = c.size;
 		if (bld->m.compression == CODEC_ZSTD) {
 			r = compress_chunk(bld->z, bld->o->level, bld->raw, c.size, bld->stored,
@@ -145,7 +205,6 @@ static int write_chunks(struct builder *bld, uint64_t offset)
 			return fail(r, "writing bundle");
 		total += stored_len;
 	}
-	crypto_sha256_final(&image, bld->m.image_digest);
 	bld->h.payload_size = total;
 	return 0;
 }
@@ -247,20 +306,17 @@ static int write_stream(struct builder *bld, uint64_t offset)
 	return r;
 }
 
-/* The SHA-256 of the whole image, in one pass. */
+/* The image's digests, in a pass of their own (a stream is compressed in parallel). */
 static int hash_image(struct builder *bld)
 {
-	struct crypto_sha256 h;
 	int r = 0;
 
-	crypto_sha256_init(&h);
 	for (uint32_t i = 0; r == 0 && i < bld->m.chunk_count; i++) {
 		struct bundle_chunk c;
 		r = read_image_chunk(bld, i, bld->raw, &c);
 		if (r == 0)
-			crypto_sha256_update(&h, bld->raw, c.size);
+			r = image_add(bld, bld->raw, c.size);
 	}
-	crypto_sha256_final(&h, bld->m.image_digest);
 	return r;
 }
 
@@ -278,6 +334,8 @@ static int write_head(struct builder *bld)
 	if (!head)
 		return fail(-ENOMEM, "no memory for the bundle head");
 	bundle_write_manifest_fixed(&bld->m, bld->manifest);
+	if (bld->m.verity.on)
+		bundle_write_verity(&bld->m.verity, bld->manifest + mlen - BUNDLE_VERITY_SIZE);
 	bundle_write_header(&bld->h, head);
 	memcpy(head + BUNDLE_HEADER_SIZE, bld->manifest, mlen);
 	crypto_sha256(head, signed_len, digest);
@@ -321,8 +379,8 @@ static int build(struct builder *bld, uint64_t image_size)
 	}
 	bld->h.format = bld->chain_len ? BUNDLE_FORMAT_KEYRING : BUNDLE_FORMAT;
 	bld->h.sigblock_size = (uint32_t)(BUNDLE_SIGBLOCK_SIZE + bld->chain_len);
-	bld->h.manifest_size =
-	        BUNDLE_MANIFEST_FIXED_SIZE + BUNDLE_CHUNK_ENTRY_SIZE * bld->m.chunk_count;
+	bld->h.flags = o->verity ? BUNDLE_FLAG_VERITY : 0;
+	bld->h.manifest_size = bundle_manifest_size(bld->m.chunk_count, o->verity);
 
 	bld->manifest = calloc(1, bld->h.manifest_size);
 	bld->raw = malloc(o->chunk_size);
@@ -333,14 +391,17 @@ static int build(struct builder *bld, uint64_t image_size)
 	if (r < 0)
 		return r;
 	uint64_t payload = BUNDLE_HEADER_SIZE + bld->h.manifest_size + bld->h.sigblock_size;
-	if (bld->m.compression == CODEC_ZSTD_STREAM) {
+	r = image_begin(bld);
+	if (r == 0 && bld->m.compression == CODEC_ZSTD_STREAM) {
 		bld->m.table = bld->manifest + BUNDLE_MANIFEST_FIXED_SIZE;
 		r = hash_image(bld);
 		if (r == 0)
 			r = write_stream(bld, payload);
-	} else {
+	} else if (r == 0) {
 		r = write_chunks(bld, payload);
 	}
+	if (r == 0)
+		r = image_end(bld);
 	if (r < 0)
 		return r;
 	r = write_head(bld);
@@ -384,6 +445,7 @@ int create_bundle(const struct create_options *o)
 		         o->output, (unsigned long long)o->version, o->label, bld.m.chunk_count,
 		         (unsigned long long)bld.h.payload_size, (unsigned long long)size);
 	compressor_free(bld.z);
+	free(bld.tree);
 	free(bld.chain);
 	free(bld.manifest);
 	free(bld.raw);

@@ -3,6 +3,7 @@
 
 /* Building a bundle on the build host: `systemota bundle create`. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct create_options {
@@ -22,6 +23,8 @@ struct create_options {
 	uint64_t created;    /* seconds since the epoch */
 	/* A keyring chain file (keyring.h): the bundle is format 2 and carries it. */
 	const char *keyring;
+	/* The manifest carries the image's dm-verity root hash (the image: whole 4 KiB blocks). */
+	bool verity;
 };
 
 #define CREATE_DEFAULT_CHUNK_SIZE (512u * 1024)

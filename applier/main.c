@@ -27,7 +27,7 @@ static const char usage[] =
         "Build host:\n"
         "  bundle create --image IMG --key KEY --compatible C --version N [--label L]\n"
         "                [--floor N] [--chunk-size BYTES] [--level N] [--window-log N]\n"
-        "                [--threads N] [--keyring CHAIN] -o OUT\n"
+        "                [--threads N] [--keyring CHAIN] [--verity] -o OUT\n"
         "  bundle resign --key KEY [--keyring CHAIN] -o OUT FILE\n"
         "                                   sign a bundle again, with another key\n"
         "  bundle info [--json] FILE        show a bundle's manifest\n"
@@ -117,6 +117,7 @@ enum {
 	OPT_REVOKE,
 	OPT_PREVIOUS,
 	OPT_KEYRING,
+	OPT_VERITY,
 };
 
 static const struct option options[] = {
@@ -151,6 +152,7 @@ static const struct option options[] = {
         {"revoke", required_argument, NULL, OPT_REVOKE},
         {"previous", required_argument, NULL, OPT_PREVIOUS},
         {"keyring", required_argument, NULL, OPT_KEYRING},
+        {"verity", no_argument, NULL, OPT_VERITY},
         {"output", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -238,6 +240,9 @@ static int parse_option(struct cli *c, int opt, const char *arg)
 		break;
 	case OPT_KEYRING:
 		c->create.keyring = arg;
+		break;
+	case OPT_VERITY:
+		c->create.verity = true;
 		break;
 	case OPT_SLOT_LABEL:
 		c->slot_label = arg;

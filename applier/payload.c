@@ -28,6 +28,17 @@ int payload_open(struct payload *p, const struct bundle *b)
 		return r;
 	}
 	crypto_sha256_init(&p->image_hash);
+	if (m->verity.on) {
+		struct verity_geometry g;
+		r = bundle_verity_geometry(m, &g);
+		if (r == 0 && !(p->tree = malloc(sizeof(*p->tree))))
+			r = fail(-ENOMEM, "no memory for the verity tree");
+		if (r < 0) {
+			payload_close(p);
+			return r;
+		}
+		verity_begin(p->tree, &g, m->verity.salt, NULL, NULL);
+	}
 	p->inflate = true;
 	p->check_image = true;
 	return 0;
@@ -36,6 +47,8 @@ int payload_open(struct payload *p, const struct bundle *b)
 void payload_leave_image_digest(struct payload *p)
 {
 	p->check_image = false;
+	free(p->tree);
+	p->tree = NULL;
 }
 
 int payload_open_stored(struct payload *p, const struct bundle *b)
@@ -44,6 +57,8 @@ int payload_open_stored(struct payload *p, const struct bundle *b)
 
 	if (r == 0)
 		p->inflate = false;
+	free(p->tree);
+	p->tree = NULL;
 	return r;
 }
 
@@ -94,6 +109,11 @@ int payload_next_into(struct payload *p, uint8_t *dst, struct payload_chunk *ret
 		    memcmp(digest, m->image_digest, sizeof(digest)) != 0)
 			return fail(-EBADMSG,
 			            "inflated image does not match the manifest's digest");
+		if (p->tree && (verity_finish(p->tree, digest) < 0 ||
+		                memcmp(digest, m->verity.root, sizeof(digest)) != 0))
+			return fail(
+			        -EBADMSG,
+			        "inflated image does not match the manifest's verity root hash");
 		return 0;
 	}
 	bundle_chunk(m, p->next, &c);
@@ -114,6 +134,8 @@ int payload_next_into(struct payload *p, uint8_t *dst, struct payload_chunk *ret
 			return fail_context(r, "chunk %u", p->next);
 		if (p->check_image)
 			crypto_sha256_update(&p->image_hash, data, c.size);
+		if (p->tree && (r = verity_feed(p->tree, data, c.size)) < 0)
+			return fail(-EBADMSG, "chunk %u: not whole verity blocks", p->next);
 	}
 	ret->index = p->next;
 	ret->image_offset = (uint64_t)p->next * m->chunk_size;
@@ -129,6 +151,7 @@ int payload_next_into(struct payload *p, uint8_t *dst, struct payload_chunk *ret
 void payload_close(struct payload *p)
 {
 	codec_free(p->codec);
+	free(p->tree);
 	free(p->in);
 	free(p->out);
 	memset(p, 0, sizeof(*p));

@@ -5,8 +5,9 @@
  * Streaming the payload of a verified bundle, one chunk at a time, in
  * constant memory (two buffers of at most the chunk size and its zstd bound).
  * Each chunk is read once, hashed, compared with its signed digest, and only
- * then decompressed. The SHA-256 of the whole inflated image is checked
- * against the manifest after the last chunk.
+ * then decompressed. The SHA-256 of the whole inflated image, and for a
+ * verity bundle the root hash of its tree, are checked against the manifest
+ * after the last chunk.
  */
 
 #include <stdbool.h>
@@ -36,6 +37,7 @@ struct payload {
 	bool check_image; /* the SHA-256 of the inflated image is checked here */
 	uint64_t file_offset;
 	struct crypto_sha256 image_hash;
+	struct verity_tree *tree; /* a verity bundle's: its root hash is checked too */
 };
 
 /* -EPERM when the bundle's signature has not been verified. */

@@ -377,7 +377,19 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		        m->created, txn, key, b->header.format);
 		for (size_t i = 0; i < b->chain_len; i++)
 			fprintf(f, "%s%" PRIu64, i ? ", " : "", b->chain[i].version);
-		fprintf(f, "],\n  \"verdict\": ");
+		fprintf(f, "],\n  \"verity_root\": ");
+		if (m->verity.on) {
+			char root[2 * CRYPTO_DIGEST_SIZE + 1], salt[2 * VERITY_SALT_SIZE + 1];
+			util_hex(root, m->verity.root, sizeof(m->verity.root));
+			util_hex(salt, m->verity.salt, sizeof(m->verity.salt));
+			fprintf(f,
+			        "\"%s\",\n  \"verity_salt\": \"%s\",\n  \"verity_hash_size\": "
+			        "%" PRIu64,
+			        root, salt, m->verity.hash_size);
+		} else {
+			fprintf(f, "null");
+		}
+		fprintf(f, ",\n  \"verdict\": ");
 		json_string(f, verdict);
 		fprintf(f, "\n}\n");
 		return;
@@ -401,6 +413,14 @@ void report_bundle(FILE *f, const struct bundle *b, const char *verdict, bool js
 		fprintf(f, " (format 2: the chain it is signed under)\n");
 	} else {
 		fprintf(f, "Keyrings:     none (format 1)\n");
+	}
+	if (m->verity.on) {
+		char root[2 * CRYPTO_DIGEST_SIZE + 1];
+		util_hex(root, m->verity.root, sizeof(m->verity.root));
+		fprintf(f, "Verity:       root %s, tree %" PRIu64 " bytes\n", root,
+		        m->verity.hash_size);
+	} else {
+		fprintf(f, "Verity:       none (the slot is not checked at boot)\n");
 	}
 	char shown[LOG_ESCAPE_SIZE(256)];
 	fprintf(f, "Signature:    %s\n", ESCAPED(shown, verdict));

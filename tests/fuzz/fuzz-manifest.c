@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Still fuzz the manifest, with a header that claims exactly what follows. */
 		h.format = BUNDLE_FORMAT;
 		h.sigblock_size = BUNDLE_SIGBLOCK_SIZE;
-		h.flags = 0;
+		h.flags = util_le32(data + 20) & BUNDLE_FLAG_VERITY; /* the verity section too */
 		h.payload_size = util_le64(data + 24);
 	}
 	h.manifest_size = (uint32_t)MIN(size - BUNDLE_HEADER_SIZE, (size_t)UINT32_MAX);

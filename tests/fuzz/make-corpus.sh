@@ -16,6 +16,8 @@ head -c 32 "$v" > "$c/header/vector1"
 head -c $((32 + 264)) "$v" > "$c/manifest/vector1"
 cp "$v" "$c/bundle/vector1"
 cp "$top/tests/vectors/vector3.sota" "$c/bundle/vector3"
+cp "$top/tests/vectors/vector4.sota" "$c/bundle/vector4"
+head -c $((32 + 360)) "$top/tests/vectors/vector4.sota" > "$c/manifest/vector4"
 head -c 500 "$v" > "$c/bundle/vector1-truncated"
 # The vector's first chunk: a zstd frame of 271 bytes after the signed part and signature.
 # Byte 0 picks the layout in fuzz-codec.c: even, a frame per chunk.

@@ -113,7 +113,7 @@ TEST(bundle_parse_header_refuses_each_bad_field)
 	        {8, 4, 3, -EPROTO},            /* format 3 */
 	        {8, 4, 2, -EBADMSG},           /* format 2 with a 128-byte signature block */
 	        {8, 4, 0, -EPROTO},            /* format 0 */
-	        {20, 4, 1, -EPROTO},           /* flags */
+	        {20, 4, 2, -EPROTO},           /* flags: only bit 0 (verity) is defined */
 	        {20, 4, 0x80000000u, -EPROTO}, /* flags, top bit */
 	        {16, 4, 127, -EBADMSG},        /* sigblock size */
 	        {16, 4, 129, -EBADMSG},        /* sigblock size */
@@ -413,7 +413,8 @@ TEST(bundle_flipped_byte_in_signed_part_is_refused)
 	        {"header format", 8, false, -EPROTO},
 	        {"header manifest size", 12, false, -EBADMSG},
 	        {"header sigblock size", 16, false, -EBADMSG},
-	        {"header flags", 20, false, -EPROTO},
+	        {"header flags (the verity bit: a section the manifest lacks)", 20, false,
+	         -EBADMSG},
 	        {"header payload size", 24, false, -EBADMSG},
 	        {"header payload size, top byte", 31, false, -EFBIG},
 	        {"manifest compatible", M + 0, true, -EKEYREJECTED},

@@ -210,7 +210,7 @@ static int unknown_format(struct ctx *x)
 }
 static int unknown_flags(struct ctx *x)
 {
-	return set_le(x, 20, 4, 1, false);
+	return set_le(x, 20, 4, 2, false); /* bit 0 is BUNDLE_FLAG_VERITY */
 }
 static int manifest_size_overflows(struct ctx *x)
 {

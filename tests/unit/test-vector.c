@@ -136,3 +136,38 @@ TEST(vector3_keyring_chain_signature_and_image)
 	crypto_keyset_free(keys);
 	bundle_close(&b);
 }
+
+/*
+ * The verity section (header flag 1): an image of 25 whole blocks, as a
+ * stream like vector2, version 10. Its root hash is veritysetup's for the
+ * same image and salt (`veritysetup format --no-superblock --salt=...`).
+ */
+TEST(vector4_verity_root_hash)
+{
+	struct crypto_keyset *keys = NULL;
+	struct bundle b;
+
+	REQUIRE(bundle_open(TOP_SRCDIR "/tests/vectors/vector4.sota", &b) == 0);
+	CHECK_EQ(b.file_size, 805);
+	CHECK_EQ(b.header.flags, BUNDLE_FLAG_VERITY);
+	CHECK_EQ(b.header.manifest_size, 192 + 2 * 36 + 96);
+	CHECK_EQ(b.manifest.image_size, 102400);
+	REQUIRE(b.manifest.verity.on);
+	CHECK_EQ(b.manifest.verity.hash_size, 4096);
+	expect_hex(b.manifest.verity.root,
+	           "316827241855219a746faecacc8ba986963fe2141ab543a0d1af799a88e23a17");
+	expect_hex(b.manifest.verity.salt,
+	           "2bc6616a269a9d0808badb6ee94b18edd2e37b25f16b2a3fb184ae208d5b0603");
+	expect_hex(b.txn, "d6060b55bc495a5f5b172ad31f3d328cc92146172781d1d6fa5f53160fe49e86");
+	REQUIRE(crypto_keyset_load(TOP_SRCDIR "/keys/trusted", &keys) == 0);
+	CHECK_EQ(bundle_verify(&b, keys, NULL), 0);
+	struct payload p;
+	struct payload_chunk c;
+	int r = payload_open(&p, &b);
+	while (r == 0 && (r = payload_next(&p, &c)) > 0)
+		r = 0;
+	CHECK_EQ(r, 0); /* image digest and root hash both hold */
+	payload_close(&p);
+	crypto_keyset_free(keys);
+	bundle_close(&b);
+}

@@ -26,4 +26,12 @@ perl -e 'print join("", map { chr(($_ * 7) % 251) } 0 .. 99999)' > "$here/vector
 	--key "$here/signing-private.key" --keyring "$here/keyring1" --compatible test-vector \
 	--version 9 --label 9.0 --chunk-size 65536 --level 3 --window-log 17 --created 1700000000 \
 	-o "$here/vector3.sota"
-rm -f "$here/vector1.img"
+# vector4: the dm-verity root hash in the manifest (header flag 1): the image
+# 102400 bytes (25 whole blocks of 4096), byte i = (i * 7) mod 251, as a
+# stream like vector2, version 10.
+perl -e 'print join("", map { chr(($_ * 7) % 251) } 0 .. 102399)' > "$here/vector4.img"
+"$top/build/systemota" -q --config /dev/null bundle create --image "$here/vector4.img" \
+	--key "$top/keys/dev-private.key" --compatible test-vector --version 10 --label 10.0 \
+	--chunk-size 65536 --level 3 --window-log 17 --created 1700000000 --verity \
+	-o "$here/vector4.sota"
+rm -f "$here/vector1.img" "$here/vector4.img"
