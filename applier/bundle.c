@@ -290,6 +290,28 @@ void bundle_write_sigblock(const struct bundle_sigblock *s, uint8_t out[BUNDLE_S
 	memcpy(out + 34, s->sig, s->sig_len);
 }
 
+/* Parses the signed part (and signature block, and chain) in b->head, head_len bytes. */
+static int parse_head(struct bundle *b)
+{
+	crypto_sha256(b->head, BUNDLE_HEADER_SIZE + b->header.manifest_size, b->txn);
+	int r = bundle_parse_manifest(b->head + BUNDLE_HEADER_SIZE, b->header.manifest_size,
+	                              &b->header, &b->manifest);
+	if (r < 0)
+		return r;
+	const uint8_t *sig = b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size;
+	r = bundle_parse_sigblock(sig, BUNDLE_SIGBLOCK_SIZE, &b->sig);
+	if (r < 0 || b->header.format != BUNDLE_FORMAT_KEYRING)
+		return r;
+	/* Format 2: the keyring chain the bundle was signed under, right after the signature. */
+	b->chain = calloc(KEYRING_MAX_CHAIN, sizeof(*b->chain));
+	if (!b->chain)
+		return fail(-ENOMEM, "no memory for the bundle's keyring chain");
+	r = keyring_parse_chain(sig + BUNDLE_SIGBLOCK_SIZE,
+	                        b->header.sigblock_size - BUNDLE_SIGBLOCK_SIZE, b->chain,
+	                        &b->chain_len);
+	return r < 0 ? fail_context(r, "bundle's keyring chain") : 0;
+}
+
 static int read_head(struct bundle *b)
 {
 	uint8_t hdr[BUNDLE_HEADER_SIZE];
@@ -325,23 +347,28 @@ static int read_head(struct bundle *b)
 		            strerror(-r));
 	if (memcmp(b->head, hdr, sizeof(hdr)) != 0)
 		return fail(-EBADMSG, "bundle header changed while being read");
-	crypto_sha256(b->head, BUNDLE_HEADER_SIZE + b->header.manifest_size, b->txn);
-	r = bundle_parse_manifest(b->head + BUNDLE_HEADER_SIZE, b->header.manifest_size, &b->header,
-	                          &b->manifest);
+	return parse_head(b);
+}
+
+int bundle_open_head(const uint8_t *buf, size_t len, struct bundle *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = -1;
+	int r = bundle_parse_header(buf, len, &ret->header);
 	if (r < 0)
 		return r;
-	const uint8_t *sig = b->head + BUNDLE_HEADER_SIZE + b->header.manifest_size;
-	r = bundle_parse_sigblock(sig, BUNDLE_SIGBLOCK_SIZE, &b->sig);
-	if (r < 0 || b->header.format != BUNDLE_FORMAT_KEYRING)
-		return r;
-	/* Format 2: the keyring chain the bundle was signed under, right after the signature. */
-	b->chain = calloc(KEYRING_MAX_CHAIN, sizeof(*b->chain));
-	if (!b->chain)
-		return fail(-ENOMEM, "no memory for the bundle's keyring chain");
-	r = keyring_parse_chain(sig + BUNDLE_SIGBLOCK_SIZE,
-	                        b->header.sigblock_size - BUNDLE_SIGBLOCK_SIZE, b->chain,
-	                        &b->chain_len);
-	return r < 0 ? fail_context(r, "bundle's keyring chain") : 0;
+	ret->head_len = BUNDLE_HEADER_SIZE + ret->header.manifest_size + ret->header.sigblock_size;
+	if (len != ret->head_len)
+		return fail(-EBADMSG, "a bundle's head of %zu bytes; its header declares %zu", len,
+		            ret->head_len);
+	ret->head = malloc(len);
+	if (!ret->head)
+		return fail(-ENOMEM, "no memory for the bundle's head (%zu bytes)", len);
+	memcpy(ret->head, buf, len);
+	r = parse_head(ret);
+	if (r < 0)
+		bundle_close(ret);
+	return r;
 }
 
 int bundle_open_fd(int fd, struct bundle *ret)

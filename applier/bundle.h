@@ -147,6 +147,13 @@ int bundle_open_fd(int fd, struct bundle *ret);
 int bundle_open(const char *path, struct bundle *ret);
 
 /*
+ * The head alone (header, manifest, signature block, chain: exactly as long as
+ * its header says), from memory, copied: a slot's footer (footer.h). No
+ * payload: payload_open() refuses it.
+ */
+int bundle_open_head(const uint8_t *buf, size_t len, struct bundle *ret);
+
+/*
  * Checks the signature against the device's trust: its adopted keyring
  * (adopted; NULL while it has none) and its key set (keys, from the key
  * directory: the root keys of the first keyring). Only then is the bundle

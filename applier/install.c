@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "fail.h"
+#include "footer.h"
 #include "io.h"
 #include "log.h"
 #include "payload.h"
@@ -56,6 +57,9 @@ struct writer {
 	bool read_back;
 	uint64_t dev_size;
 	struct crypto_sha256 image; /* of what was read back (or written) */
+	/* A verity bundle: the tree of what was read back (or written) instead of the SHA-256. */
+	struct verity_tree *tree;
+	struct crypto_sha256 level[VERITY_MAX_LEVELS]; /* of each level's blocks, as written */
 };
 
 /* A chunk in the ring. */
@@ -117,8 +121,99 @@ static int read_piece(struct writer *w, struct piece *p)
 
 static int hash_piece(struct writer *w, struct piece *p)
 {
-	crypto_sha256_update(&w->image, p->buf, p->size);
+	if (!w->tree) {
+		crypto_sha256_update(&w->image, p->buf, p->size);
+		return 0;
+	}
+	/* The tree's digests are the image's hashing: each byte is still hashed once. */
+	int r = verity_feed(w->tree, p->buf, p->size);
+	return r == -EFBIG ? fail(-EBADMSG, "chunk %u: not whole verity blocks", p->index)
+	       : r < 0     ? r
+	                   : 0;
+}
+
+/* A finished block of the tree goes to the slot, after the image (the hashing thread). */
+static int write_hash_block(void *ctx, uint64_t index, unsigned level, const uint8_t *block)
+{
+	struct writer *w = ctx;
+	uint64_t off = w->b->manifest.image_size + index * VERITY_BLOCK_SIZE;
+	int r = io_pwrite_all(w->fd, block, VERITY_BLOCK_SIZE, off);
+
+	if (r < 0)
+		return fail(-EIO, "writing the verity tree at offset %llu: %s",
+		            (unsigned long long)off, strerror(-r));
+	crypto_sha256_update(&w->level[level], block, VERITY_BLOCK_SIZE);
 	return 0;
+}
+
+/* Reads len bytes at off back from the medium (block-aligned, through rfd) into buf. */
+static int read_back(struct writer *w, uint8_t *buf, size_t len, uint64_t off)
+{
+	memset(buf, 0xa5, len);
+	int r = io_pread_all(w->rfd, buf, len, off);
+	return r < 0 ? fail(-EIO, "reading back slot at offset %llu failed: %s",
+	                    (unsigned long long)off, strerror(-r))
+	             : 0;
+}
+
+/*
+ * The tree as the medium returns it, level by level, against the digests of
+ * what was written: a tree the medium does not return as written would fail
+ * at boot, so it fails now, before the slot may be tried.
+ */
+static int read_back_tree(struct writer *w, uint8_t *buf)
+{
+	const struct verity_geometry *g = &w->tree->g;
+	uint64_t base = w->b->manifest.image_size;
+	const uint64_t per_read = w->b->manifest.chunk_size / VERITY_BLOCK_SIZE; /* buf's size */
+
+	for (unsigned i = 0; i < g->levels; i++) {
+		struct crypto_sha256 h;
+		uint8_t want[CRYPTO_DIGEST_SIZE], got[CRYPTO_DIGEST_SIZE];
+		crypto_sha256_init(&h);
+		for (uint64_t b = 0; b < g->level_blocks[i]; b += per_read) {
+			uint64_t n = MIN(per_read, g->level_blocks[i] - b);
+			int r = read_back(w, buf, n * VERITY_BLOCK_SIZE,
+			                  base + (g->level_start[i] + b) * VERITY_BLOCK_SIZE);
+			if (r < 0)
+				return r;
+			crypto_sha256_update(&h, buf, n * VERITY_BLOCK_SIZE);
+		}
+		crypto_sha256_final(&h, got);
+		crypto_sha256_final(&w->level[i], want);
+		if (memcmp(got, want, sizeof(got)) != 0)
+			return fail(-EIO, "slot's verity tree (level %u) reads back different", i);
+	}
+	return 0;
+}
+
+/* The footer as the medium returns it: the head copy and the locator, byte for byte. */
+static int read_back_footer(struct writer *w)
+{
+	struct footer_locator l;
+	uint8_t *loc = NULL, *buf = NULL;
+	const struct bundle *b = w->b;
+
+	footer_locator_of(b, &l);
+	size_t len = (b->head_len + VERITY_BLOCK_SIZE - 1) / VERITY_BLOCK_SIZE * VERITY_BLOCK_SIZE;
+	int r = posix_memalign((void **)&buf, DIRECT_ALIGN, len + FOOTER_LOCATOR_SIZE) == 0
+	                ? 0
+	                : fail(-ENOMEM, "no memory to read back the verity footer");
+	if (r == 0 && !(loc = malloc(FOOTER_LOCATOR_SIZE)))
+		r = fail(-ENOMEM, "no memory to read back the verity footer");
+	if (r == 0)
+		r = read_back(w, buf, len, l.head_offset);
+	if (r == 0)
+		r = read_back(w, buf + len, FOOTER_LOCATOR_SIZE, w->dev_size - FOOTER_LOCATOR_SIZE);
+	if (r == 0) {
+		footer_encode(&l, loc);
+		if (memcmp(buf, b->head, b->head_len) != 0 ||
+		    memcmp(buf + len, loc, FOOTER_LOCATOR_SIZE) != 0)
+			r = fail(-EIO, "slot's verity footer reads back different");
+	}
+	free(loc);
+	free(buf);
+	return r;
 }
 
 /*
@@ -357,18 +452,24 @@ static int write_slot(const struct bundle *b, const char *path, struct writer *w
 		r = stream(&q, &p);
 		payload_close(&p);
 		crypto_sha256_final(&w->image, digest);
+		/* A verity image's identity is its root hash (which covers every byte). */
+		if (r == 0 && w->tree)
+			r = verity_finish(w->tree, digest);
 	}
+	if (r == 0 && memcmp(digest, w->tree ? m->verity.root : m->image_digest, sizeof(digest)))
+		r = blame(b, path, w->read_back);
+	if (r == 0 && w->tree && w->read_back)
+		r = read_back_tree(w, q.piece[0].buf);
 	for (unsigned i = 0; i < q.depth; i++)
 		free(q.piece[i].buf);
 	if (r < 0)
 		return r;
-	if (memcmp(digest, m->image_digest, sizeof(digest)) != 0)
-		return blame(b, path, w->read_back);
 	testpoint("written");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	log_info("image written%s (%llu bytes, %.0f MiB/s, SHA-256 on %s)",
-	         w->read_back ? " and read back" : "", (unsigned long long)m->image_size,
+	log_info("image %swritten%s (%llu bytes, %.0f MiB/s, SHA-256 on %s)",
+	         w->tree ? "and its verity tree " : "", w->read_back ? " and read back" : "",
+	         (unsigned long long)m->image_size,
 	         s > 0 ? (double)m->image_size / (1024.0 * 1024.0) / s : 0.0,
 	         crypto_sha256_engine());
 	return 0;
@@ -392,7 +493,28 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 	if (r == 0 && b->manifest.image_size > slot_size)
 		r = fail(-ENOSPC, "image of %llu bytes does not fit slot of %llu bytes",
 		         (unsigned long long)b->manifest.image_size, (unsigned long long)slot_size);
+	if (r == 0 && b->manifest.verity.on && footer_space(b) > slot_size - b->manifest.image_size)
+		r = fail(-ENOSPC,
+		         "image of %llu bytes and its verity tree and footer (%llu bytes) do not "
+		         "fit "
+		         "slot of %llu bytes",
+		         (unsigned long long)b->manifest.image_size,
+		         (unsigned long long)footer_space(b), (unsigned long long)slot_size);
 	w.dev_size = slot_size;
+	/* Before anything else: a slot being written shows no footer of what it held. */
+	if (r == 0)
+		r = footer_clear(w.fd, slot_size);
+	if (r == 0 && b->manifest.verity.on) {
+		struct verity_geometry g;
+		r = bundle_verity_geometry(&b->manifest, &g);
+		if (r == 0 && !(w.tree = malloc(sizeof(*w.tree))))
+			r = fail(-ENOMEM, "no memory for the verity tree");
+		if (r == 0) {
+			verity_begin(w.tree, &g, b->manifest.verity.salt, write_hash_block, &w);
+			for (unsigned i = 0; i < g.levels; i++)
+				crypto_sha256_init(&w.level[i]);
+		}
+	}
 	/*
 	 * Direct writes are a way to go faster, not a need: without them, the page
 	 * cache. Not under serial test hooks, whose injected short writes assume
@@ -404,6 +526,8 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 		r = open_read_back(&w, path);
 	if (r == 0)
 		r = write_slot(b, path, &w);
+	if (r == 0 && w.tree)
+		r = footer_write(w.fd, slot_size, b);
 	if (r == 0) {
 		/* Only a flushed slot may be tried: the record's TRYING commit comes after this. */
 		r = io_sync(w.fd);
@@ -412,6 +536,11 @@ int install_image(const struct bundle *b, const char *path, bool read_back)
 		else
 			testpoint("flushed");
 	}
+	/* After the flush, as the medium keeps it (a footer in the write cache only proves less).
+	 */
+	if (r == 0 && w.tree && read_back)
+		r = read_back_footer(&w);
+	free(w.tree);
 	if (w.rfd >= 0)
 		io_close(w.rfd);
 	if (w.dfd >= 0)

@@ -17,6 +17,8 @@ int payload_open(struct payload *p, const struct bundle *b)
 	memset(p, 0, sizeof(*p));
 	if (!b->verified)
 		return fail(-EPERM, "bundle payload requested before its signature was verified");
+	if (b->fd < 0)
+		return fail(-EINVAL, "a bundle's head alone has no payload");
 	p->b = b;
 	p->file_offset = b->payload_offset;
 	p->in = malloc(codec_bound(m->chunk_size));

@@ -2,9 +2,11 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "create.h"
 #include "dm.h"
 #include "dmemu.h"
+#include "footer.h"
 #include "history.h"
 #include "io.h"
 #include "kexec.h"
@@ -63,6 +66,13 @@ static int write_boot_id(const char *root, const char *id)
 	return r;
 }
 
+static int put_tree_block(void *ctx, uint64_t index, unsigned level, const uint8_t *block)
+{
+	(void)level;
+	memcpy(*(uint8_t **)ctx + index * VERITY_BLOCK_SIZE, block, VERITY_BLOCK_SIZE);
+	return 0;
+}
+
 static bool is_cp(enum sim_scenario scenario)
 {
 	return scenario >= SIM_CP_CONFIRMS;
@@ -76,7 +86,72 @@ static bool overflows(enum sim_scenario scenario)
 static bool confirms(enum sim_scenario scenario)
 {
 	return scenario == SIM_CONFIRMS || scenario == SIM_CP_CONFIRMS ||
-	       scenario == SIM_CP_OVERFLOW_CONFIRMS || scenario == SIM_KEYRING_CONFIRMS;
+	       scenario == SIM_CP_OVERFLOW_CONFIRMS || scenario == SIM_KEYRING_CONFIRMS ||
+	       scenario == SIM_VERITY_CONFIRMS;
+}
+
+/* SIM_VERITY_*: version 2 as a verity bundle; the digest of its tree as verity.c makes it. */
+static int setup_verity(struct sim *s)
+{
+	static struct verity_tree t;
+	struct create_options o;
+	struct verity_geometry g;
+	struct bundle b;
+	uint8_t *img = NULL, *tree = NULL, root[CRYPTO_DIGEST_SIZE];
+	size_t len;
+
+	helpers_bundle_options(&o, test_path("v2.img"), test_path("v2.sota"), s->dev.key.priv, 2);
+	o.verity = true;
+	int r = create_bundle(&o);
+	if (r == 0)
+		r = bundle_open(test_path("v2.sota"), &b);
+	if (r < 0)
+		return r;
+	memcpy(s->v2_txn, b.txn, sizeof(s->v2_txn));
+	r = helpers_read_file(test_path("v2.img"), &img, &len);
+	if (r == 0)
+		r = verity_geometry(len / VERITY_BLOCK_SIZE, &g);
+	if (r == 0 && !(tree = calloc(g.hash_blocks, VERITY_BLOCK_SIZE)))
+		r = -ENOMEM;
+	if (r == 0) {
+		verity_begin(&t, &g, b.manifest.verity.salt, put_tree_block, &tree);
+		r = verity_feed(&t, img, len);
+	}
+	if (r == 0)
+		r = verity_finish(&t, root);
+	if (r == 0) {
+		s->tree_size = g.hash_blocks * VERITY_BLOCK_SIZE;
+		crypto_sha256(tree, s->tree_size, s->tree_digest);
+	}
+	bundle_close(&b);
+	free(tree);
+	free(img);
+	return r;
+}
+
+/* Slot i holds version 2's tree after its image and version 2's head in its footer. */
+static bool verity_slot_ok(struct sim *s, int i)
+{
+	uint8_t *slot = NULL, digest[CRYPTO_DIGEST_SIZE];
+	size_t len;
+	struct bundle b;
+	bool ok = false;
+
+	if (helpers_read_file(s->dev.slot[i], &slot, &len) < 0 || len < s->v2_size + s->tree_size)
+		goto out;
+	crypto_sha256(slot + s->v2_size, s->tree_size, digest);
+	if (memcmp(digest, s->tree_digest, sizeof(digest)) != 0)
+		goto out;
+	int fd = open(s->dev.slot[i], O_RDONLY);
+	if (fd >= 0 && footer_read(fd, len, &b) == 0) {
+		ok = memcmp(b.txn, s->v2_txn, sizeof(b.txn)) == 0;
+		bundle_close(&b);
+	}
+	if (fd >= 0)
+		close(fd);
+out:
+	free(slot);
+	return ok;
 }
 
 static bool has_keyrings(enum sim_scenario scenario)
@@ -394,6 +469,8 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 		r = setup_data(s);
 	if (r == 0 && has_keyrings(scenario))
 		r = setup_keyrings(s) ?: helpers_drop(&s->dev, "v2");
+	if (r == 0 && scenario == SIM_VERITY_CONFIRMS)
+		r = setup_verity(s) ?: helpers_drop(&s->dev, "v2");
 	return r;
 }
 
@@ -582,6 +659,16 @@ int sim_boot(struct sim *s)
 		                     s->boots, state_slot_letter(st.target));
 	if (has_keyrings(s->scenario) && !check_keyring(s, &st))
 		return 0;
+	if (s->scenario == SIM_VERITY_CONFIRMS && st.state == STATE_TRYING &&
+	    !verity_slot_ok(s, st.target))
+		return sim_violation(s,
+		                     "boot %d: TRYING slot %c without version 2's tree and footer",
+		                     s->boots, state_slot_letter(st.target));
+	if (s->scenario == SIM_VERITY_CONFIRMS && version == 2 && !verity_slot_ok(s, slot))
+		return sim_violation(s,
+		                     "boot %d: version 2 runs from slot %c without its tree "
+		                     "and footer",
+		                     s->boots, state_slot_letter(slot));
 	bool trial = st.state == STATE_TRYING && st.target == slot;
 	if (s->after_apply)
 		s->after_apply(s, trial);
@@ -649,6 +736,7 @@ static bool check_end(struct sim *s, int last_version)
 		return false;
 	switch (s->scenario) {
 	case SIM_KEYRING_CONFIRMS:
+	case SIM_VERITY_CONFIRMS:
 	case SIM_CP_CONFIRMS:
 	case SIM_CP_OVERFLOW_CONFIRMS:
 	case SIM_CONFIRMS:

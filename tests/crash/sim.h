@@ -23,6 +23,11 @@
  * record holds keyring 1 or keyring 2, never none and never another; keyring 2
  * is adopted exactly when version 2 is confirmed; pending is keyring 2 or none.
  *
+ * SIM_VERITY_CONFIRMS installs a verity bundle: the image, its hash tree and
+ * the footer. Checked at every boot: a record saying TRYING, or a confirmed
+ * version 2, names a slot whose tree is exactly the image's and whose footer
+ * holds version 2's head (footer.h).
+ *
  * The SIM_CP_* scenarios put the data partition inside the transaction
  * (docs/data-rollback.md): a data file and a COW file, used through the
  * device-mapper emulator (dmemu.h). The post-install hook rewrites a region
@@ -55,6 +60,7 @@ enum sim_scenario {
 	                         second kexec (kexec.h), recorded; tries run out, rollback */
 	SIM_KEYRING_CONFIRMS, /* keyring 1 adopted; version 2 brings keyring 2, confirms */
 	SIM_KEYRING_NEVER_CONFIRMS, /* ... never confirms: keyring 1 stays */
+	SIM_VERITY_CONFIRMS,        /* version 2 is a verity bundle (tree and footer), confirms */
 	SIM_CP_CONFIRMS,            /* checkpointed data: hook, trial writes, mark-good */
 	SIM_CP_NEVER_CONFIRMS,      /* ... trial writes, tries run out: rollback and merge */
 	SIM_CP_MARK_BAD,            /* ... trial writes, then mark-bad: rollback and merge */
@@ -94,6 +100,9 @@ struct sim {
 	struct io_hooks io;
 	char shm[HELPERS_PATH_MAX]; /* the tmpfs directory holding the device, "" if none */
 	uint8_t keyring_digest[2][CRYPTO_DIGEST_SIZE]; /* SIM_KEYRING_*: keyrings 1 and 2 */
+	uint8_t tree_digest[CRYPTO_DIGEST_SIZE];       /* SIM_VERITY_*: of version 2's tree */
+	uint64_t tree_size;
+	uint8_t v2_txn[CRYPTO_DIGEST_SIZE];
 };
 
 /* The devices a recording of s covers (3, or 5 with the data and COW files), NULL-ended. */

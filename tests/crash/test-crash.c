@@ -459,6 +459,14 @@ TEST(crash_states_keyring_never_adopted)
 	enumerate(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1", false);
 }
 
+TEST(crash_states_verity_footer)
+{
+	/* Every state after one cut; a sample after two (their recoveries are the same
+	 * re-install that crash_states_update_confirmed cuts everywhere). */
+	enumerate_planned(SIM_VERITY_CONFIRMS, "install with verity tree and footer, mark-good",
+	                  true, (struct plan){.second_starts = 8, .second_cuts = 6});
+}
+
 TEST(crash_states_corrupt_bundle_refused)
 {
 	enumerate(SIM_CORRUPT, "install of a corrupt bundle, refused", false);

@@ -339,6 +339,11 @@ TEST(faults_keyring_never_adopted)
 	inject_everywhere(SIM_KEYRING_NEVER_CONFIRMS, "install under keyring 2, rollback keeps 1");
 }
 
+TEST(faults_verity_footer)
+{
+	inject_everywhere(SIM_VERITY_CONFIRMS, "install with verity tree and footer, mark-good");
+}
+
 TEST(faults_kexec_loop_rolled_back)
 {
 	inject_everywhere(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback");

@@ -360,16 +360,24 @@ TEST(apply_fault_transient_state_write_is_retried)
 	CHECK_EQ(st.tries_left, HELPERS_TRIES - 1);
 }
 
+/* The first write to the slot clears its verity footer (footer.h), before any image byte. */
 TEST(apply_fault_first_slot_write_fails)
 {
 	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/slot-b", .nth = 1, .error = -EIO};
 
-	check_io_fault(&f, "writing slot");
+	check_io_fault(&f, "clearing the slot's verity footer");
+}
+
+TEST(apply_fault_first_image_write_fails)
+{
+	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/slot-b", .nth = 2, .error = -EIO};
+
+	check_io_fault(&f, "writing slot at offset 0");
 }
 
 TEST(apply_fault_slot_write_fails_midway)
 {
-	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/slot-b", .nth = 3, .error = -EIO};
+	struct helpers_fault f = {.op = IO_WRITE, .suffix = "/slot-b", .nth = 4, .error = -EIO};
 
 	check_io_fault(&f, "offset 131072");
 }
