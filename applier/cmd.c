@@ -49,18 +49,23 @@ static void resolve_data(const struct config *cfg, char **ret_data, char **ret_c
 }
 
 /*
- * systemota.watchdog-timeout=N on the kernel command line overrides the
- * config's watchdog-timeout for the initramfs (the bootloader's entry may
- * know the board better than the one initramfs every board shares); checked
- * as the config's (5..3600 s), ignored with a warning when out of range.
+ * systemota.watchdog-timeout=N and systemota.tries=N on the kernel command
+ * line override the config's watchdog-timeout and tries for the initramfs
+ * (the bootloader's entry may know the board better than the one initramfs
+ * every board shares); each checked as the config's, ignored with a warning
+ * when out of range. Tries are fixed when an update is installed: the record
+ * keeps the count of a trial under way.
  */
-static void watchdog_timeout_from_cmdline(struct config *cfg)
+static void config_from_cmdline(struct config *cfg)
 {
-	char v[16];
+	static const char *const keys[] = {"watchdog-timeout", "tries"};
+	char name[32], v[16];
 
-	if (cmdline_get("systemota.watchdog-timeout", v, sizeof(v)) == 0 &&
-	    config_set(cfg, "watchdog-timeout", v) < 0)
-		log_warn("ignoring systemota.watchdog-timeout=%s: %s", v, fail_reason());
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		snprintf(name, sizeof(name), "systemota.%s", keys[i]);
+		if (cmdline_get(name, v, sizeof(v)) == 0 && config_set(cfg, keys[i], v) < 0)
+			log_warn("ignoring %s=%s: %s", name, v, fail_reason());
+	}
 }
 
 static int cmd_apply(struct cli *c)
@@ -71,7 +76,7 @@ static int cmd_apply(struct cli *c)
 	uint8_t slot;
 
 	struct state_record st;
-	watchdog_timeout_from_cmdline(&c->cfg);
+	config_from_cmdline(&c->cfg);
 	int r = devices_resolve(&c->cfg, &d);
 	if (r < 0)
 		return r; /* the hook falls back to slot A by label */
@@ -183,7 +188,7 @@ static int cmd_kexec(struct cli *c, const char *root, const char *slot_name)
 	if (slot < 0)
 		return fail(-EINVAL, "a slot is A or B, not '%s'", slot_name);
 	kexec_boot_id(id, sizeof(id));
-	watchdog_timeout_from_cmdline(&c->cfg);
+	config_from_cmdline(&c->cfg);
 	bool have = devices_resolve(&c->cfg, &d) == 0;
 	struct kexec_request rq = {.state_path = have ? d.state : NULL,
 	                           .root = root,
