@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "boot.h"
+#include "bootcheck.h"
 #include "bundle.h"
 #include "checkpoint.h"
 #include "fail.h"
@@ -40,6 +41,7 @@ struct ctx {
 	const char *data_mount; /* cfg->data_mount, or that mount (hooks) */
 	bool mounted;           /* apply_run mounted it: it releases it */
 	bool data_blocked;      /* the data must not be used this boot (a merge is owed) */
+	char device[128];       /* what to mount: the slot's verity mapping, the slot, or "none" */
 };
 
 /*
@@ -89,6 +91,7 @@ static void fill_install(const struct bundle *b, const struct staged_file *f,
 	in->image_size = b->manifest.image_size;
 	in->version = b->manifest.version;
 	in->floor = b->manifest.floor;
+	in->verity = b->manifest.verity.on;
 	memcpy(in->label, b->manifest.label, sizeof(in->label));
 }
 
@@ -698,6 +701,101 @@ static bool continue_after_kexec(struct ctx *x, uint8_t *ret_slot)
 	return true;
 }
 
+/* Checks slot s as the record describes it (bootcheck.h). */
+static int check_one(struct ctx *x, uint8_t s, bool map_damaged, struct bootcheck *ret)
+{
+	const struct keyring *adopted = NULL;
+	struct keyring buf;
+	int r = keyring_adopted(&x->st, &buf, &adopted);
+
+	if (r < 0) {
+		memset(ret, 0, sizeof(*ret));
+		snprintf(ret->device, sizeof(ret->device), "%s", x->cfg->slot_path[s]);
+		return fail_context(r, "slot %c", state_slot_letter(s));
+	}
+	struct bootcheck_config c = {
+	        .path = x->cfg->slot_path[s],
+	        .slot = s,
+	        .expect_footer = x->st.slot[s].verity,
+	        .version = x->st.flags & STATE_FLAG_VERSIONS_UNKNOWN ? 0 : x->st.slot[s].version,
+	        .floor = x->st.version_floor,
+	        .compatible = x->cfg->compatible,
+	        .keys = x->cfg->keys,
+	        .adopted = adopted,
+	        .map = x->cfg->verity_map,
+	        .map_damaged = map_damaged,
+	};
+	return bootcheck_slot(&c, ret);
+}
+
+/*
+ * The slot to boot, checked before anything on it is used (bootcheck.h), and
+ * the corruption policy (docs/verity.md). Returns the slot to boot; x->device
+ * is what to mount. When decide is false (the record cannot be committed)
+ * nothing is committed and no other slot is chosen.
+ *   - verified, or unverified as the record allows (installed before verity): boot it;
+ *   - the slot on trial fails: a failed try and the last (the same bytes fail
+ *     every try): rolled back, and the active slot is checked in its turn;
+ *   - the active slot fails and the other is GOOD and passes: the other becomes
+ *     active, the failed one BAD, the history naming the slot and the block;
+ *   - else nothing passes: a slot whose footer verifies is booted through its
+ *     mapping even so (its damaged blocks read as EIO: never other bytes); one
+ *     whose footer does not is not booted at all ("none": the hook stops).
+ */
+static uint8_t check_boot_slot(struct ctx *x, uint8_t slot, bool decide)
+{
+	struct state_record next;
+	struct bootcheck bc, other;
+	char why[HISTORY_REASON_SIZE];
+	int r = check_one(x, slot, true, &bc);
+
+	snprintf(x->device, sizeof(x->device), "%s", bc.device);
+	if (r >= 0)
+		return slot;
+	snprintf(why, sizeof(why), "%s", fail_reason_for(r));
+	log_error("%s", why);
+	/* A slot that cannot be read now is not judged: nothing is recorded against it. */
+	bool verdict = r != -EIO && r != -ENOMEM;
+	if (decide && verdict && boot_trial_damaged(&x->st, why, &next)) {
+		bootcheck_unmap(slot);
+		if (commit(x, &next, HISTORY_DAMAGED, NULL) == 0)
+			testpoint("damaged-committed");
+		/* Committed or not, the trial slot is not booted: the active one is. */
+		return check_boot_slot(x, x->st.active, decide && x->st.state == STATE_IDLE);
+	}
+	if (x->st.state == STATE_TRYING && slot == x->st.target) {
+		/* The try was counted: the next boot makes the next one. */
+		bootcheck_unmap(slot);
+		return check_boot_slot(x, x->st.active, false);
+	}
+	uint8_t alt = !slot;
+	if (slot == x->st.active && x->st.slot[alt].status == SLOT_GOOD) {
+		int ro = check_one(x, alt, false, &other);
+		if (ro == 0) {
+			bool committed = decide && verdict &&
+			                 boot_slot_damaged(&x->st, why, &next) &&
+			                 commit(x, &next, HISTORY_DAMAGED, NULL) == 0;
+			if (committed)
+				testpoint("damaged-committed");
+			else
+				log_warn("booting slot %c, deciding nothing",
+				         state_slot_letter(alt));
+			bootcheck_unmap(slot);
+			snprintf(x->device, sizeof(x->device), "%s", other.device);
+			return alt;
+		}
+		log_error("slot %c is no fallback: %s", state_slot_letter(alt),
+		          ro > 0 ? "it is not verified" : fail_reason());
+	}
+	/* No mapping could be made: no signed root hash guards this slot's reads. */
+	if (strcmp(x->device, x->cfg->slot_path[slot]) == 0) {
+		log_error("slot %c is not booted: nothing on it can be trusted",
+		          state_slot_letter(slot));
+		snprintf(x->device, sizeof(x->device), "none");
+	}
+	return slot;
+}
+
 /*
  * The record cannot be acted on (a copy unreadable, or no slot checks out):
  * boot slot and decide nothing, no commit, no install. The reason goes to the
@@ -727,6 +825,8 @@ static int load_lost(struct ctx *x, int error, const char *why)
 	struct boot_evidence ev;
 	uint8_t slot;
 
+	/* Nothing of a record that does not load is used (the slot check reads st). */
+	state_init(&x->st);
 	recover_evidence(x->dev.fd >= 0 ? &x->dev : NULL, x->cfg->slot_path, &ev);
 	int checked = boot_recover_slot(&ev, &slot);
 	if (error != -ENODATA || !checked || ev.unreadable) {
@@ -778,6 +878,13 @@ static int load(struct ctx *x)
 	return load_lost(x, r, why);
 }
 
+/* Hands what to mount to the caller. */
+static void finish_device(const struct ctx *x)
+{
+	if (x->cfg->device_out)
+		snprintf(x->cfg->device_out, x->cfg->device_out_size, "%s", x->device);
+}
+
 int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 {
 	struct ctx x = {.cfg = cfg,
@@ -791,14 +898,20 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 	*ret_slot = 0;
 	r = load(&x);
 	if (r < 0 || x.undecided) {
-		*ret_slot = x.slot;
+		/* Nothing decided: the slot is checked, and booted as found. */
+		*ret_slot = check_boot_slot(&x, x.slot, false);
+		finish_device(&x);
 		state_close(&x.dev);
 		return r < 0 ? r : -EIO;
 	}
 	*ret_slot = x.st.active;
 	testpoint("apply-loaded");
 	if (cfg->after_kexec && continue_after_kexec(&x, ret_slot)) {
-		map_data(&x, *ret_slot); /* a new kernel: the mappings are gone */
+		/* A new kernel: the mappings are gone. Its first kernel decided: check, decide
+		 * nothing. */
+		*ret_slot = check_boot_slot(&x, *ret_slot, false);
+		finish_device(&x);
+		map_data(&x, *ret_slot);
 		state_close(&x.dev);
 		return 0;
 	}
@@ -818,7 +931,8 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 
 	if (x.st.state == STATE_WRITING) {
 		/* An attempt failed or could not start: boot the active slot, retry next boot. */
-		*ret_slot = x.st.active;
+		*ret_slot = check_boot_slot(&x, x.st.active, true);
+		finish_device(&x);
 		map_data(&x, x.st.active);
 		state_close(&x.dev);
 		return err ? err : -EIO;
@@ -846,7 +960,8 @@ int apply_run(const struct apply_config *cfg, uint8_t *ret_slot)
 			testpoint("rollback-committed");
 		}
 	}
-	*ret_slot = slot;
+	*ret_slot = slot = check_boot_slot(&x, slot, r >= 0);
+	finish_device(&x);
 	map_data(&x, slot);
 	state_close(&x.dev);
 	return err;

@@ -50,6 +50,15 @@ struct apply_config {
 	 */
 	bool checkpointed;
 	const char *cow;
+	/*
+	 * The check of the slot to boot (bootcheck.h) maps it through dm-verity
+	 * (the initramfs); without, it is checked and booted as the slot itself.
+	 * device_out (device_out_size bytes), when set, receives what to mount:
+	 * the mapping, the slot, or "none" when no slot can be trusted.
+	 */
+	bool verity_map;
+	char *device_out;
+	size_t device_out_size;
 };
 
 /*

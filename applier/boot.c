@@ -150,6 +150,8 @@ void boot_begin_install(const struct state_record *cur, const struct boot_instal
 	next->slot[next->target].status = SLOT_INCOMPLETE;
 	next->slot[next->target].version = 0;
 	memset(next->slot[next->target].label, 0, STATE_LABEL_SIZE);
+	/* From here on a verity slot must show its footer to boot, whatever it held before. */
+	next->slot[next->target].verity = in->verity;
 }
 
 int boot_resume_install(const struct state_record *cur, struct state_record *next)
@@ -277,6 +279,42 @@ int boot_try_failed(const struct state_record *cur, int error, const char *reaso
 	return 1;
 }
 
+int boot_slot_damaged(const struct state_record *cur, const char *reason, struct state_record *next)
+{
+	char why[STATE_REASON_SIZE];
+	uint8_t bad = cur->active, other = !cur->active;
+
+	*next = *cur;
+	if (cur->state != STATE_IDLE || cur->slot[other].status != SLOT_GOOD)
+		return 0;
+	snprintf(why, sizeof(why), "slot %c damaged, slot %c (version %llu) active now: %s",
+	         state_slot_letter(bad), state_slot_letter(other),
+	         (unsigned long long)cur->slot[other].version, reason);
+	next->active = other;
+	next->target = bad;
+	next->slot[bad].status = SLOT_BAD;
+	set_reason(next, -EBADMSG, why);
+	return 1;
+}
+
+int boot_trial_damaged(const struct state_record *cur, const char *reason,
+                       struct state_record *next)
+{
+	char why[STATE_REASON_SIZE];
+
+	*next = *cur;
+	if (cur->state != STATE_TRYING)
+		return 0;
+	/* The same bytes fail every try: no try is left to make. */
+	snprintf(why, sizeof(why),
+	         "slot %c failed its check on try %u of %u, rolled back to slot %c: %s",
+	         state_slot_letter(cur->target), (unsigned int)(cur->max_tries - cur->tries_left),
+	         cur->max_tries, state_slot_letter(cur->active), reason);
+	fail_transaction(cur, -EBADMSG, why, next);
+	next->slot[cur->target].status = SLOT_BAD;
+	return 1;
+}
+
 int boot_mark_good(const struct state_record *cur, uint8_t booted, struct state_record *next)
 {
 	*next = *cur;
@@ -387,6 +425,7 @@ static void evidence_entry(struct boot_evidence *ev, const struct history_entry 
 		break;
 	case HISTORY_MARKED_BAD:
 	case HISTORY_ROLLBACK:
+	case HISTORY_DAMAGED:
 		ev->status[s] = SLOT_BAD;
 		break;
 	default:

@@ -21,6 +21,9 @@
  *          after the last try: IDLE, target BAD (rollback, that reason)
  *   TRYING --mark-good from target--> IDLE, active = target
  *   TRYING --mark-bad from target--> IDLE, target BAD
+ *   TRYING, the target fails its check at boot--> IDLE, target BAD (rollback)
+ *   IDLE, the active slot fails its check, the other GOOD and verified-->
+ *          IDLE, the other active, the damaged one BAD
  * and the data checkpoint (data_cp, docs/data-rollback.md), one commit each:
  *   WRITING, before the post-install hooks --> checkpoint ACTIVE
  *   any transaction ending unconfirmed (to IDLE above) --> ACTIVE becomes MERGING
@@ -49,6 +52,7 @@ struct boot_install {
 	uint64_t image_size;
 	uint64_t version;
 	uint64_t floor; /* the bundle's floor: raised on the device when it is confirmed */
+	bool verity;    /* a verity image: the slot will carry its footer (state.h) */
 	char label[STATE_LABEL_SIZE];
 	uint8_t fingerprint[STATE_FINGERPRINT_SIZE]; /* of the staged file (staged.h) */
 	/* The keyring the bundle brings, newer than the adopted one (0: none): pending. */
@@ -159,6 +163,26 @@ int boot_choose(const struct state_record *cur, struct state_record *next, uint8
  */
 int boot_try_failed(const struct state_record *cur, int error, const char *reason,
                     struct state_record *next);
+
+/*
+ * The slot to boot failed its check at boot (bootcheck.h: a block that fails
+ * its hash, a footer that does not verify). The active slot of an IDLE
+ * record, when the other one is GOOD (and the caller found it verified):
+ * IDLE, the other slot active, the damaged one BAD and the target (so the
+ * history entry names it), the reason saying where. Returns 1 with next to
+ * commit, 0 when the other slot is not GOOD (next is cur: nothing better to
+ * boot).
+ */
+int boot_slot_damaged(const struct state_record *cur, const char *reason,
+                      struct state_record *next);
+
+/*
+ * The slot on trial failed its check at boot: a failed try, and the last one,
+ * since the same bytes fail every try: rolled back (boot_try_failed()).
+ * Returns 1 with next to commit; 0 (next is cur) when not on trial.
+ */
+int boot_trial_damaged(const struct state_record *cur, const char *reason,
+                       struct state_record *next);
 
 /*
  * mark-good from the running system, booted from slot booted. Returns 1 with

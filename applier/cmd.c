@@ -75,16 +75,16 @@ static int cmd_apply(struct cli *c)
 	struct devices d;
 	uint8_t slot;
 
-	struct state_record st;
+	char device[128];
 	config_from_cmdline(&c->cfg);
 	int r = devices_resolve(&c->cfg, &d);
 	if (r < 0)
 		return r; /* the hook falls back to slot A by label */
-	/* A trial boot needs no keys and no drop-in directory. */
-	bool trying = devices_read_state(d.state, &st) == 0 && st.state == STATE_TRYING;
 	int kexec = c->data_dir_given ? -1 : kexec_marker();
-	if (!trying && crypto_keyset_load(c->cfg.keys, &keys) < 0)
-		log_error("no trusted keys, not looking for updates: %s", fail_reason());
+	/* The keys judge staged bundles and, at every boot, the footer of the slot to boot. */
+	if (crypto_keyset_load(c->cfg.keys, &keys) < 0)
+		log_error("no trusted keys: no update is looked for, no verity slot boots: %s",
+		          fail_reason());
 	if (!c->data_dir_given)
 		resolve_data(&c->cfg, &data, &cow);
 	mkdir("/run/systemota", 0700);
@@ -108,11 +108,15 @@ static int cmd_apply(struct cli *c)
 	        .data_mount_dir = APPLY_MOUNT_DIR,
 	        .checkpointed = c->cfg.cow[0] && data,
 	        .cow = cow,
+	        /* The initramfs mounts the slot through its dm-verity mapping. */
+	        .verity_map = !c->data_dir_given,
+	        .device_out = device,
+	        .device_out_size = sizeof(device),
 	};
 	r = apply_run(&ac, &slot);
-	log_info("booting slot %c (%s)", state_slot_letter(slot), d.slot[slot]);
-	/* Whatever went wrong, a slot was chosen: the hook mounts it. */
-	printf("%c %s\n", state_slot_letter(slot), d.slot[slot]);
+	log_info("booting slot %c (%s)", state_slot_letter(slot), device);
+	/* Whatever went wrong, a slot was chosen: the hook mounts it ("none": it must not). */
+	printf("%c %s\n", state_slot_letter(slot), device);
 	crypto_keyset_free(keys);
 	devices_free(&d);
 	return fflush(stdout) == 0 ? 0 : -EIO;

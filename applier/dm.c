@@ -280,7 +280,7 @@ int dm_exists(const char *name)
 	return r < 0 ? r : 1;
 }
 
-int dm_create(const char *name, const struct dm_target *t, size_t n)
+static int create(const char *name, uint32_t flags, const struct dm_target *t, size_t n)
 {
 	_cleanup_free_ uint8_t *ans = NULL;
 	_cleanup_(io_closep) int fd = control_open();
@@ -290,7 +290,7 @@ int dm_create(const char *name, const struct dm_target *t, size_t n)
 	if (r < 0)
 		return r;
 	uint64_t dev = ((struct dm_ioctl *)ans)->dev;
-	r = call(fd, DM_TABLE_LOAD, name, 0, t, n, DM_BUF_MIN, NULL);
+	r = call(fd, DM_TABLE_LOAD, name, flags, t, n, DM_BUF_MIN, NULL);
 	if (r >= 0)
 		r = call(fd, DM_DEV_SUSPEND, name, 0, NULL, 0, DM_BUF_MIN, NULL);
 	if (r >= 0)
@@ -303,6 +303,16 @@ int dm_create(const char *name, const struct dm_target *t, size_t n)
 		return fail(r, "%s", reason);
 	}
 	return 0;
+}
+
+int dm_create(const char *name, const struct dm_target *t, size_t n)
+{
+	return create(name, 0, t, n);
+}
+
+int dm_create_readonly(const char *name, const struct dm_target *t, size_t n)
+{
+	return create(name, DM_READONLY_FLAG, t, n);
 }
 
 int dm_load(const char *name, const struct dm_target *t, size_t n)

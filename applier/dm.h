@@ -62,6 +62,9 @@ int dm_exists(const char *name);
 /* Create + load + resume; on failure the half-made device is removed. Ensures /dev/mapper/name. */
 int dm_create(const char *name, const struct dm_target *t, size_t n);
 
+/* The same, read-only (DM_READONLY_FLAG on the table): a verity target accepts nothing else. */
+int dm_create_readonly(const char *name, const struct dm_target *t, size_t n);
+
 /* Replaces a live device's table: load + suspend (with lockfs) + resume. */
 int dm_replace(const char *name, const struct dm_target *t, size_t n);
 

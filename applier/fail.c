@@ -39,6 +39,18 @@ const char *fail_reason(void)
 	return reason;
 }
 
+void fail_save(struct fail_saved *s)
+{
+	s->code = reason_code;
+	memcpy(s->reason, reason, sizeof(s->reason));
+}
+
+void fail_restore(const struct fail_saved *s)
+{
+	reason_code = s->code;
+	memcpy(reason, s->reason, sizeof(reason));
+}
+
 const char *fail_reason_for(int code)
 {
 	static _Thread_local char generic[FAIL_REASON_MAX];

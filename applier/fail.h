@@ -33,6 +33,14 @@ int fail_context(int code, const char *fmt, ...) __attribute__((format(printf, 2
 /* The reason recorded by the last fail() in this thread, or "" after fail_clear(). */
 const char *fail_reason(void);
 
+/* The reason and its code, kept across calls that must not change them when they succeed. */
+struct fail_saved {
+	int code;
+	char reason[FAIL_REASON_MAX];
+};
+void fail_save(struct fail_saved *s);
+void fail_restore(const struct fail_saved *s);
+
 /*
  * The reason recorded for code: the last fail() reason when it was given for
  * this code, else the code's own description ("Cannot allocate memory

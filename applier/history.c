@@ -194,7 +194,7 @@ const char *history_kind_name(uint8_t kind)
 	        "?",        "staged",       "installing",    "installed",   "install-failed",
 	        "rejected", "trial-boot",   "trial-failed",  "confirmed",   "marked-bad",
 	        "rollback", "clean-reboot", "reinitialised", "hook-failed", "kexec",
-	        "note",     "checkpoint",   "data-rollback", "keyring",
+	        "note",     "checkpoint",   "data-rollback", "keyring",     "damaged",
 	};
 	return kind < ARRAY_SIZE(names) ? names[kind] : "?";
 }

@@ -51,6 +51,7 @@ enum history_kind {
 	HISTORY_CHECKPOINT = 16,    /* the data was checkpointed, or the checkpoint lost */
 	HISTORY_DATA_ROLLBACK = 17, /* the data was merged back to before the failed update */
 	HISTORY_KEYRING = 18,       /* a keyring was adopted (with the update it came in) */
+	HISTORY_DAMAGED = 19,       /* a slot failed its check at boot (bootcheck.h): where */
 };
 
 struct history_entry {

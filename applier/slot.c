@@ -2,12 +2,15 @@
 #include "slot.h"
 
 #include <blkid/blkid.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fail.h"
 
@@ -105,16 +108,51 @@ int slot_distinct(const char *const *paths, size_t n)
 	return 0;
 }
 
+/*
+ * The device under a device-mapper device (a verity mapping has exactly one):
+ * its /sys/dev/block/M:m/slaves/ entry. 0 with *ret set, or -ENOENT.
+ */
+static int dm_slave(dev_t dev, dev_t *ret)
+{
+	char path[96], num[32];
+	unsigned int maj, min;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/slaves", major(dev), minor(dev));
+	DIR *d = opendir(path);
+	if (!d)
+		return -ENOENT;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char dev_path[sizeof(path) + 2 * NAME_MAX];
+		snprintf(dev_path, sizeof(dev_path), "%s/%s/dev", path, e->d_name);
+		FILE *f = fopen(dev_path, "re");
+		bool ok = f && fgets(num, sizeof(num), f) && sscanf(num, "%u:%u", &maj, &min) == 2;
+		if (f)
+			fclose(f);
+		if (ok) {
+			*ret = makedev(maj, min);
+			found++;
+		}
+	}
+	closedir(d);
+	return found == 1 ? 0 : -ENOENT;
+}
+
 int slot_booted(char *const slot_path[2], uint8_t *ret)
 {
 	struct stat root, st;
+	dev_t under = 0;
 
 	if (stat("/", &root) < 0)
 		return -errno;
+	/* A verified slot is mounted through its dm-verity mapping (bootcheck.h). */
+	bool mapped = dm_slave(root.st_dev, &under) == 0;
 	for (uint8_t i = 0; i < 2; i++) {
 		if (stat(slot_path[i], &st) < 0 || !S_ISBLK(st.st_mode))
 			continue;
-		if (st.st_rdev == root.st_dev) {
+		if (st.st_rdev == root.st_dev || (mapped && st.st_rdev == under)) {
 			*ret = i;
 			return 0;
 		}

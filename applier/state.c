@@ -20,8 +20,8 @@
  *  20  max_tries u8   21 apply_attempts u8   22 clean_reboots u8   23 trial_booted u8
  *  24  last_error u32 (positive errno)    28 flags u8 (STATE_FLAG_*)   29 data_cp u8
  *  30  reserved[2] (0)
- *  32  slot A: version u64, status u8, reserved[7]
- *  48  slot B: version u64, status u8, reserved[7]
+ *  32  slot A: version u64, status u8, verity u8 (0/1), reserved[6]
+ *  48  slot B: version u64, status u8, verity u8 (0/1), reserved[6]
  *  64  txn[32]   96 image_digest[32]
  * 128  image_size u64   136 target_version u64   144 version_floor u64   152 allow_version u64
  * 160  last_done[32]   192 last_failed[32]   224 rejected[4][8]
@@ -96,6 +96,7 @@ void state_encode(const struct state_record *r, uint8_t out[STATE_RECORD_SIZE])
 	for (int i = 0; i < 2; i++) {
 		util_put_le64(out + OFF_SLOT + 16 * i, r->slot[i].version);
 		out[OFF_SLOT + 16 * i + 8] = r->slot[i].status;
+		out[OFF_SLOT + 16 * i + 9] = r->slot[i].verity;
 		encode_string(out + OFF_LABEL + STATE_LABEL_SIZE * i, r->slot[i].label,
 		              STATE_LABEL_SIZE);
 	}
@@ -141,8 +142,9 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	if (util_le16(buf + OFF_SIZE) != STATE_RECORD_SIZE)
 		return fail(-EBADMSG, "state record: bad size field");
 	/* Reserved bytes are zero: a record that decodes encodes back to the same bytes. */
-	if (!util_is_zero(buf + OFF_DATA_CP + 1, 2) || !util_is_zero(buf + OFF_SLOT + 9, 7) ||
-	    !util_is_zero(buf + OFF_SLOT + 16 + 9, 7) || !util_is_zero(buf + OFF_CP_VERSION + 8, 4))
+	if (!util_is_zero(buf + OFF_DATA_CP + 1, 2) || !util_is_zero(buf + OFF_SLOT + 10, 6) ||
+	    !util_is_zero(buf + OFF_SLOT + 16 + 10, 6) ||
+	    !util_is_zero(buf + OFF_CP_VERSION + 8, 4))
 		return fail(-EBADMSG, "state record: reserved bytes are not zero");
 
 	r.seq = util_le64(buf + OFF_SEQ);
@@ -174,7 +176,8 @@ int state_decode(const uint8_t *buf, size_t len, struct state_record *ret)
 	for (int i = 0; i < 2; i++) {
 		r.slot[i].version = util_le64(buf + OFF_SLOT + 16 * i);
 		r.slot[i].status = buf[OFF_SLOT + 16 * i + 8];
-		if (r.slot[i].status > SLOT_BAD)
+		r.slot[i].verity = buf[OFF_SLOT + 16 * i + 9];
+		if (r.slot[i].status > SLOT_BAD || r.slot[i].verity > 1)
 			return fail(-EBADMSG, "state record: slot status out of range");
 		e = decode_string(r.slot[i].label, STATE_LABEL_SIZE,
 		                  buf + OFF_LABEL + STATE_LABEL_SIZE * i, "slot label");

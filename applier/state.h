@@ -100,6 +100,12 @@ enum slot_status {
 struct state_slot {
 	uint64_t version;
 	uint8_t status; /* enum slot_status */
+	/*
+	 * 1: the slot holds (or is being written with) a verity image, which
+	 * carries its footer (footer.h): a boot that finds no valid footer on it
+	 * refuses it. 0: installed before verity, or not a verity bundle.
+	 */
+	uint8_t verity;
 	char label[STATE_LABEL_SIZE];
 };
 

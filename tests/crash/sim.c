@@ -18,6 +18,7 @@
 #include "dmemu.h"
 #include "footer.h"
 #include "history.h"
+#include "install.h"
 #include "io.h"
 #include "kexec.h"
 #include "keyring.h"
@@ -152,6 +153,61 @@ static bool verity_slot_ok(struct sim *s, int i)
 out:
 	free(slot);
 	return ok;
+}
+
+static bool is_damaged(enum sim_scenario scenario)
+{
+	return scenario == SIM_VERITY_TRIAL_DAMAGED || scenario == SIM_VERITY_ACTIVE_DAMAGED;
+}
+
+/*
+ * SIM_VERITY_*_DAMAGED: version 2 (a verity bundle, staged by setup_verity)
+ * installed in B and booted on trial, confirmed too when active; slot A, for
+ * the active case, a verity version 1 first. Then a byte of B's data block 2
+ * changes. Nothing of this is recorded: the run starts from there.
+ */
+static int setup_damaged(struct sim *s)
+{
+	struct create_options o;
+	struct bundle b;
+	struct state_record st;
+	uint8_t slot;
+	int r = 0;
+
+	if (s->scenario == SIM_VERITY_ACTIVE_DAMAGED) {
+		r = helpers_image(test_path("v1.img"), HELPERS_IMAGE_SIZE, 1);
+		helpers_bundle_options(&o, test_path("v1.img"), test_path("v1.sota"),
+		                       s->dev.key.priv, 1);
+		o.verity = true;
+		if (r == 0)
+			r = create_bundle(&o);
+		if (r == 0)
+			r = bundle_open(test_path("v1.sota"), &b);
+		if (r == 0) {
+			r = bundle_verify(&b, s->dev.keys, NULL);
+			if (r == 0)
+				r = install_image(&b, s->dev.slot[0], true);
+			bundle_close(&b);
+		}
+		if (r == 0)
+			r = helpers_read_state(s->dev.state, &st);
+		if (r == 0) {
+			st.slot[0].verity = 1;
+			r = helpers_write_state(s->dev.state, &st);
+		}
+		if (r == 0)
+			r = helpers_slot_digest(&s->dev, 0, s->a_digest);
+	}
+	if (r == 0)
+		r = apply_run(&s->dev.cfg, &slot);
+	if (r == 0 && slot != 1)
+		r = -EINVAL;
+	if (r == 0 && s->scenario == SIM_VERITY_ACTIVE_DAMAGED)
+		r = helpers_mark_good(&s->dev, 1);
+	if (r == 0)
+		r = helpers_flip_byte(s->dev.slot[1], 2 * VERITY_BLOCK_SIZE + 100);
+	s->damaged = true;
+	return r;
 }
 
 static bool has_keyrings(enum sim_scenario scenario)
@@ -469,8 +525,10 @@ int sim_setup(struct sim *s, enum sim_scenario scenario)
 		r = setup_data(s);
 	if (r == 0 && has_keyrings(scenario))
 		r = setup_keyrings(s) ?: helpers_drop(&s->dev, "v2");
-	if (r == 0 && scenario == SIM_VERITY_CONFIRMS)
+	if (r == 0 && (scenario == SIM_VERITY_CONFIRMS || is_damaged(scenario)))
 		r = setup_verity(s) ?: helpers_drop(&s->dev, "v2");
+	if (r == 0 && is_damaged(scenario))
+		r = setup_damaged(s);
 	return r;
 }
 
@@ -479,6 +537,9 @@ int sim_restore_dropin(struct sim *s)
 	char path[HELPERS_PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/update.sota", s->dev.dropin);
+	/* The damaged scenarios start after mark-good took it away. */
+	if (s->scenario == SIM_VERITY_ACTIVE_DAMAGED)
+		return 0;
 	return helpers_exists(path) ? 0 : helpers_drop(&s->dev, "v2");
 }
 
@@ -638,7 +699,10 @@ int sim_boot(struct sim *s)
 	if (s->before_boot)
 		s->before_boot(s);
 	hooks_on(s);
+	s->dev.cfg.device_out = s->device;
+	s->dev.cfg.device_out_size = sizeof(s->device);
 	s->last_apply = apply_run(&s->dev.cfg, &slot);
+	s->dev.cfg.device_out = NULL;
 	bool looped = s->scenario == SIM_KEXEC_LOOP && slot == 1 && !kexec_loop(s);
 	hooks_off(s);
 	if (s->violation[0])
@@ -649,11 +713,16 @@ int sim_boot(struct sim *s)
 		return sim_violation(s, "boot %d: the state record does not read back", s->boots);
 	if (slot > 1)
 		return sim_violation(s, "boot %d: no slot chosen", s->boots);
+	if (s->damaged && strcmp(s->device, "none") == 0)
+		return SIM_NOTHING_BOOTED;
+	if (s->damaged && slot == 1)
+		return sim_violation(s, "boot %d: the damaged slot B booted", s->boots);
 	int version = slot_version(s, slot);
 	if (!version)
 		return sim_violation(s, "boot %d: slot %c booted with neither image's bytes",
 		                     s->boots, state_slot_letter(slot));
-	if (st.state == STATE_TRYING && slot_version(s, st.target) != 2)
+	/* Damaged after its install, B can only be tried again (and be found damaged). */
+	if (st.state == STATE_TRYING && !s->damaged && slot_version(s, st.target) != 2)
 		return sim_violation(s,
 		                     "boot %d: TRYING slot %c, which does not hold the new image",
 		                     s->boots, state_slot_letter(st.target));
@@ -722,6 +791,23 @@ static bool check_end_data(struct sim *s, const struct state_record *st)
 	return true;
 }
 
+/* The history holds a "damaged" entry for slot B. */
+static bool damaged_said(struct sim *s)
+{
+	static struct history_entry e[HISTORY_ENTRIES];
+	struct state_dev dev;
+	size_t n = 0;
+	bool said = false;
+
+	if (state_open(s->dev.state, false, &dev) < 0)
+		return false;
+	if (history_read(&dev, e, HISTORY_ENTRIES, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			said |= e[i].kind == HISTORY_DAMAGED && e[i].slot == 1;
+	state_close(&dev);
+	return said;
+}
+
 static bool check_end(struct sim *s, int last_version)
 {
 	struct state_record st;
@@ -756,6 +842,22 @@ static bool check_end(struct sim *s, int last_version)
 		if (last_version != 1 || st.active != 0 || st.slot[1].status != SLOT_BAD)
 			return sim_violation(s, "did not end rolled back to slot A with B bad");
 		break;
+	case SIM_VERITY_TRIAL_DAMAGED:
+	case SIM_VERITY_ACTIVE_DAMAGED:
+		/*
+		 * The record names the block; the history entry after it is best
+		 * effort. A trial cut short at every check may run out of tries first.
+		 */
+		if (last_version != 1 || st.active != 0 || st.slot[1].status != SLOT_BAD ||
+		    (!strstr(st.last_reason, "slot B: data block 2 ") && !damaged_said(s) &&
+		     !(s->scenario == SIM_VERITY_TRIAL_DAMAGED && st.last_error == ETIMEDOUT)))
+			return sim_violation(s,
+			                     "did not end on slot A with B bad and said damaged "
+			                     "(last booted %d, active %c, B %s, said %d)",
+			                     last_version, state_slot_letter(st.active),
+			                     state_slot_status_name(st.slot[1].status),
+			                     damaged_said(s));
+		break;
 	case SIM_CORRUPT:
 		if (last_version != 1 || st.active != 0 || !st.last_error)
 			return sim_violation(s, "a corrupt bundle did not end refused on slot A");
@@ -770,9 +872,14 @@ bool sim_run_to_end(struct sim *s, int max_boots)
 	int version = 0, idle = 0;
 
 	for (int i = 0; i < max_boots && idle < 2; i++) {
-		version = sim_boot(s);
-		if (!version)
+		int booted = sim_boot(s);
+		if (!booted)
 			return false;
+		if (booted == SIM_NOTHING_BOOTED) {
+			idle = 0;
+			continue;
+		}
+		version = booted;
 		if (helpers_read_state(s->dev.state, &st) < 0)
 			return sim_violation(s, "the record does not read back after boot %d",
 			                     s->boots);

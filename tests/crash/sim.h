@@ -28,6 +28,12 @@
  * version 2, names a slot whose tree is exactly the image's and whose footer
  * holds version 2's head (footer.h).
  *
+ * The SIM_VERITY_*_DAMAGED scenarios start where a block of slot B went bad
+ * after its install (bootcheck.h): on trial (version 2 installed and its first
+ * try counted) or confirmed (and slot A a verified version 1). Checked at
+ * every boot: slot B never boots; at the end: slot A active, B bad, the
+ * history holding a "damaged" entry for B.
+ *
  * The SIM_CP_* scenarios put the data partition inside the transaction
  * (docs/data-rollback.md): a data file and a COW file, used through the
  * device-mapper emulator (dmemu.h). The post-install hook rewrites a region
@@ -61,9 +67,11 @@ enum sim_scenario {
 	SIM_KEYRING_CONFIRMS, /* keyring 1 adopted; version 2 brings keyring 2, confirms */
 	SIM_KEYRING_NEVER_CONFIRMS, /* ... never confirms: keyring 1 stays */
 	SIM_VERITY_CONFIRMS,        /* version 2 is a verity bundle (tree and footer), confirms */
-	SIM_CP_CONFIRMS,            /* checkpointed data: hook, trial writes, mark-good */
-	SIM_CP_NEVER_CONFIRMS,      /* ... trial writes, tries run out: rollback and merge */
-	SIM_CP_MARK_BAD,            /* ... trial writes, then mark-bad: rollback and merge */
+	SIM_VERITY_TRIAL_DAMAGED,   /* version 2 (verity) on trial in B, a block of B damaged */
+	SIM_VERITY_ACTIVE_DAMAGED, /* A verity version 1, B verity version 2 confirmed, B damaged */
+	SIM_CP_CONFIRMS,           /* checkpointed data: hook, trial writes, mark-good */
+	SIM_CP_NEVER_CONFIRMS,     /* ... trial writes, tries run out: rollback and merge */
+	SIM_CP_MARK_BAD,           /* ... trial writes, then mark-bad: rollback and merge */
 	SIM_CP_OVERFLOW,          /* ... the trial writes more than the COW holds, never confirms */
 	SIM_CP_OVERFLOW_CONFIRMS, /* ... the trial overflows the COW, then confirms */
 };
@@ -103,6 +111,8 @@ struct sim {
 	uint8_t tree_digest[CRYPTO_DIGEST_SIZE];       /* SIM_VERITY_*: of version 2's tree */
 	uint64_t tree_size;
 	uint8_t v2_txn[CRYPTO_DIGEST_SIZE];
+	bool damaged;     /* SIM_VERITY_*_DAMAGED: slot B must never boot */
+	char device[128]; /* what the applier said to mount ("none": nothing boots) */
 };
 
 /* The devices a recording of s covers (3, or 5 with the data and COW files), NULL-ended. */
@@ -124,9 +134,11 @@ void sim_free(struct sim *s);
 
 /*
  * One boot: the applier decides, the slot is checked, and the booted system
- * acts (mark-good or not). Returns the version that booted (1 or 2), or 0
- * after recording a violation.
+ * acts (mark-good or not). Returns the version that booted (1 or 2),
+ * SIM_NOTHING_BOOTED when the applier said no slot can be trusted (the
+ * device stops, and is restarted), or 0 after recording a violation.
  */
+#define SIM_NOTHING_BOOTED 3
 int sim_boot(struct sim *s);
 
 /*

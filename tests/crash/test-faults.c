@@ -344,6 +344,18 @@ TEST(faults_verity_footer)
 	inject_everywhere(SIM_VERITY_CONFIRMS, "install with verity tree and footer, mark-good");
 }
 
+TEST(faults_trial_slot_damaged)
+{
+	inject_everywhere(SIM_VERITY_TRIAL_DAMAGED,
+	                  "trial slot found damaged at boot, rolled back");
+}
+
+TEST(faults_active_slot_damaged)
+{
+	inject_everywhere(SIM_VERITY_ACTIVE_DAMAGED,
+	                  "active slot found damaged, the other made active");
+}
+
 TEST(faults_kexec_loop_rolled_back)
 {
 	inject_everywhere(SIM_KEXEC_LOOP, "install, trials failed at a second kexec, rollback");

@@ -36,6 +36,7 @@ static void full_record(struct state_record *r)
 	for (int i = 0; i < 2; i++) {
 		r->slot[i].version = 100 + (uint64_t)i;
 		r->slot[i].status = SLOT_GOOD;
+		r->slot[i].verity = 1;
 		snprintf(r->slot[i].label, sizeof(r->slot[i].label), "slot %d", i);
 	}
 	memset(r->txn, 0x21, sizeof(r->txn));
