@@ -11,6 +11,7 @@
 #include "bundle.h"
 #include "crypto.h"
 #include "fail.h"
+#include "install.h"
 #include "io.h"
 #include "keyring.h"
 #include "log.h"
@@ -89,6 +90,29 @@ static int bundle_show(struct cli *c, const char *path, bool full)
 	return full ? r : 0;
 }
 
+/*
+ * Factory provisioning: writes a bundle's image into a slot (a device or an
+ * image file of the slot's size) exactly as the applier does, with the hash
+ * tree and footer of a verity bundle, read back and checked.
+ */
+static int bundle_install(struct cli *c, const char *path, const char *slot)
+{
+	_cleanup_(crypto_keyset_freep) struct crypto_keyset *keys = NULL;
+	_cleanup_(bundle_close) struct bundle b = {.fd = -1};
+	int r = bundle_open(path, &b);
+
+	if (r == 0)
+		r = crypto_keyset_load(c->cfg.keys, &keys);
+	if (r == 0)
+		r = bundle_verify(&b, keys, NULL);
+	if (r == 0)
+		r = install_image(&b, slot, true);
+	if (r == 0)
+		log_info("wrote version %llu into %s%s", (unsigned long long)b.manifest.version,
+		         slot, b.manifest.verity.on ? " with its verity tree and footer" : "");
+	return r;
+}
+
 int tool_bundle(struct cli *c, int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "";
@@ -108,7 +132,10 @@ int tool_bundle(struct cli *c, int argc, char **argv)
 			return host_only("bundle resign");
 		return create_resign(argv[1], c->create.key, c->create.keyring, c->create.output);
 	}
-	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE|resign FILE");
+	if (strcmp(sub, "install") == 0 && argc == 3)
+		return bundle_install(c, argv[1], argv[2]);
+	return fail(-EINVAL, "usage: systemota bundle create|info FILE|verify FILE|"
+	                     "resign FILE|install FILE SLOT");
 }
 
 int tool_key(struct cli *c, int argc, char **argv)
@@ -340,6 +367,8 @@ static int state_init_cmd(struct cli *c)
 	st.target = !st.active;
 	st.slot[st.active].version = c->slot_version;
 	st.slot[st.active].status = SLOT_GOOD;
+	/* Provisioned from a verity bundle (bundle install): it boots only with its footer. */
+	st.slot[st.active].verity = c->create.verity;
 	/* Re-stating after a lost record: the floor too (a fresh record clears versions-unknown).
 	 */
 	st.version_floor = c->create.floor;
