@@ -37,8 +37,12 @@ depends() {
 # called by dracut
 installkernel() {
     # The slots' filesystems; block drivers are the platform's business. The
-    # device-mapper's snapshot targets hold the data checkpoint (docs/data-rollback.md).
-    hostonly='' instmods ext4 squashfs dm-mod dm-snapshot
+    # device-mapper's snapshot targets hold the data checkpoint (docs/data-rollback.md),
+    # its verity target checks the slot at every read (docs/verity.md), best with the
+    # CPU's SHA-256 (x86: SSSE3/AVX2/SHA-NI, arm64: the Crypto Extensions), which the
+    # kernel otherwise leaves for its generic code.
+    hostonly='' instmods ext4 squashfs dm-mod dm-snapshot dm-verity
+    hostonly='' instmods sha256-ssse3 sha2-ce
 }
 
 # called by dracut

@@ -12,6 +12,9 @@
 #     the history and the slots' superblocks, never blindly); if that fails,
 #     boot-slot again with the built-in defaults (a broken config must not
 #     stop it); slot A only when not even that can run;
+#   - the applier checks the slot before it is used (dm-verity, docs/verity.md)
+#     and prints its verified mapping as the DEVICE; "none" when no slot can be
+#     trusted: then nothing boots;
 #   - if the chosen slot does not mount, or holds no usable root (dracut
 #     would drop to a shell), the last good slot; if that is the same slot,
 #     the other one, as a last resort (a slot that mounts beats a shell);
@@ -35,8 +38,11 @@ systemota_choose() {
         return 0
     fi
     mkdir -p /run/systemota
-    # The data checkpoint's targets (nothing when the kernel has them built in).
+    # The data checkpoint's targets, and the slot check's (nothing when the kernel has
+    # them built in); the accelerated SHA-256 before dm-verity asks for one (x86, arm64).
     modprobe -q dm-snapshot 2> /dev/null
+    modprobe -q sha256-ssse3 2> /dev/null || modprobe -q sha2-ce 2> /dev/null
+    modprobe -q dm-verity 2> /dev/null
     _sota=$(systemota --keys /etc/systemota/keys apply) || _sota=
     # The answer is the last line, "SLOT DEVICE".
     _sota=${_sota##*"$SYSTEMOTA_NL"}
@@ -58,6 +64,11 @@ systemota_choose() {
 systemota_mount() {
     # shellcheck disable=SC2086 # "SLOT DEVICE": two words, no spaces inside
     set -- $1
+    if [ "$2" = none ]; then
+        # No slot passed its check and this one's footer is not trusted: running it, or
+        # falling back to an unchecked slot, would run bytes nobody signed.
+        die "systemota: slot $1 fails its check and no slot can be trusted; not booting"
+    fi
     [ -b "$2" ] || return 1
     info "systemota: mounting slot $1 ($2) on $NEWROOT"
     mount -o ro "$2" "$NEWROOT" || return 1
