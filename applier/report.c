@@ -242,7 +242,8 @@ static void status_json(FILE *f, const struct report_status *s)
 		        slot_name(i), state_slot_status_name(st->slot[i].status),
 		        st->slot[i].version);
 		json_string(f, st->slot[i].label);
-		fprintf(f, " }%s\n", i == 0 ? "," : "");
+		fprintf(f, ", \"verity\": %s }%s\n", st->slot[i].verity ? "true" : "false",
+		        i == 0 ? "," : "");
 	}
 	fprintf(f, "  },\n");
 	hex_field(hex, st->txn);
@@ -311,10 +312,12 @@ static void status_text(FILE *f, const struct report_status *s)
 		        st->target_version, st->apply_attempts);
 	fprintf(f, "\n");
 	for (int i = 0; i < 2; i++)
-		fprintf(f, "Slot %s:        %s, version %" PRIu64 "%s%s%s\n", slot_name(i),
+		fprintf(f, "Slot %s:        %s, version %" PRIu64 "%s%s%s, %s\n", slot_name(i),
 		        state_slot_status_name(st->slot[i].status), st->slot[i].version,
 		        st->slot[i].label[0] ? " (" : "", ESCAPED(text, st->slot[i].label),
-		        st->slot[i].label[0] ? ")" : "");
+		        st->slot[i].label[0] ? ")" : "",
+		        st->slot[i].verity ? "checked at every boot (dm-verity)"
+		                           : "not checked at boot (installed without verity)");
 	if (st->data_cp != DATA_CP_NONE)
 		fprintf(f, "Data:          checkpoint %s (the data before version %" PRIu64 ")%s\n",
 		        state_data_cp_name(st->data_cp), st->cp_version,

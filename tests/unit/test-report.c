@@ -185,3 +185,26 @@ TEST(report_status_shows_the_data_checkpoint)
 	CHECK(strstr(full, "\nCOW store:     overflowed: this trial's data can no longer be "
 	                   "rolled back\n"));
 }
+
+/* Which slot the boot checks (its verity byte), in words and for scripts. */
+TEST(report_status_says_which_slot_is_checked_at_boot)
+{
+	struct state_record st;
+	struct report_status s = {.st = &st, .booted = 0};
+	size_t len;
+
+	state_init(&st);
+	st.slot[0].version = 4;
+	st.slot[0].verity = 1;
+	st.slot[0].status = st.slot[1].status = SLOT_GOOD;
+	st.slot[1].version = 3;
+	_cleanup_free_ char *text = render(&s, false, &len);
+	_cleanup_free_ char *json = render(&s, true, &len);
+	REQUIRE(text && json);
+	CHECK(strstr(text, "\nSlot A:        good, version 4, checked at every boot (dm-verity)\n"));
+	CHECK(strstr(text, "\nSlot B:        good, version 3, not checked at boot (installed "
+	                   "without verity)\n"));
+	CHECK(strstr(json, "\"A\": { \"status\": \"good\", \"version\": 4, \"label\": \"\", "
+	                   "\"verity\": true },\n"));
+	CHECK(strstr(json, "\"verity\": false }\n"));
+}
