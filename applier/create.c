@@ -129,6 +129,29 @@ static void verity_salt(const struct bundle_manifest *m, uint8_t out[VERITY_SALT
 	crypto_sha256_final(&h, out);
 }
 
+/*
+ * A dm-verity device has 4096-byte logical blocks: a filesystem with smaller
+ * ones does not mount on it (ext4: "bad block size 1024"), and mkfs.ext4 makes
+ * 1 KiB blocks for images below 512 MiB unless told. Caught here, not on the
+ * device at its first boot.
+ */
+static int check_fs_block_size(int fd)
+{
+	uint8_t sb[1024];
+
+	if (io_pread_all(fd, sb, sizeof(sb), 1024) < 0)
+		return 0; /* smaller than an ext4 superblock: not ext4 */
+	if (util_le16(sb + 56) != 0xEF53)
+		return 0;
+	uint32_t log = util_le32(sb + 24);
+	if (log < 2)
+		return fail(-EINVAL,
+		            "--verity: ext4 of %u-byte blocks does not mount on dm-verity; "
+		            "use mkfs.ext4 -b 4096",
+		            1024u << log);
+	return 0;
+}
+
 /* The image's digests, over its chunks in order: SHA-256, and the verity tree's root. */
 static int image_begin(struct builder *bld)
 {
@@ -136,7 +159,10 @@ static int image_begin(struct builder *bld)
 	if (!bld->o->verity)
 		return 0;
 	struct verity_geometry g;
-	int r = bundle_verity_geometry(&bld->m, &g);
+	int r = check_fs_block_size(bld->in);
+	if (r < 0)
+		return r;
+	r = bundle_verity_geometry(&bld->m, &g);
 	if (r < 0)
 		return r;
 	bld->tree = malloc(sizeof(*bld->tree));

@@ -5,7 +5,8 @@
 #   kernel/      Debian's kernel and modules (apt-get download + dpkg-deb -x)
 #   initrd.img   a dracut initramfs with our module (dracut run from a private copy
 #                of its module tree, so nothing is installed on the host)
-#   root-v1.img  busybox root filesystem, version 1 (ext4, mkfs.ext4 -d)
+#   root-v1.img  busybox root filesystem, version 1 (ext4 of 4 KiB blocks, mkfs.ext4 -d:
+#                dm-verity has 4 KiB sectors)
 #   root-v2.img  the same, version 2
 #   v2.sota      the version 2 bundle, signed with the development signing key
 #                under keyring-1 (root: the development key)
@@ -162,7 +163,7 @@ make_rootfs() {
 	[ -z "$extra" ] || "$extra" "$dir"
 	rm -f "$out/$name.img"
 	# Fixed UUID and hash seed: the image depends only on its contents.
-	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "$name" \
+	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 4096 -L "$name" \
 		-U "00000000-0000-4000-8000-00000000000$version" -E hash_seed=00000000-0000-4000-8000-000000000000 \
 		-d "$dir" "$out/$name.img" "${mib}M" > /dev/null
 }
@@ -176,12 +177,13 @@ make_keyring() {
 }
 
 # make_bundle NAME VERSION LABEL: NAME.sota from NAME.img, format 2: signed with
-# the development signing key, carrying keyring 1.
+# the development signing key, carrying keyring 1, and its image's dm-verity
+# root hash (the slot is checked at every boot, docs/verity.md).
 make_bundle() {
 	[ -s "$out/keyring-1" ] || make_keyring
 	SOURCE_DATE_EPOCH=1700000000 "$sota" -q --config /dev/null bundle create --image "$out/$1.img" \
 		--key "$top/keys/dev-signing-private.key" --keyring "$out/keyring-1" \
-		--compatible "$COMPATIBLE" --version "$2" --label "$3" \
+		--compatible "$COMPATIBLE" --version "$2" --label "$3" --verity \
 		--level "${LEVEL:-19}" -o "$out/$1.sota"
 }
 
@@ -280,7 +282,7 @@ make_rootfs_debian() {
 	echo "systemota-demo" > "$dir/etc/hostname"
 	: > "$dir/etc/machine-id"
 	rm -f "$out/$name.img"
-	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "$name" \
+	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 4096 -L "$name" \
 		-U "00000000-0000-4000-8000-00000000000$version" -E hash_seed=00000000-0000-4000-8000-000000000000 \
 		-d "$dir" "$out/$name.img" "$(($(du -sm "$dir" | cut -f1) * 5 / 4 + 32))M" > /dev/null
 }
@@ -332,16 +334,21 @@ make_disk() {
 	# The boot partition (arm64): first on the disk, last in the table, so the
 	# other partitions keep their numbers on every architecture.
 	[ -z "$BOOT_START" ] || dd if="$out/boot.img" of="$disk" bs=512 seek="$BOOT_START" conv=notrunc,sparse status=none
-	# Factory provisioning: slot A holds version 1 and is the good one.
+	# Factory provisioning: slot A holds version 1 and is the good one, written
+	# from its bundle as the applier writes a slot (image, verity tree, footer).
 	truncate -s $((STATE_SECTORS * 512)) "$state"
-	"$sota" -q --state "$state" state init --active A --slot-version 1 --slot-label 1.0
+	"$sota" -q --state "$state" state init --active A --slot-version 1 --slot-label 1.0 --verity
+	LEVEL=1 make_bundle root-v1 1 1.0
+	rm -f "$out/slot-a.img" && truncate -s $((SLOT_SECTORS * 512)) "$out/slot-a.img"
+	"$sota" -q --config /dev/null --keys "$top/keys/trusted" bundle install "$out/root-v1.sota" "$out/slot-a.img"
 	rm -rf "$data" && mkdir -p "$data/systemota/staged"
 	# User data from before any update: the power-cut tests check it survives every cut.
 	head -c $((256 * 1024)) /dev/urandom > "$data/canary"
 	(cd "$data" && sha256sum canary) > "$out/canary.sha256"
 	E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L data -d "$data" "$out/data.img" $((DATA_SECTORS / 2))K > /dev/null
 	dd if="$state" of="$disk" bs=512 seek="$STATE_START" conv=notrunc,sparse status=none
-	dd if="$out/root-v1.img" of="$disk" bs=512 seek="$SLOT_A_START" conv=notrunc,sparse status=none
+	dd if="$out/slot-a.img" of="$disk" bs=512 seek="$SLOT_A_START" conv=notrunc,sparse status=none
+	rm -f "$out/slot-a.img"
 	dd if="$out/data.img" of="$disk" bs=512 seek="$DATA_START" conv=notrunc,sparse status=none
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "codec.h"
@@ -212,6 +213,52 @@ TEST(bundle_create_verity_signs_the_images_root_hash)
 	helpers_bundle_options(&o, img, out, key.priv, 3);
 	o.verity = true;
 	CHECK_EQ(create_bundle(&o), -EINVAL);
+	crypto_keyset_free(keys);
+}
+
+/* Writes an ext4 superblock's magic and block size (1024 << log) into an image. */
+static int set_ext4_block_log(const char *path, uint32_t log)
+{
+	uint8_t sb[64] = {0};
+	FILE *f = fopen(path, "r+b");
+
+	if (!f)
+		return -errno;
+	util_put_le32(sb + 24, log);
+	sb[56] = 0x53;
+	sb[57] = 0xEF;
+	int r = fseek(f, 1024, SEEK_SET) == 0 && fwrite(sb, sizeof(sb), 1, f) == 1 ? 0 : -EIO;
+	return fclose(f) == 0 ? r : -EIO;
+}
+
+/* An ext4 of 1 KiB or 2 KiB blocks does not mount on dm-verity: refused when built. */
+TEST(bundle_create_verity_refuses_ext4_with_small_blocks)
+{
+	struct helpers_key key;
+	struct crypto_keyset *keys = NULL;
+	struct create_options o;
+	char img[256], out[256];
+
+	REQUIRE(helpers_trusted_key("k", &key, &keys) == 0);
+	snprintf(img, sizeof(img), "%s", test_path("fs.img"));
+	snprintf(out, sizeof(out), "%s", test_path("fs.sota"));
+	for (uint32_t log = 0; log < 3; log++) {
+		REQUIRE(helpers_image(img, 16 * VERITY_BLOCK_SIZE, 5) == 0);
+		REQUIRE(set_ext4_block_log(img, log) == 0);
+		helpers_bundle_options(&o, img, out, key.priv, 3);
+		o.verity = true;
+		if (log < 2) {
+			CHECK_EQ(create_bundle(&o), -EINVAL);
+			CHECK(strstr(fail_reason(), "mkfs.ext4 -b 4096"));
+			CHECK(!helpers_exists(out));
+		} else {
+			CHECK_EQ(create_bundle(&o), 0);
+		}
+		/* Without --verity any block size is the image's business. */
+		o.verity = false;
+		CHECK_EQ(create_bundle(&o), 0);
+		unlink(out);
+	}
 	crypto_keyset_free(keys);
 }
 
