@@ -287,9 +287,8 @@ int bootcheck_slot(const struct bootcheck_config *c, struct bootcheck *ret)
 		log_info("slot %c has no verity footer (installed before verity): not verified",
 		         state_slot_letter(c->slot));
 	else
-		log_info("slot %c verified: version %" PRIu64
-		         ", every block against the signed root "
-		         "hash%s",
+		log_info("slot %c verified: version %" PRIu64 ", every block against the "
+		         "signed root hash%s",
 		         state_slot_letter(c->slot), ret->version,
 		         c->map ? "; booting it through dm-verity" : "");
 	return r;
