@@ -201,7 +201,8 @@ TEST(report_status_says_which_slot_is_checked_at_boot)
 	_cleanup_free_ char *text = render(&s, false, &len);
 	_cleanup_free_ char *json = render(&s, true, &len);
 	REQUIRE(text && json);
-	CHECK(strstr(text, "\nSlot A:        good, version 4, checked at every boot (dm-verity)\n"));
+	CHECK(strstr(text,
+	             "\nSlot A:        good, version 4, checked at every boot (dm-verity)\n"));
 	CHECK(strstr(text, "\nSlot B:        good, version 3, not checked at boot (installed "
 	                   "without verity)\n"));
 	CHECK(strstr(json, "\"A\": { \"status\": \"good\", \"version\": 4, \"label\": \"\", "

@@ -3,7 +3,8 @@
 # the device config (an initramfs without it has an empty compatible and
 # refuses every bundle), without a trusted key, or without the applier, dracut
 # fails with the module's reason and writes no image. The same run with every
-# piece present makes an image holding all of them. (No boot: dracut only.)
+# piece present makes an image holding all of them; and
+# the demo's own initramfs holds the kernel modules of the slot check. (No boot: dracut only.)
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 kver=$(ls "$QEMU_BUILD/kernel/lib/modules")
@@ -49,4 +50,11 @@ else
 	done
 	log "complete: the image holds the applier, the config and the key"
 fi
+# The demo's own initramfs (qemu/build.sh, with the kernel's modules) holds the
+# slot check's: dm-verity and the CPU's SHA-256 (docs/verity.md).
+modules=$(lsinitrd "$QEMU_BUILD/initrd.img" 2> /dev/null | awk '{print $NF}')
+for m in drivers/md/dm-verity.ko arch/x86/crypto/sha256-ssse3.ko; do
+	grep -qE "^(usr/)?lib/modules/$kver/kernel/$m(\.[a-z]+)?\$" <<< "$modules" ||
+		fail "$QEMU_BUILD/initrd.img lacks $m"
+done
 finish

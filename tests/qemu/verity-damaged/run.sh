@@ -1,0 +1,70 @@
+#!/bin/bash
+# A slot's bytes change after they were installed and verified (a flash cell
+# decays, or someone with the raw device rewrites it): the boot check finds the
+# block before anything on the slot runs (docs/verity.md).
+#   trial        version 2 on trial in B, a byte of /bin/busybox flipped before
+#                its second try: a failed try and the last, rolled back to A
+#                at once, B bad;
+#   active-file  version 2 confirmed in B, then a byte of /bin/busybox flipped:
+#                B gives way to A (good, verified), A active, B bad, the history
+#                says "damaged" and the block; the next boot stays on A;
+#   active-free  the same, the byte in free space at the end of the image, no
+#                file's: every block is checked, not only those in use.
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+mode=${1:?trial, active-file or active-free}
+image=$QEMU_BUILD/root-v2.img
+staged=$(staged_disk) || fail "cannot make the staged disk"
+cp --sparse=always "$staged" "$work/disk.img"
+
+# The byte to flip, as an offset in the image: in a block of /bin/busybox's data,
+# or in the image's last block (free space in this ext4).
+if [ "$mode" = active-free ]; then
+	offset=$(($(stat -c %s "$image") - 4096 + 100))
+else
+	blk=$(debugfs -R "bmap /bin/busybox 10" "$image" 2> /dev/null)
+	[[ $blk =~ ^[0-9]+$ ]] || fail "debugfs found no block of /bin/busybox: '$blk'"
+	offset=$((blk * 4096 + 100))
+fi
+block=$((offset / 4096))
+damage_b() {
+	flip_byte "$work/disk.img" $((SLOT_B_START * 512 + offset))
+	expect_slot_holds A "$QEMU_BUILD/root-v1.img"
+	[ "$(slot_digest B "$(stat -c %s "$image")")" != "$(file_digest "$image")" ] ||
+		fail "slot B's byte was not flipped"
+}
+reason="slot B: data block $block \\(offset $((block * 4096))\\) fails its hash"
+
+if [ "$mode" = trial ]; then
+	boot 1 'systemota status --json'
+	expect_booted 1 2 B
+	expect_log 1 'systemota: slot B verified: version 2, '
+	damage_b
+	boot 2 'systemota status'
+	expect_booted 2 1 A
+	expect_log 2 "systemota: error: $reason\$"
+	expect_log 2 'systemota: slot A verified: version 1, '
+	expect_state '"state": "idle"' '"active": "A"' '"B": \{ "status": "bad"' '"code": "EBADMSG"' \
+		"\"reason\": \"slot B failed its check on try 2 of 3, rolled back to slot A: $reason"
+	history_has " damaged +slot B +version 2 .*$reason"
+else
+	boot 1 'systemota mark-good && echo "MARKED-GOOD"'
+	expect_booted 1 2 B
+	expect_log 1 '^MARKED-GOOD$'
+	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2'
+	damage_b
+	boot 2 'systemota status'
+	expect_booted 2 1 A
+	expect_log 2 "systemota: error: $reason\$"
+	expect_log 2 'systemota: slot A verified: version 1, '
+	expect_state '"state": "idle"' '"active": "A"' '"B": \{ "status": "bad"' '"code": "EBADMSG"' \
+		"\"reason\": \"slot B damaged, slot A \\(version 1\\) active now: $reason"
+	history_has " damaged +slot B .*$reason"
+	# No boot loop: the next boot stays on A and decides nothing new about B.
+	boot 3 'true'
+	expect_booted 3 1 A
+	expect_no_log 3 'fails its hash'
+	expect_state '"active": "A"' '"B": \{ "status": "bad"'
+fi
+expect_slot_holds A "$QEMU_BUILD/root-v1.img"
+finish
