@@ -299,6 +299,19 @@ int helpers_update(const char *name, const char *key, uint64_t version)
 	return r < 0 ? r : helpers_bundle(out, img, key, version);
 }
 
+int helpers_verity_update(const char *name, const char *key, uint64_t version, uint64_t size)
+{
+	char img[HELPERS_PATH_MAX], out[HELPERS_PATH_MAX];
+	struct create_options o;
+
+	snprintf(img, sizeof(img), "%s/%s.img", test_tmpdir(), name);
+	snprintf(out, sizeof(out), "%s/%s.sota", test_tmpdir(), name);
+	int r = helpers_image(img, size, (uint32_t)version);
+	helpers_bundle_options(&o, img, out, key, version);
+	o.verity = true;
+	return r < 0 ? r : create_bundle(&o);
+}
+
 int helpers_drop(const struct helpers_device *d, const char *name)
 {
 	char src[HELPERS_PATH_MAX], dst[HELPERS_PATH_MAX + 16];

@@ -111,6 +111,9 @@ void helpers_device_free(struct helpers_device *d);
  */
 int helpers_update(const char *name, const char *key, uint64_t version);
 
+/* tmpdir/NAME.sota: a verity bundle (--verity) of tmpdir/NAME.img, size bytes (seed version). */
+int helpers_verity_update(const char *name, const char *key, uint64_t version, uint64_t size);
+
 /* Copies tmpdir/NAME.sota into d's drop-in directory as update.sota (a plain copy, new inode). */
 int helpers_drop(const struct helpers_device *d, const char *name);
 

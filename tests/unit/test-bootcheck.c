@@ -25,25 +25,11 @@
 #include "test.h"
 #include "verity.h"
 
-/* tmpdir/NAME.sota: a verity bundle of tmpdir/NAME.img (HELPERS_IMAGE_SIZE, seed version). */
-static int verity_update(const char *name, const char *key, uint64_t version)
-{
-	char img[HELPERS_PATH_MAX], out[HELPERS_PATH_MAX];
-	struct create_options o;
-
-	snprintf(img, sizeof(img), "%s/%s.img", test_tmpdir(), name);
-	snprintf(out, sizeof(out), "%s/%s.sota", test_tmpdir(), name);
-	int r = helpers_image(img, HELPERS_IMAGE_SIZE, (uint32_t)version);
-	helpers_bundle_options(&o, img, out, key, version);
-	o.verity = true;
-	return r < 0 ? r : create_bundle(&o);
-}
-
 /* Stages NAME (a verity bundle of version), applies (installs, boots on trial), confirms. */
 static int install_confirmed(struct helpers_device *d, const char *name, uint64_t version)
 {
 	uint8_t booted = 9;
-	int r = verity_update(name, d->key.priv, version);
+	int r = helpers_verity_update(name, d->key.priv, version, HELPERS_IMAGE_SIZE);
 
 	if (r == 0)
 		r = helpers_drop(d, name);
@@ -164,7 +150,7 @@ TEST(bootcheck_refuses_a_footer_that_is_missing_forged_or_older)
 	CHECK(strstr(fail_reason(), "its footer is version 2, the record says 3"));
 	/* A bundle signed by a key the device does not trust, installed over slot A by hand. */
 	REQUIRE(helpers_keypair("other", &other) == 0);
-	REQUIRE(verity_update("v3x", other.priv, 3) == 0);
+	REQUIRE(helpers_verity_update("v3x", other.priv, 3, HELPERS_IMAGE_SIZE) == 0);
 	REQUIRE(helpers_poke(d.slot[0], 0, slot3, len) == 0);
 	struct bundle b;
 	REQUIRE(bundle_open(test_path("v3x.sota"), &b) == 0);
@@ -197,7 +183,7 @@ TEST(apply_damaged_trial_slot_is_rolled_back_at_once)
 	uint8_t slot = 9;
 
 	REQUIRE(helpers_device(&d) == 0);
-	REQUIRE(verity_update("v2", d.key.priv, 2) == 0);
+	REQUIRE(helpers_verity_update("v2", d.key.priv, 2, HELPERS_IMAGE_SIZE) == 0);
 	REQUIRE(helpers_drop(&d, "v2") == 0);
 	CHECK_EQ(boot(&d, &slot, device, sizeof(device)), 0);
 	CHECK_EQ(slot, 1);

@@ -24,20 +24,6 @@
 #include "test.h"
 #include "verity.h"
 
-/* tmpdir/NAME.sota: a verity bundle of tmpdir/NAME.img, size bytes (seed version). */
-static int verity_update(const char *name, const char *key, uint64_t version, uint64_t size)
-{
-	char img[HELPERS_PATH_MAX], out[HELPERS_PATH_MAX];
-	struct create_options o;
-
-	snprintf(img, sizeof(img), "%s/%s.img", test_tmpdir(), name);
-	snprintf(out, sizeof(out), "%s/%s.sota", test_tmpdir(), name);
-	int r = helpers_image(img, size, (uint32_t)version);
-	helpers_bundle_options(&o, img, out, key, version);
-	o.verity = true;
-	return r < 0 ? r : create_bundle(&o);
-}
-
 static int open_verified(const char *path, const struct helpers_device *d, struct bundle *b)
 {
 	int r = bundle_open(path, b);
@@ -77,7 +63,7 @@ TEST(install_verity_slot_holds_image_tree_and_footer)
 	uint8_t booted = 9;
 
 	REQUIRE(helpers_device(&d) == 0);
-	REQUIRE(verity_update("v2", d.key.priv, 2, HELPERS_IMAGE_SIZE) == 0);
+	REQUIRE(helpers_verity_update("v2", d.key.priv, 2, HELPERS_IMAGE_SIZE) == 0);
 	REQUIRE(helpers_drop(&d, "v2") == 0);
 	CHECK_EQ(helpers_apply(&d, &booted), 0);
 	CHECK_EQ(booted, 1);
@@ -136,7 +122,7 @@ TEST(install_verity_tree_or_footer_reading_back_different_is_eio)
 	struct bundle b, f;
 
 	REQUIRE(helpers_device(&d) == 0);
-	REQUIRE(verity_update("v2", d.key.priv, 2, HELPERS_IMAGE_SIZE) == 0);
+	REQUIRE(helpers_verity_update("v2", d.key.priv, 2, HELPERS_IMAGE_SIZE) == 0);
 	REQUIRE(open_verified(test_path("v2.sota"), &d, &b) == 0);
 	int n = count_reads(&d, &b);
 	/* 5 chunks, the tree's one level (75 digests: one block), the head and the locator. */
@@ -179,7 +165,8 @@ TEST(install_verity_needs_room_for_tree_and_footer)
 
 	REQUIRE(helpers_device(&d) == 0);
 	/* An image that leaves one block of the slot: no room for tree, head and locator. */
-	REQUIRE(verity_update("big", d.key.priv, 2, HELPERS_SLOT_SIZE - VERITY_BLOCK_SIZE) == 0);
+	REQUIRE(helpers_verity_update("big", d.key.priv, 2,
+	                              HELPERS_SLOT_SIZE - VERITY_BLOCK_SIZE) == 0);
 	REQUIRE(open_verified(test_path("big.sota"), &d, &b) == 0);
 	CHECK_EQ(install_image(&b, d.slot[1], true), -ENOSPC);
 	CHECK(strstr(fail_reason(), "verity tree and footer") != NULL);
