@@ -9,21 +9,31 @@
 #                B gives way to A (good, verified), A active, B bad, the history
 #                says "damaged" and the block; the next boot stays on A;
 #   active-free  the same, the byte in free space at the end of the image, no
-#                file's: every block is checked, not only those in use.
+#                file's: every block is checked, not only those in use;
+#   kernel       version 2 with its own kernel confirmed in B, then a byte of
+#                its /boot/initrd.img flipped: caught before the kexec, which
+#                never happens; A boots with the factory kernel.
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
-mode=${1:?trial, active-file or active-free}
-image=$QEMU_BUILD/root-v2.img
-staged=$(staged_disk) || fail "cannot make the staged disk"
-cp --sparse=always "$staged" "$work/disk.img"
+mode=${1:?trial, active-file, active-free or kernel}
+image=$QEMU_BUILD/root-v2.img file=/bin/busybox
+if [ "$mode" = kernel ]; then
+	image=$QEMU_BUILD/root-v2-kernel.img file=/boot/initrd.img
+	cp "$QEMU_BUILD/v2-kernel.sota" "$work/ctl/"
+	boot 0 'systemota stage /ctl/v2-kernel.sota && echo "STAGED"; after=reboot'
+	expect_log 0 '^STAGED$'
+else
+	staged=$(staged_disk) || fail "cannot make the staged disk"
+	cp --sparse=always "$staged" "$work/disk.img"
+fi
 
-# The byte to flip, as an offset in the image: in a block of /bin/busybox's data,
+# The byte to flip, as an offset in the image: in a block of the file's data,
 # or in the image's last block (free space in this ext4).
 if [ "$mode" = active-free ]; then
 	offset=$(($(stat -c %s "$image") - 4096 + 100))
 else
-	blk=$(debugfs -R "bmap /bin/busybox 10" "$image" 2> /dev/null)
-	[[ $blk =~ ^[0-9]+$ ]] || fail "debugfs found no block of /bin/busybox: '$blk'"
+	blk=$(debugfs -R "bmap $file 10" "$image" 2> /dev/null)
+	[[ $blk =~ ^[0-9]+$ ]] || fail "debugfs found no block of $file: '$blk'"
 	offset=$((blk * 4096 + 100))
 fi
 block=$((offset / 4096))
@@ -51,6 +61,7 @@ else
 	boot 1 'systemota mark-good && echo "MARKED-GOOD"'
 	expect_booted 1 2 B
 	expect_log 1 '^MARKED-GOOD$'
+	[ "$mode" != kernel ] || expect_log 1 'slot B carries its own kernel \(boot id v2-kernel\): starting it'
 	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2'
 	damage_b
 	boot 2 'systemota status'
@@ -65,6 +76,8 @@ else
 	expect_booted 3 1 A
 	expect_no_log 3 'fails its hash'
 	expect_state '"active": "A"' '"B": \{ "status": "bad"'
+	# The damaged slot's kernel was never started.
+	[ "$mode" != kernel ] || expect_no_log 2 'carries its own kernel'
 fi
 expect_slot_holds A "$QEMU_BUILD/root-v1.img"
 finish
