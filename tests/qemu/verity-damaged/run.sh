@@ -12,10 +12,15 @@
 #                file's: every block is checked, not only those in use;
 #   kernel       version 2 with its own kernel confirmed in B, then a byte of
 #                its /boot/initrd.img flipped: caught before the kexec, which
-#                never happens; A boots with the factory kernel.
+#                never happens; A boots with the factory kernel;
+#   cut-committed  active-file with the power cut right after the record says
+#                "damaged" (testpoint damaged-committed), before A is mounted;
+#   cut-during   active-file with the power cut 0.1 s into the applier's run
+#                (during the scan, or the commit, or after it): either way the
+#                next whole boot ends on A, B bad, and stays there.
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
-mode=${1:?trial, active-file, active-free or kernel}
+mode=${1:?trial, active-file, active-free, kernel, cut-committed or cut-during}
 image=$QEMU_BUILD/root-v2.img file=/bin/busybox
 if [ "$mode" = kernel ]; then
 	image=$QEMU_BUILD/root-v2-kernel.img file=/boot/initrd.img
@@ -64,13 +69,26 @@ else
 	[ "$mode" != kernel ] || expect_log 1 'slot B carries its own kernel \(boot id v2-kernel\): starting it'
 	expect_state '"state": "idle"' '"active": "B"' '"B": \{ "status": "good", "version": 2'
 	damage_b
+	if [[ $mode == cut-* ]]; then
+		how="after:0.1:systemota: state:" args=()
+		[ "$mode" = cut-committed ] &&
+			how=testpoint:damaged-committed args=(systemota.testpoint=damaged-committed)
+		echo 'systemota status' > "$work/ctl/step.sh"
+		vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot2cut.log" "$how" "${args[@]}"
+		[ $? = 0 ] || fail "boot 2's power was not cut ($how)"
+		[ "$mode" != cut-committed ] || expect_state '"active": "A"' '"B": \{ "status": "bad"'
+		[ "$mode" != cut-during ] || log "cut after: $(grep -E '^systemota:' "$work/boot2cut.log" | tail -n 1)"
+	fi
 	boot 2 'systemota status'
 	expect_booted 2 1 A
-	expect_log 2 "systemota: error: $reason\$"
+	# Unless the cut came after the decision: the next boot found it already made.
+	grep -q '^systemota: state: idle, active slot A' "$work/boot2.log" ||
+		expect_log 2 "systemota: error: $reason\$"
 	expect_log 2 'systemota: slot A verified: version 1, '
 	expect_state '"state": "idle"' '"active": "A"' '"B": \{ "status": "bad"' '"code": "EBADMSG"' \
 		"\"reason\": \"slot B damaged, slot A \\(version 1\\) active now: $reason"
-	history_has " damaged +slot B .*$reason"
+	# A cut may lose the history's entry of a committed decision (it is written after).
+	[[ $mode == cut-* ]] || history_has " damaged +slot B .*$reason"
 	# No boot loop: the next boot stays on A and decides nothing new about B.
 	boot 3 'true'
 	expect_booted 3 1 A
