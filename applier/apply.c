@@ -709,9 +709,10 @@ static int check_one(struct ctx *x, uint8_t s, bool map_damaged, struct bootchec
 	int r = keyring_adopted(&x->st, &buf, &adopted);
 
 	if (r < 0) {
+		/* The record's keyring, not the slot, is at fault: nothing is judged. */
 		memset(ret, 0, sizeof(*ret));
 		snprintf(ret->device, sizeof(ret->device), "%s", x->cfg->slot_path[s]);
-		return fail_context(r, "slot %c", state_slot_letter(s));
+		return fail_context(r == -ENOMEM ? r : -ENOKEY, "slot %c", state_slot_letter(s));
 	}
 	struct bootcheck_config c = {
 	        .path = x->cfg->slot_path[s],
@@ -754,8 +755,11 @@ static uint8_t check_boot_slot(struct ctx *x, uint8_t slot, bool decide)
 		return slot;
 	snprintf(why, sizeof(why), "%s", fail_reason_for(r));
 	log_error("%s", why);
-	/* A slot that cannot be read now is not judged: nothing is recorded against it. */
-	bool verdict = r != -EIO && r != -ENOMEM;
+	/*
+	 * A slot that cannot be read now, or with no keys to judge it by, is not
+	 * judged: nothing is recorded against it.
+	 */
+	bool verdict = r != -EIO && r != -ENOMEM && r != -ENOKEY;
 	if (decide && verdict && boot_trial_damaged(&x->st, why, &next)) {
 		bootcheck_unmap(slot);
 		if (commit(x, &next, HISTORY_DAMAGED, NULL) == 0)

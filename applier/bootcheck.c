@@ -191,9 +191,14 @@ static int map(const struct bootcheck_config *c, const struct bundle *b, struct 
 	        .start = 0, .length = m->image_size / 512, .type = "verity", .params = params};
 	/* A mapping left by an earlier run in this boot describes what that run found. */
 	bootcheck_unmap(c->slot);
+	/*
+	 * The scan proved the bytes: a mapping that cannot be made, or read, says
+	 * something about this kernel (no dm-verity, no memory), not the slot: EIO,
+	 * which judges nothing.
+	 */
 	int r = dm_create_readonly(name, &t, 1);
 	if (r < 0)
-		return fail_context(r, "cannot map it through dm-verity");
+		return fail(-EIO, "cannot map it through dm-verity: %s", fail_reason());
 	char node[sizeof(ret->device)];
 	dm_node_path(name, node, sizeof(node));
 	uint8_t *block = malloc(VERITY_BLOCK_SIZE);
@@ -204,7 +209,7 @@ static int map(const struct bootcheck_config *c, const struct bundle *b, struct 
 	free(block);
 	if (r < 0) {
 		bootcheck_unmap(c->slot);
-		return fail(-EBADMSG, "the kernel's verity mapping refuses the first block: %s",
+		return fail(-EIO, "the kernel's verity mapping refuses the first block: %s",
 		            strerror(-r));
 	}
 	snprintf(ret->device, sizeof(ret->device), "%s", node);
@@ -215,6 +220,10 @@ static int map(const struct bootcheck_config *c, const struct bundle *b, struct 
 static int judge(const struct bootcheck_config *c, struct bundle *b)
 {
 	const struct bundle_manifest *m = &b->manifest;
+
+	/* No keys: nothing can be trusted, and nothing is judged (the keys may load next boot). */
+	if (!c->keys)
+		return fail(-ENOKEY, "no trusted keys to verify its footer");
 	int r = bundle_verify(b, c->keys, c->adopted);
 
 	if (r < 0)
@@ -249,11 +258,17 @@ static int check(const struct bootcheck_config *c, int fd, struct bootcheck *ret
 		return r;
 	ret->version = b.manifest.version;
 	r = judge(c, &b);
-	if (r == 0)
+	bool trusted = r == 0;
+	if (trusted)
 		r = scan(fd, &b, ret);
 	if (r == 0 && c->map) {
 		r = map(c, &b, ret);
-	} else if (r == -EBADMSG && c->map && c->map_damaged) {
+	} else if (trusted && c->map && c->map_damaged) {
+		/*
+		 * A signed footer for this device and version, and data that failed
+		 * its scan (or could not be read): the kernel checks every read of
+		 * the mapping, so its bad blocks read as EIO, never as other bytes.
+		 */
 		char why[FAIL_REASON_MAX];
 		snprintf(why, sizeof(why), "%s", fail_reason());
 		if (map(c, &b, ret) == 0)

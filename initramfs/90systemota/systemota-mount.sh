@@ -18,6 +18,7 @@
 #   - if the chosen slot does not mount, or holds no usable root (dracut
 #     would drop to a shell), the last good slot; if that is the same slot,
 #     the other one, as a last resort (a slot that mounts beats a shell);
+#     but never after a verified mapping: the applier checked every slot;
 #   - a slot that carries its own kernel (/boot/systemota-boot-id other than
 #     this initramfs's) is started with kexec; its initramfs boots the slot
 #     without deciding again (systemota.kexec= on its command line);
@@ -95,6 +96,13 @@ systemota_other() {
 if [ "$root" = "systemota" ] && ! ismounted "$NEWROOT"; then
     systemota_choose
     if ! systemota_mount "$_sota"; then
+        case ${_sota#* } in
+        /dev/mapper/systemota-verity-*)
+            # The applier checked this slot and the others: an unchecked fallback would
+            # run what it refused (docs/verity.md).
+            die "systemota: slot ${_sota%% *}'s verified mapping does not mount; no unchecked slot is booted"
+            ;;
+        esac
         _failed=${_sota%% *}
         warn "systemota: slot $_failed does not boot; booting the last good slot"
         _sota=$(systemota boot-slot) || _sota=

@@ -74,8 +74,8 @@ else
 		[ "$mode" = cut-committed ] &&
 			how=testpoint:damaged-committed args=(systemota.testpoint=damaged-committed)
 		echo 'systemota status' > "$work/ctl/step.sh"
-		vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot2cut.log" "$how" "${args[@]}"
-		[ $? = 0 ] || fail "boot 2's power was not cut ($how)"
+		vm_boot_cut "$work/disk.img" "$work/ctl" "$work/boot2cut.log" "$how" "${args[@]}" ||
+			fail "boot 2's power was not cut ($how)"
 		[ "$mode" != cut-committed ] || expect_state '"active": "A"' '"B": \{ "status": "bad"'
 		[ "$mode" != cut-during ] || log "cut after: $(grep -E '^systemota:' "$work/boot2cut.log" | tail -n 1)"
 	fi
