@@ -261,3 +261,25 @@ TEST(apply_damaged_active_slot_without_a_verified_fallback_is_not_booted_uncheck
 	CHECK_EQ(st.seq, seq);
 	CHECK_EQ(st.active, 1);
 }
+
+/* No trusted keys: a verity slot cannot be verified, nothing is judged, nothing boots. */
+TEST(apply_without_keys_judges_no_verity_slot_and_boots_none)
+{
+	_cleanup_device_ struct helpers_device d = {0};
+	struct state_record before, after;
+	char device[128];
+	uint8_t slot = 9;
+
+	REQUIRE(helpers_device(&d) == 0);
+	REQUIRE(install_confirmed(&d, "v2", 2) == 0);
+	REQUIRE(helpers_read_state(d.state, &before) == 0);
+	d.cfg.keys = NULL;
+	boot(&d, &slot, device, sizeof(device));
+	CHECK_EQ(slot, 1);
+	CHECK_EQ(strcmp(device, "none"), 0);
+	REQUIRE(helpers_read_state(d.state, &after) == 0);
+	CHECK_EQ(after.active, 1);
+	CHECK_EQ(after.slot[1].status, SLOT_GOOD);
+	CHECK_EQ(after.slot[0].status, SLOT_GOOD);
+	CHECK_EQ(after.last_error, before.last_error);
+}
